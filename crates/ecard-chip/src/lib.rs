@@ -1,0 +1,28 @@
+//! The e-card chip: everything between a holder record and the bytes on a contact chip, and back.
+//!
+//! Layout (one concept per module):
+//! - [`apdu`]: ISO/IEC 7816-4 commands, responses and status words, short and extended length,
+//!   chaining, GET RESPONSE on 61xx and re-issue on 6Cxx;
+//! - [`tlv`]: strict BER-TLV over `iso7816-tlv`;
+//! - [`lds`]: one module per ICAO LDS file (EF.COM, DG1 ... DG15, EF.SOD), built from the model and
+//!   parsed from card bytes;
+//! - [`pki`]: CSCA and Document Signer certificates, the [`pki::Signer`] trait;
+//! - [`profile`]: firmware profiles (TOML text in, typed [`profile::Profile`] out; the caller reads files);
+//! - [`perso`]: the personalization state machine; [`read`]: reading a card back;
+//! - [`verify`]: the checkpoint's checks on a set of LDS files (ECARD.md section 7);
+//! - [`transport`]: the one door to the world, implemented by PC/SC and the simulator elsewhere.
+//!
+//! Like `quinn-proto`, this crate performs no I/O whatsoever: no files, no sockets, no clock (times
+//! are arguments), and randomness comes from a caller-supplied RNG.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod apdu;
+pub mod lds;
+pub mod perso;
+pub mod pki;
+pub mod profile;
+pub mod read;
+pub mod tlv;
+pub mod transport;
+pub mod verify;

@@ -1,0 +1,1 @@
+//! Reading a card back: (placeholder: filled in by its owner)

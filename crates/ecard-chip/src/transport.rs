@@ -1,0 +1,119 @@
+//! The one door between `ecard-chip` and the world: a [`Transport`] moves one C-APDU to a card and
+//! brings its R-APDU back. PC/SC readers and the card simulator implement it in other crates; the
+//! protocol logic here never knows which one it talks to.
+
+/// How large the APDUs this reader and card pass may be, as configured or probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApduLimits {
+    /// Whether extended-length APDUs (Lc/Le up to 65535) pass end to end.
+    pub extended: bool,
+    /// The most command data bytes in one APDU (255 for short APDUs).
+    pub max_command_data: usize,
+    /// The most response data bytes in one APDU (256 for short APDUs).
+    pub max_response_data: usize,
+}
+
+impl ApduLimits {
+    /// Short APDUs only: 255 bytes of command data, 256 of response data.
+    pub const SHORT: ApduLimits = ApduLimits {
+        extended: false,
+        max_command_data: 255,
+        max_response_data: 256,
+    };
+
+    /// The tighter of two limits (a reader's and a card's).
+    pub fn min(self, other: ApduLimits) -> ApduLimits {
+        ApduLimits {
+            extended: self.extended && other.extended,
+            max_command_data: self.max_command_data.min(other.max_command_data),
+            max_response_data: self.max_response_data.min(other.max_response_data),
+        }
+    }
+}
+
+/// Why a C-APDU did not reach the card or its answer did not come back. Every variant names the
+/// reader, so the layer above can say which lane or desk to look at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The card left the reader.
+    #[error("card removed from reader {reader:?}")]
+    CardRemoved {
+        /// The reader's name.
+        reader: String,
+    },
+    /// The card was reset (by another application or a power glitch); its session state is gone.
+    #[error("card in reader {reader:?} was reset")]
+    CardReset {
+        /// The reader's name.
+        reader: String,
+    },
+    /// There is no card in the reader.
+    #[error("no card in reader {reader:?}")]
+    NoCard {
+        /// The reader's name.
+        reader: String,
+    },
+    /// The card does not answer (mute) or answered garbage at the link layer.
+    #[error("card in reader {reader:?} does not respond: {detail}")]
+    Unresponsive {
+        /// The reader's name.
+        reader: String,
+        /// What the driver reported.
+        detail: String,
+    },
+    /// The reader refused an extended-length APDU.
+    #[error("reader {reader:?} refused a {len}-byte extended-length APDU")]
+    ExtendedRefused {
+        /// The reader's name.
+        reader: String,
+        /// Size of the refused APDU.
+        len: usize,
+    },
+    /// The PC/SC service is not running or cannot be reached.
+    #[error("the PC/SC service is not available: {detail}")]
+    NoService {
+        /// What the driver reported.
+        detail: String,
+    },
+    /// No reader of that name.
+    #[error("no reader named {reader:?}")]
+    UnknownReader {
+        /// The name asked for.
+        reader: String,
+    },
+    /// Another application holds the card.
+    #[error("reader {reader:?} is in use by another application")]
+    SharingViolation {
+        /// The reader's name.
+        reader: String,
+    },
+    /// Waiting for the card or the reader took too long.
+    #[error("timed out waiting for reader {reader:?}")]
+    Timeout {
+        /// The reader's name.
+        reader: String,
+    },
+    /// Anything else the driver reported.
+    #[error("reader {reader:?}: {detail}")]
+    Other {
+        /// The reader's name.
+        reader: String,
+        /// What the driver reported.
+        detail: String,
+    },
+}
+
+/// A card behind a reader. Blocking; one C-APDU in flight at a time.
+pub trait Transport {
+    /// Sends one C-APDU and returns the R-APDU (data followed by SW1 SW2).
+    fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError>;
+    /// Resets the card (warm reset) and returns its ATR.
+    fn reset(&mut self) -> Result<Vec<u8>, TransportError>;
+    /// The ATR seen at connection or at the last reset.
+    fn atr(&self) -> &[u8];
+    /// The largest APDUs that pass, as probed on this reader and card.
+    fn limits(&self) -> ApduLimits;
+    /// The reader's name, for messages.
+    fn reader_name(&self) -> &str;
+}

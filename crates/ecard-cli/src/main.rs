@@ -1,0 +1,2 @@
+//! The `ecard` command.
+fn main() {}
