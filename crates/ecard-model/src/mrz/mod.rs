@@ -2,6 +2,8 @@
 
 mod check;
 mod td1;
+mod translit;
 
 pub use check::{CheckDigitError, check_digit, check_digit_value};
 pub use td1::{MrzError, Td1};
+pub use translit::{TransliterationError, transliterate};
