@@ -1,0 +1,57 @@
+//! How `ecard` talks to people: errors with their cause chain and a `help:` line, JSON for scripts.
+
+/// A piece of advice attached to an error: the one thing the person should do next. The library
+/// error stays as it is; this layer knows what the person can do about it (ripgrep's `suggest_*`).
+#[derive(Debug)]
+pub struct Help(pub String);
+
+impl std::fmt::Display for Help {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Help {}
+
+/// Prints `error: ...` with the cause chain, then any `help:` found in the chain last.
+pub fn print_error(e: &anyhow::Error) {
+    let mut helps = Vec::new();
+    let mut first = true;
+    for cause in e.chain() {
+        if let Some(h) = cause.downcast_ref::<Help>() {
+            helps.push(h.0.clone());
+            continue;
+        }
+        if first {
+            eprintln!("error: {cause}");
+            first = false;
+        } else {
+            eprintln!("  caused by: {cause}");
+        }
+    }
+    for h in helps {
+        eprintln!("help: {h}");
+    }
+}
+
+/// Adds advice to an error: `result.help("put a blank card in the reader")`.
+pub trait WithHelp<T> {
+    /// Attaches `help` as the outermost context, printed as a `help:` line.
+    fn help(self, help: impl Into<String>) -> anyhow::Result<T>;
+}
+
+impl<T, E> WithHelp<T> for Result<T, E>
+where
+    E: Into<anyhow::Error>,
+{
+    fn help(self, help: impl Into<String>) -> anyhow::Result<T> {
+        self.map_err(|e| e.into().context(Help(help.into())))
+    }
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    println!("{text}");
+    Ok(())
+}
