@@ -24,6 +24,10 @@ use ::pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, Sta
 use ecard_chip::transport::{ApduLimits, Transport, TransportError};
 
 /// A connection to the PC/SC service. Cheap to clone; all clones share one `SCardEstablishContext`.
+///
+/// pcsclite runs the calls on one context one at a time: while a thread blocks in
+/// [`wait_for_card`] every other call on that context (and its clones) waits too. Give each
+/// thread that waits for cards (each lane) its own context with [`PcscContext::establish`].
 #[derive(Clone)]
 pub struct PcscContext {
     ctx: Context,
@@ -328,8 +332,9 @@ impl PcscTransport {
             pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard => TransportError::CardRemoved {
                 reader: self.reader.clone(),
             },
-            // A driver error can be a card pulled mid-APDU (vpcd reports a closed socket as a
-            // communication error). Ask the reader before blaming the card.
+            // A driver error can be a card pulled mid-APDU: vpcd (vsmartcard 3.3) reports a card
+            // whose socket closed as SCARD_E_NOT_TRANSACTED, before pcscd's polling marks the
+            // reader empty. Ask the reader before blaming the card.
             other => {
                 if self.card_gone() {
                     TransportError::CardRemoved {
