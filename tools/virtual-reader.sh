@@ -48,6 +48,14 @@ listening() {
     awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" {f=1} END {exit !f}' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
+# Has a card connected to vpcd's port $1? An ESTABLISHED socket whose local port is $1 is vpcd's end
+# of the card's connection (again read from /proc, never by connecting).
+card_connected() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    awk -v p=":$hex" '$2 ~ p"$" && $4 == "01" {f=1} END {exit !f}' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
 # A pcscd not started by us (system service, another tool): its PID, from pcscd's own PID file.
 foreign_pcscd() {
     local p
@@ -104,8 +112,12 @@ start() {
         p=$!
         echo "$p" >"$RUN/card.pid"
         card_state="PID $p, started: $BIN sim serve --port $PORT --card $RUN/blank.img (log $RUN/card.log)"
-        sleep 0.5
-        alive "$p" || { tail -20 "$RUN/card.log" >&2; rm -f "$RUN/card.pid"; die "the simulator card exited, see $RUN/card.log"; }
+        for i in $(seq 1 $((WAIT * 10))); do
+            card_connected "$PORT" && break
+            alive "$p" || { tail -20 "$RUN/card.log" >&2; rm -f "$RUN/card.pid"; die "the simulator card exited, see $RUN/card.log"; }
+            sleep 0.1
+        done
+        card_connected "$PORT" || die "the simulator card (PID $p) did not connect to vpcd within ${WAIT} s, see $RUN/card.log"
     else
         card_state="not started: $BIN does not exist (build it with cargo build -p ecard-cli, or set ECARD_BIN); the reader is empty"
     fi
@@ -137,9 +149,10 @@ status() {
     if p=$(pid_of "$RUN/pcscd.pid" pcscd); then echo "pcscd: PID $p (ours)"
     elif p=$(foreign_pcscd); then echo "pcscd: PID $p (not ours)"
     else echo "pcscd: not running"; rc=3; fi
-    if p=$(pid_of "$RUN/card.pid" "sim serve"); then echo "card:  PID $p ($BIN sim serve)"
+    if p=$(pid_of "$RUN/card.pid" "sim serve"); then echo "card:  PID $p ($(tr '\0' ' ' < "/proc/$p/cmdline"))"
     else echo "card:  not running"; fi
-    if listening "$PORT"; then echo "vpcd:  listening on $PORT ($READER)"
+    if card_connected "$PORT"; then echo "vpcd:  a card is connected on $PORT ($READER)"
+    elif listening "$PORT"; then echo "vpcd:  listening on $PORT ($READER), no card connected"
     else echo "vpcd:  not listening on $PORT"; rc=3; fi
     return $rc
 }

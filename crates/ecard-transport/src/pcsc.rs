@@ -332,6 +332,11 @@ impl PcscTransport {
             pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard => TransportError::CardRemoved {
                 reader: self.reader.clone(),
             },
+            // Our own mistakes (an APDU longer than PC/SC carries, a bad parameter) say nothing
+            // about the card; report them at once.
+            pcsc::Error::InsufficientBuffer
+            | pcsc::Error::InvalidParameter
+            | pcsc::Error::InvalidValue => map_error(e, &self.reader, "SCardTransmit"),
             // A driver error can be a card pulled mid-APDU: vpcd (vsmartcard 3.3) reports a card
             // whose socket closed as SCARD_E_NOT_TRANSACTED, before pcscd's polling marks the
             // reader empty. Ask the reader before blaming the card.
@@ -567,6 +572,15 @@ mod tests {
             map_error(pcsc::Error::WriteTooMany, r, "SCardTransmit").to_string(),
             format!("reader {r:?}: SCardTransmit: WriteTooMany (0x80100028)")
         );
+    }
+
+    #[test]
+    fn handles_move_to_the_lane_threads() {
+        fn send<T: Send>() {}
+        send::<PcscContext>();
+        send::<PcscTransport>();
+        send::<ReaderInfo>();
+        send::<crate::vpcd::StopHandle>();
     }
 
     #[test]

@@ -212,6 +212,7 @@ pub struct ServeStats {
 /// Asks a running [`serve_card`] to stop, which "removes" the card: the socket is shut down, vpcd
 /// sees the connection close and pcscd reports the card as removed (SCARD_W_REMOVED_CARD to a
 /// connected application). Cheap to clone; `stop` works from any thread, before or during serving.
+/// A stopped handle stays stopped: to insert the card again, serve it with a new handle.
 #[derive(Debug, Clone, Default)]
 pub struct StopHandle {
     inner: Arc<Mutex<StopState>>,
