@@ -2,8 +2,9 @@
 //! `serve_card` on vpcd's port and driven through `PcscTransport`, as the station drives a reader.
 //!
 //! pcscd is one per machine and vpcd takes one card per port, so every test takes `PCSC_LOCK`; they
-//! all live in this one test binary. Without pcscd they skip loudly, unless `ECARD_PCSC_TESTS=1`
-//! demands them (then a missing pcscd fails). Start one with `tools/virtual-reader.sh start --no-card`.
+//! all live in this one test binary. Without pcscd (or with another card in the reader) they skip loudly, unless `ECARD_PCSC_TESTS=1`
+//! demands them (then a missing pcscd fails). Start one with `tools/virtual-reader.sh start --no-card`:
+//! the reader must be empty, since the tests insert their own card.
 //! `ECARD_VPCD_PORT=35964` uses the second reader (`Virtual PCD 00 01`) instead.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -138,12 +139,17 @@ fn rig() -> Option<Rig> {
         .map_err(|e| e.to_string())
         .and_then(|ctx| {
             let readers = list_readers(&ctx).map_err(|e| e.to_string())?;
-            if readers.iter().any(|r| r.name == reader) {
-                Ok(ctx)
-            } else {
-                Err(format!(
+            match readers.iter().find(|r| r.name == reader) {
+                None => Err(format!(
                     "pcscd runs but has no reader {reader:?}: {readers:?}"
-                ))
+                )),
+                // Another card (the simulator of `tools/virtual-reader.sh start`, a vicc) holds
+                // the vpcd port: ours could not get in.
+                Some(r) if r.card_present => Err(format!(
+                    "reader {reader:?} already holds another card; use `tools/virtual-reader.sh \
+                     start --no-card` or another port (ECARD_VPCD_PORT=35964)"
+                )),
+                Some(_) => Ok(ctx),
             }
         });
     match found {
@@ -156,7 +162,7 @@ fn rig() -> Option<Rig> {
         Err(e) if required => panic!("ECARD_PCSC_TESTS=1 but pcscd with vpcd is not usable: {e}"),
         Err(e) => {
             println!(
-                "skipped: set ECARD_PCSC_TESTS=1 with pcscd running (tools/virtual-reader.sh start) ({e})"
+                "skipped: set ECARD_PCSC_TESTS=1 with pcscd running (tools/virtual-reader.sh start --no-card): {e}"
             );
             None
         }
