@@ -429,12 +429,13 @@ impl Walker {
             }
             return;
         }
-        if let Some(p) = self.string(img, key, "path", false)
+        // Exactly one of the two keys is present here; a null value is as good as missing.
+        if let Some(p) = self.string(img, key, "path", has("path"))
             && p.trim().is_empty()
         {
             self.add(join(key, "path"), "is empty; give the image file name");
         }
-        if let Some(b) = self.string(img, key, "base64", false)
+        if let Some(b) = self.string(img, key, "base64", has("base64"))
             && let Some(Err(e)) = ImageRef::Base64(b.to_string()).decode_base64()
         {
             self.add(join(key, "base64"), e.to_string());
