@@ -71,6 +71,9 @@ where
 
 /// Transparent pixels on white: a PNG cut-out must not turn black when its alpha is dropped.
 fn on_white(img: &DynamicImage) -> RgbImage {
+    if !img.color().has_alpha() {
+        return img.to_rgb8();
+    }
     let rgba = img.to_rgba8();
     ImageBuffer::from_fn(rgba.width(), rgba.height(), |x, y| {
         let p = rgba.get_pixel(x, y).0;
@@ -94,14 +97,14 @@ pub fn face_jpeg(bytes: &[u8], budget: usize) -> Result<ChipImage, ImageProblem>
             min_height: MIN_FACE_HEIGHT,
         });
     }
-    let rgb = on_white(&img);
-    // Crop to 3:4: too wide loses the sides, too tall loses top and bottom evenly.
+    // Crop to 3:4 (too wide loses the sides, too tall loses top and bottom evenly) before any
+    // conversion, so a large original is copied once at most.
     let (cw, ch) = if u64::from(w) * 4 > u64::from(h) * 3 {
         (h / 4 * 3, h / 4 * 4)
     } else {
         (w / 3 * 3, w / 3 * 4)
     };
-    let crop = imageops::crop_imm(&rgb, (w - cw) / 2, (h - ch) / 2, cw, ch).to_image();
+    let crop = on_white(&img.crop_imm((w - cw) / 2, (h - ch) / 2, cw, ch));
     let mut smallest = (usize::MAX, MIN_FACE_WIDTH, MIN_FACE_HEIGHT);
     for width in FACE_WIDTHS.into_iter().filter(|fw| *fw <= cw) {
         let height = width / 3 * 4;

@@ -312,6 +312,16 @@ fn replacement_rules_and_late_notification() {
     set(&mut w, "/application/event_date", json!("2026-11-25"));
     only(&w, "application.event_date");
     let mut w = v.clone();
+    set(&mut w, "/application/event_date", json!("2021-11-24"));
+    only(&w, "application.event_date");
+    let mut w = v.clone();
+    set(&mut w, "/application/event_date", json!("2021-11-25"));
+    assert!(
+        check_record(&w.to_string(), TODAY)
+            .unwrap()
+            .late_notification()
+    );
+    let mut w = v.clone();
     set(&mut w, "/application/event_date", json!("2026-13-01"));
     only(&w, "application.event_date");
     let mut w = v.clone();
