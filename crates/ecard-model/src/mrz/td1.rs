@@ -5,7 +5,13 @@
 //! line 2: date of birth 0..6, check 6, sex 7, date of expiry 8..14, check 14, nationality 15..18,
 //! optional data 18..29, composite check 29; line 3: name 0..30.
 
+use time::Date;
+
 use super::check::{check_digit, check_digit_value};
+use super::names::name_field;
+use crate::dates::mrz_date;
+use crate::holder::Holder;
+use crate::number::DocumentNumber;
 
 /// What is wrong with an MRZ. Messages name the field and give expected versus found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,11 +94,11 @@ impl std::fmt::Debug for Td1 {
     }
 }
 
-fn trim_fillers(s: &str) -> String {
+pub(super) fn trim_fillers(s: &str) -> String {
     s.trim_end_matches('<').to_string()
 }
 
-fn verify(field: &'static str, data: &str, check: char) -> Result<(), MrzError> {
+pub(super) fn verify(field: &'static str, data: &str, check: char) -> Result<(), MrzError> {
     let expected = check_digit(data)
         .map(|d| char::from(b'0' + d))
         .map_err(|e| MrzError::Field {
@@ -112,7 +118,170 @@ fn verify(field: &'static str, data: &str, check: char) -> Result<(), MrzError> 
     }
 }
 
+/// The fields of a TD1 to build, in MRZ characters (A-Z, 0-9, `<`); see [`Td1::build`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Td1Fields {
+    /// Document code, 1-2 characters (`I`, `IR`, ...).
+    pub document_code: String,
+    /// Issuing state or organization, 1-3 characters.
+    pub issuing_state: String,
+    /// Document number; over 9 characters it continues in the optional data (Part 5 note j).
+    pub document_number: String,
+    /// Optional data of line 1 (after the number's overflow, if any).
+    pub optional_data_1: String,
+    /// Date of birth.
+    pub date_of_birth: Date,
+    /// `M`, `F` or `<`.
+    pub sex: char,
+    /// Date of expiry.
+    pub date_of_expiry: Date,
+    /// Nationality, 1-3 characters.
+    pub nationality: String,
+    /// Optional data of line 2, at most 11 characters.
+    pub optional_data_2: String,
+    /// Primary identifier (surname) in MRZ form.
+    pub primary_identifier: String,
+    /// Secondary identifier (given names) in MRZ form; may be empty.
+    pub secondary_identifier: String,
+}
+
+// Personal data: Debug shows nothing of the content.
+impl std::fmt::Debug for Td1Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Td1Fields(<redacted>)")
+    }
+}
+
+/// Checks that `value` has at most `max` MRZ characters.
+pub(super) fn field(name: &'static str, value: &str, max: usize) -> Result<(), MrzError> {
+    if let Some(c) = value.chars().find(|c| check_digit_value(*c).is_none()) {
+        return Err(MrzError::Field {
+            field: name,
+            problem: format!("character {c:?} is not allowed (only 0-9, A-Z and <)"),
+        });
+    }
+    if value.len() > max {
+        return Err(MrzError::Field {
+            field: name,
+            problem: format!("{} characters do not fit in {max}", value.len()),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a name identifier: A-Z and `<` only.
+pub(super) fn name_part(name: &'static str, value: &str) -> Result<(), MrzError> {
+    match value.chars().find(|c| !matches!(c, 'A'..='Z' | '<')) {
+        Some(c) => Err(MrzError::Field {
+            field: name,
+            problem: format!("character {c:?} is not allowed in a name (only A-Z and <)"),
+        }),
+        None => Ok(()),
+    }
+}
+
+pub(super) fn digit(field_name: &'static str, data: &str) -> Result<char, MrzError> {
+    check_digit(data)
+        .map(|d| char::from(b'0' + d))
+        .map_err(|e| MrzError::Field {
+            field: field_name,
+            problem: e.to_string(),
+        })
+}
+
 impl Td1 {
+    /// Builds a TD1 from its fields: pads with `<`, computes every check digit, truncates the
+    /// name per Doc 9303 Part 3, and returns the result as [`Td1::parse`] reads it back.
+    pub fn build(f: &Td1Fields) -> Result<Td1, MrzError> {
+        field("document code", &f.document_code, 2)?;
+        field("issuing state", &f.issuing_state, 3)?;
+        field("document number", &f.document_number, 9 + 13)?;
+        field("nationality", &f.nationality, 3)?;
+        field("optional data", &f.optional_data_2, 11)?;
+        name_part("primary identifier", &f.primary_identifier)?;
+        name_part("secondary identifier", &f.secondary_identifier)?;
+        if !matches!(f.sex, 'M' | 'F' | '<') {
+            return Err(MrzError::Field {
+                field: "sex",
+                problem: format!("{:?} is not M, F or <", f.sex),
+            });
+        }
+        if f.document_number.is_empty() {
+            return Err(MrzError::Field {
+                field: "document number",
+                problem: "is empty".into(),
+            });
+        }
+        let number_check = digit("document number", &f.document_number)?;
+        let (number_part, optional_1) = if f.document_number.len() <= 9 {
+            (
+                format!("{:<<9}{number_check}", f.document_number),
+                f.optional_data_1.clone(),
+            )
+        } else {
+            // Part 5 note j: the first 9 characters, `<` for the check digit, then the rest of the
+            // number and its check digit in the optional data, closed by a filler.
+            let (head, rest) = f.document_number.split_at(9);
+            (
+                format!("{head}<"),
+                format!("{rest}{number_check}<{}", f.optional_data_1),
+            )
+        };
+        field("optional data", &optional_1, 15)?;
+        let line1 = format!(
+            "{:<<2}{:<<3}{number_part}{optional_1:<<15}",
+            f.document_code, f.issuing_state
+        );
+        let dob = mrz_date(f.date_of_birth);
+        let doe = mrz_date(f.date_of_expiry);
+        let head2 = format!(
+            "{dob}{}{}{doe}{}{:<<3}{:<<11}",
+            digit("date of birth", &dob)?,
+            f.sex,
+            digit("date of expiry", &doe)?,
+            f.nationality,
+            f.optional_data_2
+        );
+        let composite = format!(
+            "{}{}{}{}",
+            &line1[5..30],
+            &head2[0..7],
+            &head2[8..15],
+            &head2[18..29]
+        );
+        let line2 = format!("{head2}{}", digit("composite", &composite)?);
+        let line3 = name_field(&f.primary_identifier, &f.secondary_identifier, 30);
+        Td1::parse(&format!("{line1}{line2}{line3}"))
+    }
+
+    /// The MRZ of an e-card (ECARD.md section 5): `IR`, `RUS`, the 9-digit number, the holder's
+    /// date of birth, sex and nationality, the expiry, and `SURNAME<<GIVEN<NAMES<PATRONYMIC`.
+    pub fn for_card(holder: &Holder, number: &DocumentNumber, expiry: Date) -> Td1 {
+        let fields = Td1Fields {
+            document_code: "IR".into(),
+            issuing_state: "RUS".into(),
+            document_number: number.mrz_form(),
+            optional_data_1: String::new(),
+            date_of_birth: holder.date_of_birth(),
+            sex: holder.sex().as_char(),
+            date_of_expiry: expiry,
+            nationality: holder.nationality().to_string(),
+            optional_data_2: String::new(),
+            primary_identifier: holder.mrz_primary(),
+            secondary_identifier: holder.mrz_secondary(),
+        };
+        #[allow(clippy::expect_used)]
+        Td1::build(&fields).expect(
+            "a Holder's names transliterate to A-Z and <, its nationality is a table code of at \
+             most 3 letters, and a DocumentNumber is 9 digits, so every field fits",
+        )
+    }
+
+    /// The three lines joined by `\n` (90 characters and two line breaks).
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+
     /// Parses a TD1 MRZ from its 90 characters, with or without line breaks between the lines, and
     /// verifies the document number, date of birth, date of expiry and composite check digits.
     pub fn parse(text: &str) -> Result<Self, MrzError> {

@@ -2,7 +2,8 @@
 //!
 //! Cyrillic follows the Part 3 table (ECARD.md section 5); Latin letters with diacritics lose them
 //! or take the Part 3 digraphs (Ä AE, Ö OE, Ü UE, Å AA, Æ AE, Ø OE, ß SS, Þ TH, IJ stays IJ).
-//! Spaces, hyphens and apostrophes separate name parts and become `<`; other punctuation is dropped.
+//! Spaces and hyphens separate name parts and become `<`; apostrophes are omitted (Part 3, 4.6.5:
+//! D'ARTAGNAN becomes DARTAGNAN); full stops and commas are dropped.
 
 /// The MRZ form of one Cyrillic capital letter, or `None` when the letter is not Cyrillic.
 fn cyrillic(c: char) -> Option<&'static str> {
@@ -77,8 +78,23 @@ fn latin(c: char) -> Option<&'static str> {
         'Ù' | 'Ú' | 'Û' | 'Ũ' | 'Ū' | 'Ŭ' | 'Ů' | 'Ű' | 'Ų' => "U",
         'Ü' => "UE",
         'Ŵ' => "W",
+        'Ơ' => "O",
+        'Ư' => "U",
         'Ý' | 'Ÿ' | 'Ŷ' => "Y",
         'Ź' | 'Ż' | 'Ž' => "Z",
+        // Vietnamese letters with two diacritics (Latin Extended Additional): capitals sit at even
+        // code points U+1EA0..U+1EF8, in runs by base letter A(12) E(8) I(2) O(12) U(7) Y(4).
+        '\u{1EA0}'..='\u{1EF8}' if (c as u32).is_multiple_of(2) => {
+            let i = (c as u32 - 0x1EA0) / 2;
+            match i {
+                0..=11 => "A",
+                12..=19 => "E",
+                20..=21 => "I",
+                22..=33 => "O",
+                34..=40 => "U",
+                _ => "Y",
+            }
+        }
         _ => return None,
     })
 }
@@ -94,7 +110,8 @@ pub struct TransliterationError {
 }
 
 /// Transliterates one name (surname, given names, patronymic) into MRZ characters: upper case A-Z,
-/// with `<` where the name had a space, hyphen or apostrophe. Runs of separators collapse to one.
+/// with `<` where the name had a space or hyphen, apostrophes omitted. Runs of separators collapse
+/// to one.
 pub fn transliterate(name: &str) -> Result<String, TransliterationError> {
     let mut out = String::with_capacity(name.len());
     // 'ß' has no single-character upper case; map it before upper-casing.
@@ -107,12 +124,13 @@ pub fn transliterate(name: &str) -> Result<String, TransliterationError> {
     }) {
         match c {
             'A'..='Z' => out.push(c),
-            ' ' | '-' | '\'' | '’' | '<' => {
+            ' ' | '-' | '<' => {
                 if !out.is_empty() && !out.ends_with('<') {
                     out.push('<');
                 }
             }
-            '.' | ',' => {}
+            // Apostrophes (ASCII, typographic, and the Uzbek/Hawaiian modifier letters) are omitted.
+            '.' | ',' | '\'' | '’' | 'ʻ' | 'ʼ' => {}
             _ => match cyrillic(c).or_else(|| latin(c)) {
                 Some(s) => out.push_str(s),
                 None => return Err(TransliterationError { found: c }),
@@ -141,8 +159,25 @@ mod tests {
             transliterate("Müller-Lüdenscheidt").as_deref(),
             Ok("MUELLER<LUEDENSCHEIDT")
         );
-        assert_eq!(transliterate("O'Neill").as_deref(), Ok("O<NEILL"));
+        // Doc 9303 Part 3, 4.6.5: apostrophes are omitted, hyphens and spaces become fillers.
+        assert_eq!(transliterate("D'Artagnan").as_deref(), Ok("DARTAGNAN"));
+        assert_eq!(transliterate("O’Neill").as_deref(), Ok("ONEILL"));
+        assert_eq!(transliterate("Marie-Elise").as_deref(), Ok("MARIE<ELISE"));
+        assert_eq!(
+            transliterate("van der Steen").as_deref(),
+            Ok("VAN<DER<STEEN")
+        );
+        assert_eq!(
+            transliterate("Nguyễn Thị Ánh").as_deref(),
+            Ok("NGUYEN<THI<ANH")
+        );
+        assert_eq!(transliterate("Trương Ư").as_deref(), Ok("TRUONG<U"));
+        assert_eq!(transliterate("Gʻulomov").as_deref(), Ok("GULOMOV"));
+        assert_eq!(transliterate("Ångström").as_deref(), Ok("AANGSTROEM"));
         assert_eq!(transliterate("Straße").as_deref(), Ok("STRASSE"));
-        assert!(transliterate("Smith2").is_err());
+        assert_eq!(
+            transliterate("Smith2"),
+            Err(TransliterationError { found: '2' })
+        );
     }
 }
