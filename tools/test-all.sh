@@ -12,5 +12,7 @@ export ECARD_BIN="$PWD/target/debug/ecard"
 tools/virtual-reader.sh start
 trap 'tools/virtual-reader.sh stop' EXIT
 
-# Tests that talk to pcscd serialize themselves (one pcscd per machine); the rest run in parallel.
-ECARD_PCSC_TESTS=1 cargo test --workspace
+# Tests that talk to pcscd serialize themselves (one pcscd per machine; cargo runs test binaries one
+# after another); the rest run in parallel. The simulator card started above sits in "Virtual PCD 00 00";
+# tests insert their own cards into "Virtual PCD 00 01" (vpcd port 35964).
+ECARD_PCSC_TESTS=1 ECARD_VPCD_PORT=35964 cargo test --workspace

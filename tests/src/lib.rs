@@ -11,7 +11,10 @@ use std::sync::{Mutex, MutexGuard};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// The `ecard` binary: `$ECARD_BIN`, or `target/debug/ecard` under the target directory.
@@ -26,7 +29,11 @@ pub fn ecard_bin() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
     let bin = target.join("debug").join("ecard");
-    assert!(bin.exists(), "{} is missing: run `cargo build --bin ecard` first (tools/test-all.sh does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --bin ecard` first (tools/test-all.sh does)",
+        bin.display()
+    );
     bin
 }
 
@@ -55,5 +62,7 @@ pub fn pcsc_required() -> bool {
 
 /// Holds the machine's one pcscd for the duration of a test: tests that use it run one at a time.
 pub fn lock_pcscd() -> MutexGuard<'static, ()> {
-    PCSCD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    PCSCD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ecard_imaging::{Budgets, PreparedEnrollment};
+use ecard_imaging::{ImageBudgets, PreparedEnrollment};
 use ecard_model::enrollment::ImageRef;
 use ecard_model::validation::Problem;
 
@@ -20,17 +20,23 @@ pub fn load(path: &Path, today: time::Date) -> anyhow::Result<Loaded> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read enrollment record {}: {e}", path.display()))?;
     let base: PathBuf = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    // Called for `{"path": ...}` images only; inline base64 is decoded by the library.
     let mut load_image = |r: &ImageRef| -> Result<Vec<u8>, String> {
         match r {
-            ImageRef::Path { path } => {
+            ImageRef::Path(path) => {
                 let full = base.join(path);
-                std::fs::read(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))
+                std::fs::read(&full).map_err(|e| e.to_string())
             }
-            ImageRef::Base64 { .. } => r.decode_base64().map_err(|e| e.to_string()),
+            ImageRef::Base64(_) => Err("inline images are decoded by the library".into()),
         }
     };
     Ok(
-        match ecard_imaging::prepare_enrollment(&text, &mut load_image, today, &Budgets::default()) {
+        match ecard_imaging::prepare_enrollment(
+            &text,
+            &mut load_image,
+            today,
+            ImageBudgets::default(),
+        ) {
             Ok(p) => Loaded::Valid(Box::new(p)),
             Err(problems) => Loaded::Invalid(problems),
         },

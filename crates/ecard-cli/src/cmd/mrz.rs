@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use ecard_model::mrz::Td1;
 use ecard_model::number::DocumentNumber;
 
@@ -36,12 +35,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 problems.len(),
                 list.join("\n")
             ))
-            .help(format!("run `ecard validate {}` and fix the record first", args.enrollment.display()));
+            .help(format!(
+                "run `ecard validate {}` and fix the record first",
+                args.enrollment.display()
+            ));
         }
     };
     let expiry = ecard_model::dates::expiry_for(args.issued);
-    let td1 = Td1::for_card(&prepared.holder, &args.document_number, expiry)
-        .with_context(|| format!("cannot build the MRZ for {}", args.enrollment.display()))?;
+    let td1 = Td1::for_card(&prepared.holder, &args.document_number, expiry);
     println!("{}", td1.text());
     Ok(ExitCode::SUCCESS)
 }

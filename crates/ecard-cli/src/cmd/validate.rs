@@ -62,7 +62,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         for r in &results {
             if r.valid {
-                let late = if r.late_notification { " (late notification: filed more than 7 days after the event)" } else { "" };
+                let late = if r.late_notification {
+                    " (late notification: filed more than 7 days after the event)"
+                } else {
+                    ""
+                };
                 println!("{}: valid{late}", r.file);
             }
             for p in &r.problems {
@@ -71,8 +75,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         let invalid = results.iter().filter(|r| !r.valid).count();
         if invalid > 0 {
-            eprintln!("{invalid} of {} records rejected; nothing was stored", results.len());
+            eprintln!(
+                "{invalid} of {} records rejected; nothing was stored",
+                results.len()
+            );
         }
     }
-    Ok(if all_valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
