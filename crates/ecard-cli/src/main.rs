@@ -39,6 +39,8 @@ enum Command {
     Validate(cmd::validate::Args),
     /// Print the three TD1 MRZ lines a card would carry for an enrollment record.
     Mrz(cmd::mrz::Args),
+    /// List PC/SC readers with card presence and ATR (operators, checkpoints).
+    Readers(cmd::readers::Args),
 }
 
 /// Exit code for an error that stopped the command.
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Mrz(args) => cmd::mrz::run(args),
+        Command::Readers(args) => cmd::readers::run(args),
     };
     match result {
         Ok(code) => code,

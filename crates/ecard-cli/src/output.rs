@@ -13,23 +13,25 @@ impl std::fmt::Display for Help {
 
 impl std::error::Error for Help {}
 
-/// Prints `error: ...` with the cause chain, then any `help:` found in the chain last.
+/// Prints `error: ...` with the cause chain, then the `help:` line when the chain carries one.
 pub fn print_error(e: &anyhow::Error) {
-    let mut helps = Vec::new();
+    // anyhow finds a context of type `Help` at any depth; the chain only shows its text, so the
+    // help is recognised there by that text and printed last.
+    let help = e.downcast_ref::<Help>().map(|h| h.0.clone());
     let mut first = true;
     for cause in e.chain() {
-        if let Some(h) = cause.downcast_ref::<Help>() {
-            helps.push(h.0.clone());
+        let text = cause.to_string();
+        if help.as_deref() == Some(text.as_str()) {
             continue;
         }
         if first {
-            eprintln!("error: {cause}");
+            eprintln!("error: {text}");
             first = false;
         } else {
-            eprintln!("  caused by: {cause}");
+            eprintln!("  caused by: {text}");
         }
     }
-    for h in helps {
+    if let Some(h) = help {
         eprintln!("help: {h}");
     }
 }

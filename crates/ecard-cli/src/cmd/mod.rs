@@ -2,4 +2,5 @@
 
 pub mod enrollment;
 pub mod mrz;
+pub mod readers;
 pub mod validate;
