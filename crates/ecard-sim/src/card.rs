@@ -333,7 +333,7 @@ impl Card {
                 objs.push(tlv::primitive(0x82, [0x01]));
                 objs.push(tlv::primitive(0x83, n.fid.to_be_bytes()));
                 if let Some(s) = sfi {
-                    objs.push(tlv::primitive(0x88, [*s]));
+                    objs.push(tlv::primitive(0x88, [*s << 3]));
                 }
             }
             NodeKind::Df { name, .. } => {
@@ -371,12 +371,12 @@ impl Card {
                 0x82 if !v.is_empty() => descriptor = Some(v[0]),
                 0x83 if v.len() == 2 => fid = Some(u16::from_be_bytes([v[0], v[1]])),
                 0x84 if !v.is_empty() && v.len() <= 16 => name = v.to_vec(),
-                // 88 with no value: no short id; one byte: the SFI in bits 8..4 (ISO/IEC 7816-4
-                // table 12) or, as many card OSes accept, the SFI itself when under 32.
+                // 88 with no value: no short id; one byte: the SFI in bits 8 to 4 (ISO/IEC 7816-4
+                // table 12), bits 3 to 1 zero.
                 0x88 if v.is_empty() => sfi = Some(None),
                 0x88 if v.len() == 1 => {
-                    let s = if v[0] > 0x1F { v[0] >> 3 } else { v[0] };
-                    if s == 0 || s > 30 {
+                    let s = v[0] >> 3;
+                    if v[0] & 0x07 != 0 || s == 0 || s > 30 {
                         return Err(StatusWord::IncorrectData);
                     }
                     sfi = Some(Some(s));

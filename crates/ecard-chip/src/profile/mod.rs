@@ -139,3 +139,7 @@ impl Profile {
 pub fn select_profile<'a>(profiles: &'a [Profile], atr: &[u8]) -> Option<&'a Profile> {
     profiles.iter().find(|p| p.matches_atr(atr))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests;
