@@ -50,8 +50,10 @@
 
 mod error;
 mod machine;
+mod report;
 mod run;
 
 pub use error::{CardState, NotBlank, PersoError, PersoErrorKind, Step};
-pub use machine::{Action, LockOutcome, PersoReport, PersoStats, Personalizer, WrittenFile};
+pub use machine::Personalizer;
+pub use report::{Action, LockOutcome, PersoReport, PersoStats, WrittenFile};
 pub use run::run;

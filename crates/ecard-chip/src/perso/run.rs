@@ -4,7 +4,8 @@
 use p256::PublicKey;
 
 use super::error::PersoError;
-use super::machine::{Action, PersoReport, Personalizer};
+use super::machine::Personalizer;
+use super::report::{Action, PersoReport};
 use crate::lds::LdsFiles;
 use crate::transport::Transport;
 
