@@ -257,6 +257,7 @@ fn apdu_count_within_5_percent_of_minimum() {
     let apdus = report.stats.apdus as usize;
     assert_eq!(apdus as u64, t.apdu_count());
     let ratio = apdus as f64 / minimum as f64;
+    eprintln!("{total}-byte card: {apdus} APDUs, minimum {minimum}, ratio {ratio:.3}");
     assert!(
         ratio <= 1.05,
         "{apdus} APDUs vs minimum {minimum}: ratio {ratio:.3}"
@@ -318,4 +319,23 @@ fn manual_loop_and_sticky_errors() {
     let err = p.handle_response(&[0x90, 0x00]).unwrap_err();
     assert!(matches!(err.kind, PersoErrorKind::ApiMisuse(_)));
     assert_eq!(p.poll(), Action::Failed);
+}
+
+#[test]
+fn apdu_count_with_short_apdus_within_5_percent_of_minimum() {
+    let profile = Profile::generic();
+    let mut t = blank_transport(&profile, 15);
+    let (report, files) = personalize_sized(&mut t, &profile, 20_500).unwrap();
+    let total = total_len(&files);
+    let data_min: usize = files
+        .values()
+        .map(|f| f.len().div_ceil(255) + f.len().div_ceil(256))
+        .sum();
+    // Fixed: SELECT MF, SELECT AID, CREATE DF, SELECT DF; per file CREATE, SELECT (this profile
+    // selects after creating) and the read-back SELECT. No key, no lock.
+    let minimum = data_min + 4 + 3 * files.len();
+    let apdus = report.stats.apdus as usize;
+    let ratio = apdus as f64 / minimum as f64;
+    eprintln!("{total}-byte card, short APDUs: {apdus} APDUs, minimum {minimum}, ratio {ratio:.3}");
+    assert!(ratio <= 1.05, "{apdus} APDUs vs minimum {minimum}");
 }

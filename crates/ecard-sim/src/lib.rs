@@ -17,6 +17,6 @@ mod spec;
 mod transport;
 
 pub use card::Card;
-pub use image::{CardImage, ImageError};
+pub use image::{CardImage, IMAGE_VERSION, ImageError};
 pub use spec::SimSpec;
 pub use transport::{Fault, SimTransport, TimingModel};

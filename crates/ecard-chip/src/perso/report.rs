@@ -12,17 +12,17 @@ use crate::transport::ApduLimits;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Action {
-    /// Send this C-APDU and give the R-APDU to [`Personalizer::handle_response`].
+    /// Send this C-APDU and give the R-APDU to [`Personalizer::handle_response`](crate::perso::Personalizer::handle_response).
     Transmit(Vec<u8>),
     /// Build the LDS files (DG15 from this key, when there is one, then EF.SOD over the DGs) and
-    /// give them to [`Personalizer::provide_files`].
+    /// give them to [`Personalizer::provide_files`](crate::perso::Personalizer::provide_files).
     NeedFiles {
         /// The chip's Active Authentication public key, if the profile has one.
         aa_public_key: Option<PublicKey>,
     },
-    /// Finished: [`Personalizer::report`] has the result.
+    /// Finished: [`Personalizer::report`](crate::perso::Personalizer::report) has the result.
     Finished,
-    /// Stopped: [`Personalizer::error`] says why. Errors are sticky.
+    /// Stopped: [`Personalizer::error`](crate::perso::Personalizer::error) says why. Errors are sticky.
     Failed,
 }
 
