@@ -214,3 +214,77 @@ proptest! {
         }
     }
 }
+
+struct ProprietaryCla;
+impl ecard_chip::profile::CardHook for ProprietaryCla {
+    fn adjust_command(&self, mut cmd: Command) -> Command {
+        cmd.cla = 0x80;
+        cmd
+    }
+}
+
+struct ExtraFcp;
+impl ecard_chip::profile::CardHook for ExtraFcp {
+    fn extra_fcp(&self, _ef: Option<EfId>) -> Vec<u8> {
+        // Proprietary information (tag 85), which the simulator does not accept.
+        vec![0x85, 0x01, 0x00]
+    }
+}
+
+struct QuietLock;
+impl ecard_chip::profile::CardHook for QuietLock {
+    fn map_status(
+        &self,
+        ins: u8,
+        sw: ecard_chip::apdu::StatusWord,
+    ) -> ecard_chip::apdu::StatusWord {
+        // A card OS that reports "locked" as 6985 where the standard says 6982.
+        if ins == 0xD6 && sw == ecard_chip::apdu::StatusWord::SecurityStatusNotSatisfied {
+            ecard_chip::apdu::StatusWord::ConditionsNotSatisfied
+        } else {
+            sw
+        }
+    }
+}
+
+#[test]
+fn card_hooks_shape_commands_and_answers() {
+    let profile = Profile::builtin("ecard-sim").unwrap();
+
+    let mut t = perso_common::blank_transport(&profile, 31);
+    let p = Personalizer::new(&profile, t.limits()).with_hook(Box::new(ProprietaryCla));
+    let err = perso::run(&mut t, p, |_| Ok::<_, String>(synthetic_files(10, None))).unwrap_err();
+    assert_eq!(
+        (err.step, err.card, err.sw()),
+        (
+            Step::SelectMf,
+            CardState::Blank,
+            Some(ecard_chip::apdu::StatusWord::ClaNotSupported)
+        )
+    );
+
+    let mut t = perso_common::blank_transport(&profile, 32);
+    let p = Personalizer::new(&profile, t.limits()).with_hook(Box::new(ExtraFcp));
+    let err = perso::run(&mut t, p, |_| Ok::<_, String>(synthetic_files(10, None))).unwrap_err();
+    assert_eq!(
+        (err.step, err.card, err.sw()),
+        (
+            Step::CreateDf,
+            CardState::Blank,
+            Some(ecard_chip::apdu::StatusWord::IncorrectData)
+        )
+    );
+
+    let mut t = perso_common::blank_transport(&profile, 33);
+    let p = Personalizer::new(&profile, t.limits()).with_hook(Box::new(QuietLock));
+    let report = perso::run(&mut t, p, |key| {
+        Ok::<_, String>(synthetic_files(10, key.as_ref()))
+    })
+    .unwrap();
+    assert_eq!(
+        report.lock,
+        perso::LockOutcome::Locked {
+            write_refused_with: ecard_chip::apdu::StatusWord::ConditionsNotSatisfied
+        }
+    );
+}
