@@ -148,7 +148,7 @@ pub struct ReadStats {
 }
 
 /// What the caller must do next.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ReadAction {
     /// Send this C-APDU and pass the answer to [`CardReader::handle_response`].
@@ -157,6 +157,16 @@ pub enum ReadAction {
     Finished,
     /// Stopped: [`CardReader::error`] says why.
     Failed,
+}
+
+impl std::fmt::Debug for ReadAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadAction::Transmit(apdu) => write!(f, "Transmit({})", crate::apdu::describe(apdu)),
+            ReadAction::Finished => f.write_str("Finished"),
+            ReadAction::Failed => f.write_str("Failed"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -188,6 +188,19 @@ fn status_word_conversion_is_a_bijection() {
 }
 
 #[test]
+fn debug_and_describe_never_show_data() {
+    let c = Command::update_binary(0, b"SECRET-MRZ".to_vec());
+    assert_eq!(
+        format!("{c:?}"),
+        "Command { 00 D6 00 00, data_len: 10, le: None }"
+    );
+    let bytes = c.encode().unwrap();
+    assert_eq!(ecard_chip::apdu::describe(&bytes), "00 D6 00 00 (15 bytes)");
+    let action = ecard_chip::perso::Action::Transmit(bytes);
+    assert_eq!(format!("{action:?}"), "Transmit(00 D6 00 00 (15 bytes))");
+}
+
+#[test]
 fn response_parse() {
     let r = Response::parse(&h("01 02 90 00")).unwrap();
     assert_eq!(r.data, vec![1, 2]);

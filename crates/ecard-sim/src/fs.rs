@@ -28,7 +28,7 @@ pub struct Node {
 }
 
 /// DF or transparent EF.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NodeKind {
     /// A dedicated file.
     Df {
@@ -48,6 +48,29 @@ pub enum NodeKind {
         #[serde(with = "crate::hexser")]
         data: Vec<u8>,
     },
+}
+
+impl std::fmt::Debug for NodeKind {
+    // EF content is card data (MRZ, photo): sizes only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeKind::Df {
+                name,
+                children,
+                keys,
+            } => f
+                .debug_struct("Df")
+                .field("name_len", &name.len())
+                .field("children", children)
+                .field("keys", keys)
+                .finish(),
+            NodeKind::Ef { sfi, data } => f
+                .debug_struct("Ef")
+                .field("sfi", sfi)
+                .field("size", &data.len())
+                .finish(),
+        }
+    }
 }
 
 /// A private key kept by the card.

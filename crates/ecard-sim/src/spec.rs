@@ -56,6 +56,14 @@ impl SimSpec {
         }
     }
 
+    /// The card the shipped `ecard-sim` firmware profile describes.
+    pub fn ecard_sim() -> SimSpec {
+        #[allow(clippy::expect_used)]
+        let profile = Profile::builtin("ecard-sim")
+            .expect("the embedded ecard-sim profile parses (tested in ecard-chip's profile tests)");
+        SimSpec::from_profile(&profile)
+    }
+
     /// The APDU limits of this card.
     pub fn limits(&self) -> ApduLimits {
         ApduLimits {

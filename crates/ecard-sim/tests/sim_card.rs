@@ -292,6 +292,11 @@ fn image_survives_save_and_load() {
         send(&mut again, Command::read_binary(0, 20)).data,
         vec![0xAB; 20]
     );
+    // Debug output never shows file content (it is holder data on a real card).
+    let debug = format!("{:?}", c.image());
+    assert!(!debug.contains("171"), "{debug}");
+    assert!(debug.contains("size: 20"), "{debug}");
+    assert_eq!(SimSpec::ecard_sim(), sim_spec());
     // No temporary file left behind.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     std::fs::write(&path, b"{\"version\": 7}").unwrap();

@@ -16,7 +16,6 @@ use crate::transport::ApduLimits;
 const MAX_ACCUMULATED: usize = 65536 + 256;
 
 /// The state of one logical command in flight.
-#[derive(Debug)]
 pub struct Exchange {
     cmd: Command,
     /// Largest data field of one APDU on this link.
@@ -34,6 +33,19 @@ pub struct Exchange {
     last: Option<Command>,
     done: bool,
     apdus: usize,
+}
+
+impl std::fmt::Debug for Exchange {
+    // Pending APDUs and gathered answers may be holder data: sizes only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exchange")
+            .field("cmd", &self.cmd)
+            .field("sent", &self.sent)
+            .field("gathered", &self.acc.len())
+            .field("pending", &self.pending.as_ref().map(Vec::len))
+            .field("done", &self.done)
+            .finish()
+    }
 }
 
 impl Exchange {

@@ -13,6 +13,17 @@ pub use command::{Command, MAX_EVEN_INS_OFFSET, ins};
 pub use exchange::Exchange;
 pub use status::StatusWord;
 
+/// A C-APDU for logs and Debug output: header and size, never the data (it may be holder data).
+pub fn describe(capdu: &[u8]) -> String {
+    match capdu {
+        [cla, ins, p1, p2, ..] => format!(
+            "{cla:02X} {ins:02X} {p1:02X} {p2:02X} ({} bytes)",
+            capdu.len()
+        ),
+        _ => format!("({} bytes)", capdu.len()),
+    }
+}
+
 /// A response APDU: the data field and the status word.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Response {

@@ -9,7 +9,7 @@ use crate::lds::EfId;
 use crate::transport::ApduLimits;
 
 /// What the caller must do next.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Action {
     /// Send this C-APDU and give the R-APDU to [`Personalizer::handle_response`](crate::perso::Personalizer::handle_response).
@@ -24,6 +24,21 @@ pub enum Action {
     Finished,
     /// Stopped: [`Personalizer::error`](crate::perso::Personalizer::error) says why. Errors are sticky.
     Failed,
+}
+
+impl std::fmt::Debug for Action {
+    // An APDU may carry holder data being written: show its header and size only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Transmit(apdu) => write!(f, "Transmit({})", crate::apdu::describe(apdu)),
+            Action::NeedFiles { aa_public_key } => f
+                .debug_struct("NeedFiles")
+                .field("aa_public_key", &aa_public_key.is_some())
+                .finish(),
+            Action::Finished => f.write_str("Finished"),
+            Action::Failed => f.write_str("Failed"),
+        }
+    }
 }
 
 /// Whether the card could be locked.
