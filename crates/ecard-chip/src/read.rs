@@ -19,7 +19,7 @@ mod drive;
 
 pub use drive::{
     WriteProbe, active_authentication, active_authentication_command,
-    parse_active_authentication_response, read_card, try_write_same_byte,
+    parse_active_authentication_response, read_card, read_card_with, try_write_same_byte,
 };
 
 /// Bytes read first to learn a file's size: tag (1 byte here) and a length of up to 4 bytes,

@@ -232,3 +232,24 @@ fn reader_errors_are_sticky_and_misuse_is_reported() {
         "card removed from reader \"r\" while selecting the e-card application"
     );
 }
+
+#[test]
+fn large_file_without_large_offsets_is_too_large() {
+    let profile = Profile::builtin("ecard-sim").unwrap();
+    let mut t = blank_transport(&profile, 16);
+    let files = issue(&mut t, &profile, 40_000);
+    let opts = ReadOptions {
+        limits: t.limits(),
+        large_offsets: ecard_chip::profile::LargeOffsets::None,
+    };
+    assert_eq!(
+        read::read_card_with(&mut t, opts).unwrap_err(),
+        ReadError::TooLarge {
+            file: EfId::Dg2,
+            size: files[&EfId::Dg2].len()
+        }
+    );
+    let opts = ReadOptions::new(t.limits());
+    let (read, _) = read::read_card_with(&mut t, opts).unwrap();
+    assert_eq!(read, files);
+}

@@ -38,13 +38,26 @@
 //! answer to `handle_response` before polling again; on [`Action::NeedFiles`] call
 //! `provide_files`; stop on [`Action::Finished`] or [`Action::Failed`].
 //!
-//! ```ignore
-//! let mut perso = Personalizer::new(&profile, transport.limits());
-//! while let Some(cmd) = perso.next_command() {
-//!     match transport.transmit(&cmd) {
-//!         Ok(rsp) => perso.handle_response(&rsp)?,
-//!         Err(e) => return Err(perso.handle_transport_error(e)),
+//! ```
+//! use ecard_chip::lds::LdsFiles;
+//! use ecard_chip::perso::{PersoError, PersoReport, Personalizer};
+//! use ecard_chip::transport::Transport;
+//!
+//! // For a profile without a chip key the files can be given up front; otherwise use
+//! // `perso::run`, which answers `Action::NeedFiles` through its closure.
+//! fn write_card(
+//!     transport: &mut dyn Transport,
+//!     mut perso: Personalizer,
+//!     files: LdsFiles,
+//! ) -> Result<Option<PersoReport>, PersoError> {
+//!     perso.provide_files(files)?;
+//!     while let Some(cmd) = perso.next_command() {
+//!         match transport.transmit(&cmd) {
+//!             Ok(rsp) => perso.handle_response(&rsp)?,
+//!             Err(e) => return Err(perso.handle_transport_error(e)),
+//!         }
 //!     }
+//!     Ok(perso.report())
 //! }
 //! ```
 

@@ -8,9 +8,18 @@ use crate::apdu::{Command, Exchange, Response, StatusWord};
 use crate::lds::{AID, EfId, LdsFiles};
 use crate::transport::Transport;
 
-/// Reads every LDS file of the card behind `transport`.
+/// Reads every LDS file of the card behind `transport`, with odd-INS READ BINARY past offset 32767.
 pub fn read_card(transport: &mut dyn Transport) -> Result<(LdsFiles, ReadStats), ReadError> {
-    let mut reader = CardReader::new(ReadOptions::new(transport.limits()));
+    let opts = ReadOptions::new(transport.limits());
+    read_card_with(transport, opts)
+}
+
+/// Reads every LDS file with explicit options (e.g. a profile's `read.large_offsets`).
+pub fn read_card_with(
+    transport: &mut dyn Transport,
+    opts: ReadOptions,
+) -> Result<(LdsFiles, ReadStats), ReadError> {
+    let mut reader = CardReader::new(opts);
     loop {
         match reader.poll() {
             ReadAction::Transmit(capdu) => match transport.transmit(&capdu) {
