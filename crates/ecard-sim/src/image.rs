@@ -57,7 +57,7 @@ pub enum ImageError {
         /// Version this code reads.
         expected: u32,
     },
-    /// The file tree in the image is inconsistent (a child index out of range).
+    /// The file tree in the image is inconsistent (a dangling index, a cycle, an orphan).
     #[error("card image {path:?} has an inconsistent file tree")]
     Inconsistent {
         /// The image file.
@@ -85,14 +85,7 @@ impl CardImage {
                 expected: IMAGE_VERSION,
             });
         }
-        let n = img.fs.nodes.len();
-        let consistent = n > 0
-            && img
-                .fs
-                .nodes
-                .iter()
-                .all(|node| node.parent.is_none_or(|p| p < n) && img.fs.children_ok(node, n));
-        if !consistent {
+        if !img.fs.is_consistent() {
             return Err(ImageError::Inconsistent {
                 path: path.to_owned(),
             });
@@ -128,11 +121,31 @@ impl CardImage {
 }
 
 impl FileSystem {
-    fn children_ok(&self, node: &crate::fs::Node, n: usize) -> bool {
-        match &node.kind {
-            crate::fs::NodeKind::Df { children, .. } => children.iter().all(|c| *c < n && *c > 0),
-            crate::fs::NodeKind::Ef { .. } => true,
+    /// The MF is node 0 and a DF; every other node's parent is an earlier DF that lists it as a
+    /// child, exactly once. Parents always come first, so walking up can never loop.
+    fn is_consistent(&self) -> bool {
+        let n = self.nodes.len();
+        let Some(mf) = self.nodes.first() else {
+            return false;
+        };
+        if mf.parent.is_some() || !self.is_df(0) {
+            return false;
         }
+        let mut listed = vec![0usize; n];
+        for (i, node) in self.nodes.iter().enumerate() {
+            if i > 0 && !node.parent.is_some_and(|p| p < i && self.is_df(p)) {
+                return false;
+            }
+            if let crate::fs::NodeKind::Df { children, .. } = &node.kind {
+                for c in children {
+                    match self.nodes.get(*c) {
+                        Some(child) if child.parent == Some(i) => listed[*c] += 1,
+                        _ => return false,
+                    }
+                }
+            }
+        }
+        listed.iter().skip(1).all(|l| *l == 1)
     }
 }
 

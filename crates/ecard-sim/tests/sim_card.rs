@@ -411,3 +411,30 @@ proptest! {
         prop_assert_eq!(back, img);
     }
 }
+
+#[test]
+fn inconsistent_images_are_refused() {
+    let c = card_with_ef(10);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.json");
+    // A parent cycle: the DF claims the EF as its parent.
+    let mut img = c.image();
+    img.fs.nodes[1].parent = Some(2);
+    img.save(&path).unwrap();
+    assert!(matches!(
+        CardImage::load(&path),
+        Err(ecard_sim::ImageError::Inconsistent { .. })
+    ));
+    // A dangling child.
+    let mut img = c.image();
+    if let ecard_sim::fs::NodeKind::Df { children, .. } = &mut img.fs.nodes[0].kind {
+        children.push(99);
+    }
+    img.save(&path).unwrap();
+    assert!(matches!(
+        CardImage::load(&path),
+        Err(ecard_sim::ImageError::Inconsistent { .. })
+    ));
+    c.image().save(&path).unwrap();
+    assert!(CardImage::load(&path).is_ok());
+}
