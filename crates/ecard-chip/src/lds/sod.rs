@@ -5,7 +5,7 @@
 //! [`crate::pki::Signer`]. Parsing decodes the structures and pulls out what a verifier needs; it
 //! checks no signature (that is `verify`'s job) and trusts nothing.
 
-use cms::builder::{SignedDataBuilder, SignerInfoBuilder, create_content_type_attribute};
+use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::ContentInfo;
 use cms::signed_data::{EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo};
@@ -294,12 +294,9 @@ impl Sod {
         });
         let mut sib = SignerInfoBuilder::new(&adapter, sid, sha256_algorithm(), &eci, None)
             .map_err(benc("SignerInfo"))?;
-        // contentType first; the builder adds messageDigest over the eContent octets (RFC 5652 5.4).
-        sib.add_signed_attribute(
-            create_content_type_attribute(ID_LDS_SECURITY_OBJECT)
-                .map_err(benc("contentType attribute"))?,
-        )
-        .map_err(benc("contentType attribute"))?;
+        // The builder adds messageDigest over the eContent octets (RFC 5652 5.4) and contentType
+        // from eContentType. Adding contentType ourselves trips a check in cms 0.2.3 that compares
+        // the attribute's type (id-contentType) with eContentType, so we leave it to the builder.
         sib.add_signed_attribute(signing_time_attribute(signing_time)?)
             .map_err(benc("signingTime attribute"))?;
         let mut sdb = SignedDataBuilder::new(&eci);

@@ -98,7 +98,8 @@ pub struct Check {
     pub id: CheckId,
     /// The check in words.
     pub name: &'static str,
-    /// Its outcome.
+    /// Its outcome (flattened in JSON: `"outcome": "fail", "reason": "..."`).
+    #[serde(flatten)]
     pub outcome: Outcome,
 }
 
