@@ -4,7 +4,7 @@
 //! the files actually present. The parser keeps tags of data groups the e-card never has (DG3) so
 //! that the verifier can name them.
 
-use super::util::{outer, parse_tag_list, prim, tag_list};
+use super::util::{outer, parse_tag_list, prim};
 use super::{EfId, LdsError};
 use crate::tlv::{self, constructed, primitive};
 
@@ -55,13 +55,13 @@ impl Com {
 
     /// The file's bytes: one TLV `60`.
     pub fn build(&self) -> Vec<u8> {
-        let dg_tags: Vec<u32> = self.dg_tags.iter().map(|t| u32::from(*t)).collect();
+        // Data group tags are one byte each, so the list is the bytes themselves.
         tlv::encode(&constructed(
             FILE.tag(),
             vec![
                 primitive(0x5F01, self.lds_version.as_bytes().to_vec()),
                 primitive(0x5F36, self.unicode_version.as_bytes().to_vec()),
-                primitive(0x5C, tag_list(&dg_tags)),
+                primitive(0x5C, self.dg_tags.clone()),
             ],
         ))
     }

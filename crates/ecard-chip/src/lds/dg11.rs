@@ -30,7 +30,7 @@ pub struct Dg11 {
     pub date_of_birth: Option<String>,
     /// `5F11`: place of birth.
     pub place_of_birth: Option<String>,
-    /// The other elements in [`OTHER_TAGS`], as stored, in file order.
+    /// The other elements in [`OTHER_TAGS`], as stored, in file order (the builder skips any other tag).
     pub other: Vec<(u32, Vec<u8>)>,
 }
 
@@ -93,7 +93,8 @@ impl Dg11 {
         text(0x5F10, &self.personal_number, &mut tags, &mut kids);
         text(0x5F2B, &self.date_of_birth, &mut tags, &mut kids);
         text(0x5F11, &self.place_of_birth, &mut tags, &mut kids);
-        for (t, v) in &self.other {
+        // Only the tags of OTHER_TAGS are written: anything else is not a DG11 element.
+        for (t, v) in self.other.iter().filter(|(t, _)| OTHER_TAGS.contains(t)) {
             tags.push(*t);
             kids.push(primitive(*t, v.clone()));
         }

@@ -24,7 +24,7 @@ pub struct Dg12 {
     pub personalization_time: Option<String>,
     /// `5F56`: serial number of the personalization system.
     pub personalization_system: Option<String>,
-    /// The other elements in [`OTHER_TAGS`], as stored, in file order.
+    /// The other elements in [`OTHER_TAGS`], as stored, in file order (the builder skips any other tag).
     pub other: Vec<(u32, Vec<u8>)>,
 }
 
@@ -84,7 +84,8 @@ impl Dg12 {
                 kids.push(primitive(t, v.as_bytes().to_vec()));
             }
         }
-        for (t, v) in &self.other {
+        // Only the tags of OTHER_TAGS are written: anything else is not a DG12 element.
+        for (t, v) in self.other.iter().filter(|(t, _)| OTHER_TAGS.contains(t)) {
             tags.push(*t);
             kids.push(primitive(*t, v.clone()));
         }

@@ -267,7 +267,8 @@ impl Dg2 {
         if let Some(v) = &h.biometric_type {
             header.push(primitive(0x81, v.clone()));
         }
-        for (t, v) in &h.other {
+        // Only `82`..`86` are header elements between the type and the owner; others are skipped.
+        for (t, v) in h.other.iter().filter(|(t, _)| (0x82..=0x86).contains(t)) {
             header.push(primitive(u32::from(*t), v.clone()));
         }
         header.push(primitive(0x87, h.format_owner.clone()));
