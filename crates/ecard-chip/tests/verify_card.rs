@@ -430,3 +430,42 @@ fn openssl_verifies_our_sod() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// Our own card's files rebuild byte for byte from their parse; with `ECARD_FUZZ_CORPUS=<dir>` set,
+/// they are also written there as the fuzz seed corpus (`fuzz/corpus/{tlv,lds,sod}`).
+#[test]
+fn own_files_rebuild_exactly_and_seed_the_fuzz_corpus() {
+    let f = fixture();
+    let card = parse_card(&f.files).unwrap();
+    assert_eq!(card.com.build(), f.files[&EfId::Com]);
+    assert_eq!(card.dg1.build(), f.files[&EfId::Dg1]);
+    assert_eq!(card.dg2.unwrap().build(), f.files[&EfId::Dg2]);
+    assert_eq!(card.dg7.unwrap().build(), f.files[&EfId::Dg7]);
+    assert_eq!(card.dg11.unwrap().build(), f.files[&EfId::Dg11]);
+    assert_eq!(card.dg12.unwrap().build(), f.files[&EfId::Dg12]);
+    assert_eq!(card.dg14.unwrap().build(), f.files[&EfId::Dg14]);
+    assert_eq!(card.dg15.unwrap().build(), f.files[&EfId::Dg15]);
+
+    let Ok(dir) = std::env::var("ECARD_FUZZ_CORPUS") else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir);
+    for sub in ["tlv", "lds", "sod"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    for (i, ef) in EfId::ALL.iter().enumerate() {
+        let bytes = &f.files[ef];
+        let name = ef.dump_file_name().trim_end_matches(".bin").to_lowercase();
+        if *ef == EfId::Sod {
+            std::fs::write(dir.join("sod").join(&name), bytes).unwrap();
+            continue;
+        }
+        // The lds target picks the file with its first byte: EfId::ALL[byte % 8].
+        let mut picked = vec![i as u8];
+        picked.extend_from_slice(bytes);
+        std::fs::write(dir.join("lds").join(&name), picked).unwrap();
+        if !matches!(ef, EfId::Dg14 | EfId::Dg15) {
+            std::fs::write(dir.join("tlv").join(&name), bytes).unwrap();
+        }
+    }
+}
