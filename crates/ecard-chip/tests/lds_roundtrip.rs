@@ -240,6 +240,29 @@ proptest! {
     }
 
     #[test]
+    fn dg14_round_trips(infos in prop::collection::btree_map(
+        prop::sample::select(vec!["2.23.136.1.1.5", "0.4.0.127.0.7.2.2.3.2.4", "0.4.0.127.0.7.2.2.4.2.2", "1.2.3.4"]),
+        (any::<u8>(), prop::option::of(prop::sample::select(vec!["0.4.0.127.0.7.1.1.4.1.3", "1.2.840.10045.4.3.2"]))),
+        1..4,
+    )) {
+        use ecard_chip::lds::SecurityInfo;
+        let mut set = Vec::new();
+        for (oid, (v, opt)) in infos {
+            set.push(SecurityInfo {
+                protocol: der::oid::ObjectIdentifier::new_unwrap(oid),
+                required_data: der::Any::encode_from(&v).unwrap(),
+                optional_data: opt.map(|o| der::Any::encode_from(&der::oid::ObjectIdentifier::new_unwrap(o)).unwrap()),
+            });
+        }
+        let d = Dg14 { infos: der::asn1::SetOfVec::try_from(set).unwrap() };
+        let bytes = d.build();
+        whole(&bytes);
+        let back = Dg14::parse(&bytes).unwrap();
+        prop_assert_eq!(back.build(), bytes);
+        prop_assert_eq!(back, d);
+    }
+
+    #[test]
     fn lds_security_object_round_trips(hashes in prop::collection::btree_map(1u8..=16, any::<[u8; 32]>(), 2..16)) {
         use der::{Decode, Encode};
         let lso = LdsSecurityObject {

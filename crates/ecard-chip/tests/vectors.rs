@@ -130,6 +130,7 @@ fn broken_vectors_fail_for_their_reason() {
             reason.contains(word),
             "{dir}: reason {reason:?} lacks {word:?}"
         );
+        eprintln!("{dir}: {}: {reason}", first.name);
     }
 }
 

@@ -20,11 +20,10 @@ mod util;
 pub use card::{BuildError, CardContent, ParsedCard, build_card, parse_card};
 pub use com::Com;
 pub use dg1::Dg1;
-pub use dg2::{Dg2, FaceImage};
+pub use dg2::{BiometricHeader, Dg2, FaceImage};
 pub use dg7::Dg7;
 pub use dg11::Dg11;
 pub use dg12::Dg12;
-
 pub use dg14::{ActiveAuthenticationInfo, Dg14, SecurityInfo};
 pub use dg15::Dg15;
 pub use error::LdsError;
