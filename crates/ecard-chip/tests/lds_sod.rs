@@ -87,7 +87,7 @@ fn structure_is_section_6() {
         ecard_chip::lds::sod::ID_SHA256
     );
     assert_eq!(sod.ds_certificate.as_ref(), Some(&p.ds));
-    let si = sod.signer_info();
+    let si = sod.signer_info().unwrap();
     assert_eq!(si.version, cms::content_info::CmsVersion::V1);
     assert_eq!(si.signature_algorithm.oid, pki::ECDSA_WITH_SHA256);
     let attrs = si.signed_attrs.as_ref().unwrap();

@@ -325,6 +325,41 @@ fn each_tampering_fails_its_check() {
     let r = run(&f, &late, AaEvidence::NotPerformed, &[]);
     assert_eq!(first(&r), Some(CheckId::DsValidity));
 
+    // A DS that may sign passports only.
+    let passports = pki::init(
+        &PkiConfig {
+            document_types: vec!["P".into()],
+            ..PkiConfig::default()
+        },
+        time::macros::datetime!(2026-11-01 00:00:00 UTC),
+        &mut ChaCha20Rng::seed_from_u64(45),
+    )
+    .unwrap();
+    let files = build_card(
+        &content(),
+        None,
+        &passports.ds_key,
+        &passports.ds,
+        time::macros::datetime!(2026-11-24 07:15:30 UTC),
+    )
+    .unwrap();
+    let r = verify(
+        &files,
+        &VerifyOptions {
+            trust: std::slice::from_ref(&passports.csca),
+            at: time::macros::date!(2026 - 11 - 25),
+            strict: true,
+            revoked: &BTreeSet::new(),
+            active_auth: AaEvidence::NotPerformed,
+        },
+    );
+    assert_eq!(
+        r.first_failure().map(|c| &c.outcome),
+        Some(&Outcome::Fail(
+            "DS certificate documentTypeList [\"P\"] does not cover document code \"IR\"".into()
+        ))
+    );
+
     // A truncated EF.SOD.
     let mut t = f.files.clone();
     t.get_mut(&EfId::Sod).unwrap().truncate(100);

@@ -175,10 +175,9 @@ impl LdsSecurityObject {
 }
 
 impl Sod {
-    /// The one SignerInfo (parsing refuses any other count).
-    pub fn signer_info(&self) -> &SignerInfo {
-        // `parse` and `build` both guarantee exactly one SignerInfo.
-        &self.signed_data.signer_infos.0.as_slice()[0]
+    /// The SignerInfo (a parsed EF.SOD has exactly one).
+    pub fn signer_info(&self) -> Option<&SignerInfo> {
+        self.signed_data.signer_infos.0.get(0)
     }
 
     /// The hash listed for data group `n`.
@@ -192,7 +191,7 @@ impl Sod {
 
     /// The single value of signed attribute `oid`, when present exactly once with one value.
     pub fn signed_attribute(&self, oid: ObjectIdentifier) -> Option<&Any> {
-        let attrs = self.signer_info().signed_attrs.as_ref()?;
+        let attrs = self.signer_info()?.signed_attrs.as_ref()?;
         let mut found = attrs.iter().filter(|a| a.oid == oid);
         let a = found.next()?;
         if found.next().is_some() || a.values.len() != 1 {

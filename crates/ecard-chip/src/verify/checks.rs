@@ -3,11 +3,13 @@
 
 use std::collections::BTreeSet;
 
+use const_oid::AssociatedOid;
 use der::Encode;
 use p256::ecdsa::DerSignature;
 use sha2::{Digest, Sha256};
 use signature::Verifier;
 use x509_cert::Certificate;
+use x509_cert::ext::pkix::KeyUsage;
 
 use super::{Outcome, skipped};
 use crate::lds::sod::{ID_LDS_SECURITY_OBJECT, ID_SHA256};
@@ -129,7 +131,9 @@ pub(super) fn check_sod_signature(sod: Option<&Sod>) -> Outcome {
     let Some(ds) = &sod.ds_certificate else {
         return Outcome::Fail("EF.SOD carries no Document Signer certificate".into());
     };
-    let si = sod.signer_info();
+    let Some(si) = sod.signer_info() else {
+        return Outcome::Fail("EF.SOD has no SignerInfo".into());
+    };
     if si.digest_alg.oid != ID_SHA256 {
         return Outcome::Fail(format!(
             "SignerInfo digest algorithm is {}, expected SHA-256",
@@ -227,6 +231,7 @@ pub(super) fn check_ds_validity(
     sod: Option<&Sod>,
     ds: Option<&Certificate>,
     at: time::Date,
+    document_code: Option<&str>,
 ) -> Outcome {
     let (Some(sod), Some(ds)) = (sod, ds) else {
         return skipped("no DS certificate");
@@ -264,6 +269,21 @@ pub(super) fn check_ds_validity(
         return Outcome::Fail(format!(
             "DS certificate not valid before {}, check date {at}",
             nb.date()
+        ));
+    }
+    if let Some(ku) = pki::extension::<KeyUsage>(ds, KeyUsage::OID)
+        && !ku.digital_signature()
+    {
+        return Outcome::Fail("DS certificate keyUsage lacks digitalSignature".into());
+    }
+    // Doc 9303-12 7.1.1.3: a one-letter entry covers every document code starting with it.
+    if let (Some(types), Some(code)) = (pki::document_types(ds), document_code)
+        && !types
+            .iter()
+            .any(|t| code == t || (t.len() == 1 && code.starts_with(t.as_str())))
+    {
+        return Outcome::Fail(format!(
+            "DS certificate documentTypeList {types:?} does not cover document code {code:?}"
         ));
     }
     Outcome::Pass

@@ -38,7 +38,8 @@ pub enum CheckId {
     SodSignature,
     /// The Document Signer certificate is signed by a trusted CSCA.
     DsChain,
-    /// The Document Signer certificate was valid at signing time and is not expired at the check date.
+    /// The Document Signer certificate was valid (and in its private key usage period) at signing
+    /// time, is not expired at the check date, and may sign this document type.
     DsValidity,
     /// The MRZ check digits hold.
     MrzCheckDigits,
@@ -64,7 +65,7 @@ impl CheckId {
             CheckId::DataGroupsSigned => "every data group is signed in EF.SOD",
             CheckId::SodSignature => "EF.SOD signature",
             CheckId::DsChain => "Document Signer chains to a trusted CSCA",
-            CheckId::DsValidity => "Document Signer validity",
+            CheckId::DsValidity => "Document Signer valid for this signature",
             CheckId::MrzCheckDigits => "MRZ check digits",
             CheckId::Dg1Dg11Agree => "DG1 and DG11 agree",
             CheckId::NotExpired => "card not expired",
@@ -266,7 +267,15 @@ pub fn verify(files: &LdsFiles, opts: &VerifyOptions<'_>) -> Report {
     push(CheckId::DsChain, check_chain(ds, opts.trust));
     push(
         CheckId::DsValidity,
-        check_ds_validity(p.sod.as_ref(), ds, opts.at),
+        check_ds_validity(
+            p.sod.as_ref(),
+            ds,
+            opts.at,
+            p.dg1
+                .as_ref()
+                .and_then(|d| d.mrz.get(0..2))
+                .map(|c| c.trim_end_matches('<')),
+        ),
     );
     let td1 = p.dg1.as_ref().map(Dg1::td1);
     push(
