@@ -43,6 +43,23 @@ fn csca_profile() {
         c.tbs_certificate.subject.to_string(),
         "CN=CSCA RU e-card,O=MMC Moscow,C=RU"
     );
+    // RFC 5280 / Doc 9303-12: countryName is a PrintableString, the other attributes UTF8String.
+    let tags: Vec<(String, der::Tag)> = c
+        .tbs_certificate
+        .subject
+        .0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .map(|atv| (atv.oid.to_string(), atv.value.tag()))
+        .collect();
+    assert_eq!(
+        tags,
+        vec![
+            ("2.5.4.6".to_string(), der::Tag::PrintableString),
+            ("2.5.4.10".to_string(), der::Tag::Utf8String),
+            ("2.5.4.3".to_string(), der::Tag::Utf8String),
+        ]
+    );
     let bc: BasicConstraints = pki::extension(c, BasicConstraints::OID).unwrap();
     assert_eq!((bc.ca, bc.path_len_constraint), (true, Some(0)));
     assert_eq!(critical(c, BasicConstraints::OID), Some(true));
@@ -104,6 +121,23 @@ fn ds_profile() {
     ));
     // The DER re-decodes to the same certificate.
     assert_eq!(&Certificate::from_der(&d.to_der().unwrap()).unwrap(), d);
+}
+
+#[test]
+fn pem_bundles_read_back() {
+    let p = generated();
+    let bundle = format!("{}{}", p.csca_pem().unwrap(), p.ds_pem().unwrap());
+    let certs = pki::read_certificates(bundle.as_bytes()).unwrap();
+    assert_eq!(certs, vec![p.csca.clone(), p.ds.clone()]);
+    let der = p.csca.to_der().unwrap();
+    assert_eq!(pki::read_certificates(&der).unwrap(), vec![p.csca.clone()]);
+    assert!(matches!(
+        pki::read_certificate(&der[..der.len() - 1]),
+        Err(pki::PkiError::Encoding {
+            what: "certificate",
+            ..
+        })
+    ));
 }
 
 #[test]

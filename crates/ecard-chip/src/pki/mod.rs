@@ -116,6 +116,18 @@ pub fn read_certificate(bytes: &[u8]) -> Result<Certificate, PkiError> {
     })
 }
 
+/// Reads every certificate of a PEM bundle (a trust list of several CSCAs), or one DER certificate.
+pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, PkiError> {
+    if bytes.starts_with(b"-----") {
+        Certificate::load_pem_chain(bytes).map_err(|e| PkiError::Encoding {
+            what: "certificate PEM bundle",
+            reason: e.to_string(),
+        })
+    } else {
+        read_certificate(bytes).map(|c| vec![c])
+    }
+}
+
 fn random_serial(rng: &mut impl rand_core::CryptoRngCore) -> Vec<u8> {
     let mut s = vec![0u8; 12];
     rng.fill_bytes(&mut s);
