@@ -2,6 +2,11 @@
 //! The shared vectors of an independent implementation (/work/shared/vectors/icao-lds): valid*/
 //! accepted, each broken/NN_*/ rejected by the check its WHY.txt names, expect.json equal to what we
 //! parse. Skipped with a message when the folder is absent.
+//!
+//! Provenance: the files were written by an independent implementation (ECARD.md section 9) and are
+//! read in place, never copied into this repository. Trust anchors: `pki/csca.pem` (explicit EC
+//! parameters) for every folder, and `valid_named_curve/csca.pem` (the same key with the named curve)
+//! for that folder too; check date 2026-11-25. Every vector is met; none is disabled.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

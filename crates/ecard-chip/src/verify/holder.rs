@@ -93,6 +93,29 @@ impl HolderSummary {
     }
 }
 
+/// Whether MRZ name line `line3` is the name `surname`, `given` (MRZ characters, `<` between the
+/// given names), allowing for Doc 9303-3 truncation: a name that fits must be exact; one that does
+/// not may have each component cut short (down to an initial) and trailing given names dropped, but
+/// never a character that is not the name's.
+pub(crate) fn mrz_name_agrees(line3: &str, surname: &str, given: &str) -> bool {
+    let full = if given.is_empty() {
+        surname.to_string()
+    } else {
+        format!("{surname}<<{given}")
+    };
+    let mrz = line3.trim_end_matches('<');
+    if full.len() <= line3.len() {
+        return mrz == full;
+    }
+    let (p, s) = mrz.split_once("<<").unwrap_or((mrz, ""));
+    if p.is_empty() || !surname.starts_with(p) {
+        return false;
+    }
+    let want: Vec<&str> = given.split('<').collect();
+    let got: Vec<&str> = s.split('<').filter(|x| !x.is_empty()).collect();
+    got.len() <= want.len() && got.iter().zip(&want).all(|(g, w)| w.starts_with(g))
+}
+
 /// DG11's national-script name, transliterated, against the MRZ name; DG11's date of birth against
 /// the MRZ's. The MRZ name may be truncated to its 30 characters.
 pub(crate) fn check_dg1_dg11(t: Option<&Td1>, dg11: Option<&Dg11>, has_dg11: bool) -> Outcome {
@@ -119,10 +142,7 @@ pub(crate) fn check_dg1_dg11(t: Option<&Td1>, dg11: Option<&Dg11>, has_dg11: boo
         let (sur, given) = name.split_once("<<").unwrap_or((name.as_str(), ""));
         match (transliterate(sur), transliterate(given)) {
             (Ok(s), Ok(g)) => {
-                let full = if g.is_empty() { s } else { format!("{s}<<{g}") };
-                let expected: String = full.chars().take(30).collect();
-                let mrz = t.lines[2].trim_end_matches('<');
-                if expected.trim_end_matches('<') != mrz {
+                if !mrz_name_agrees(&t.lines[2], &s, &g) {
                     problems.push("name differs from the MRZ name");
                 }
             }
@@ -133,5 +153,46 @@ pub(crate) fn check_dg1_dg11(t: Option<&Td1>, dg11: Option<&Dg11>, has_dg11: boo
         Outcome::Pass
     } else {
         Outcome::Fail(format!("DG1 and DG11: {}", problems.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mrz_name_agrees;
+
+    fn line(s: &str) -> String {
+        format!("{s:<<30}")
+    }
+
+    #[test]
+    fn exact_names_must_match_exactly() {
+        assert!(mrz_name_agrees(
+            &line("ZHUKOVA<<IULIIA<PETROVNA"),
+            "ZHUKOVA",
+            "IULIIA<PETROVNA"
+        ));
+        assert!(!mrz_name_agrees(
+            &line("ZHUKOVA<<IULIIA"),
+            "ZHUKOVA",
+            "IULIIA<PETROVNA"
+        ));
+        assert!(!mrz_name_agrees(
+            &line("ZHUKOVA<<IULIA<PETROVNA"),
+            "ZHUKOVA",
+            "IULIIA<PETROVNA"
+        ));
+        assert!(mrz_name_agrees(&line("ZHUKOVA"), "ZHUKOVA", ""));
+    }
+
+    #[test]
+    fn truncated_names_may_be_cut_but_not_changed() {
+        let (s, g) = ("KONSTANTINOPOLSKAIA", "ALEKSANDRA<VLADIMIROVNA");
+        // 19 + 2 + 23 = 44 characters: too long for the 30 of TD1 line 3.
+        assert!(mrz_name_agrees("KONSTANTINOPOLSKAIA<<ALEKSAND", s, g));
+        assert!(mrz_name_agrees("KONSTANTINOPOLSKAIA<<ALEKSA<V", s, g));
+        assert!(mrz_name_agrees("KONSTANTINOPOLSKAIA<<A<VLADIM", s, g));
+        assert!(!mrz_name_agrees("KONSTANTINOPOLSKAIA<<OLGA<VLA", s, g));
+        assert!(!mrz_name_agrees("KONSTANTINOPOLSKAIB<<ALEKSAND", s, g));
+        assert!(!mrz_name_agrees("KONSTANTINOPOLSKAIA<<A<V<X<<<", s, g));
     }
 }
