@@ -355,7 +355,10 @@ mod tests {
         let bytes = encode(&com_version);
         assert_eq!(bytes, [0x5F, 0x01, 0x04, b'0', b'1', b'0', b'7']);
         assert_eq!(parse_strict(&bytes), Ok(com_version));
-        assert_eq!(parse_strict(&[0x5F, 0x80, 0x00]), Err(TlvError::BadTag { offset: 0 }));
+        assert_eq!(
+            parse_strict(&[0x5F, 0x80, 0x00]),
+            Err(TlvError::BadTag { offset: 0 })
+        );
     }
 
     #[test]

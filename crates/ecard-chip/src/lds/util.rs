@@ -7,7 +7,7 @@ use crate::tlv::{self, Tlv};
 
 /// Parses `bytes` as exactly one strict BER-TLV with the file's outer tag.
 pub(crate) fn outer(file: EfId, bytes: &[u8]) -> Result<Tlv, LdsError> {
-    let t = parse_icao(bytes).map_err(|source| LdsError::Tlv { file, source })?;
+    let t = tlv::parse_strict(bytes).map_err(|source| LdsError::Tlv { file, source })?;
     let found = tlv::tag_number(t.tag());
     if found != file.tag() {
         return Err(LdsError::OuterTag {
@@ -249,106 +249,4 @@ pub(crate) fn listed_elements<'a>(
         });
     }
     Ok(out)
-}
-
-/// Strict BER-TLV as [`tlv::parse_strict`] reads it, except for the tag rule: Doc 9303 uses
-/// two-byte tags whose second byte is below `1F` (`5F01` LDS version, `5F0E`..`5F19` in DG11 and
-/// DG12), which ISO/IEC 7816-4 5.2.2.1 calls invalid and `tlv::parse_strict` refuses. Every other
-/// rule (definite minimal lengths, exact nesting, no trailing bytes) is kept.
-pub(crate) fn parse_icao(bytes: &[u8]) -> Result<Tlv, tlv::TlvError> {
-    let used = walk_icao(bytes, 0, 0)?;
-    if used != bytes.len() {
-        return Err(tlv::TlvError::TrailingBytes {
-            offset: used,
-            count: bytes.len() - used,
-        });
-    }
-    // The walk proved the encoding strict, so the crate's lenient reader sees only good input.
-    Tlv::from_bytes(bytes).map_err(|_| tlv::TlvError::Inconsistent { offset: 0 })
-}
-
-fn icao_header(bytes: &[u8], offset: usize) -> Result<tlv::Header, tlv::TlvError> {
-    let at = |i: usize| -> Result<u8, tlv::TlvError> {
-        bytes
-            .get(offset + i)
-            .copied()
-            .ok_or(tlv::TlvError::Truncated {
-                offset: offset + i,
-                needed: 1,
-                available: 0,
-            })
-    };
-    let first = at(0)?;
-    if first == 0x00 || first == 0xFF {
-        return Err(tlv::TlvError::BadTag { offset });
-    }
-    let mut tag = u32::from(first);
-    let mut i = 1;
-    if first & 0x1F == 0x1F {
-        loop {
-            let b = at(i)?;
-            // '00' and '80' would be a non-minimal tag number; '01'..'1E' are Doc 9303's own.
-            if i == 1 && (b == 0x00 || b == 0x80) {
-                return Err(tlv::TlvError::BadTag { offset });
-            }
-            tag = (tag << 8) | u32::from(b);
-            i += 1;
-            if b & 0x80 == 0 {
-                break;
-            }
-            if i == 3 {
-                return Err(tlv::TlvError::BadTag { offset });
-            }
-        }
-    }
-    // The length rules are the shared module's: read them from a copy with a one-byte tag in place.
-    let mut probe = vec![0x04];
-    let len_start = offset + i;
-    probe.extend_from_slice(&bytes[len_start..bytes.len().min(len_start + 5)]);
-    let h = tlv::parse_header(&probe).map_err(|e| match e {
-        tlv::TlvError::Truncated { needed, .. } => tlv::TlvError::Truncated {
-            offset: len_start,
-            needed,
-            available: bytes.len() - len_start,
-        },
-        tlv::TlvError::IndefiniteLength { .. } => {
-            tlv::TlvError::IndefiniteLength { offset: len_start }
-        }
-        tlv::TlvError::NonMinimalLength { .. } => {
-            tlv::TlvError::NonMinimalLength { offset: len_start }
-        }
-        tlv::TlvError::LengthTooLarge { .. } => tlv::TlvError::LengthTooLarge { offset: len_start },
-        other => other,
-    })?;
-    Ok(tlv::Header {
-        tag,
-        constructed: first & 0x20 != 0,
-        header_len: i + h.header_len - 1,
-        value_len: h.value_len,
-    })
-}
-
-fn walk_icao(bytes: &[u8], offset: usize, depth: usize) -> Result<usize, tlv::TlvError> {
-    let h = icao_header(bytes, offset)?;
-    let start = offset + h.header_len;
-    let available = bytes.len().saturating_sub(start);
-    if h.value_len > available {
-        return Err(tlv::TlvError::Truncated {
-            offset: start,
-            needed: h.value_len,
-            available,
-        });
-    }
-    if h.constructed {
-        // Deeper than any LDS template: refuse rather than recurse without bound.
-        if depth > 16 {
-            return Err(tlv::TlvError::Inconsistent { offset });
-        }
-        let end = start + h.value_len;
-        let mut pos = start;
-        while pos < end {
-            pos += walk_icao(&bytes[..end], pos, depth + 1)?;
-        }
-    }
-    Ok(h.total_len())
 }
