@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ecard_chip::profile::{Profile, select_profile};
+use ecard_chip::read::ReadOptions;
 use ecard_chip::transport::Transport;
 use ecard_sim::{CardImage, SimTransport};
 use ecard_transport::{ExtendedLength, PcscContext, PcscTransport, wait_for_card};
@@ -139,6 +140,19 @@ pub fn choose_profile(name: Option<&str>, atr: &[u8]) -> anyhow::Result<Profile>
             .help("name one with --profile (generic-iso7816 works with most ISO/IEC 7816-4 cards)")
         }
     }
+}
+
+/// How to read the card: the transport's limits, tightened by the built-in profile that matches the
+/// card's ATR (a reader may pass more than the card's own buffer holds).
+pub fn read_options(transport: &dyn Transport) -> ReadOptions {
+    let mut opts = ReadOptions::new(transport.limits());
+    if let Ok(builtins) = Profile::builtins()
+        && let Some(p) = select_profile(&builtins, transport.atr())
+    {
+        opts.limits = opts.limits.min(p.limits());
+        opts.large_offsets = p.read.large_offsets;
+    }
+    opts
 }
 
 /// Creates `dir` and its parents.

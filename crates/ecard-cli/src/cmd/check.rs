@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use ecard_chip::lds::EfId;
-use ecard_chip::read::{active_authentication, read_card};
+use ecard_chip::read::{active_authentication, read_card_with};
 use ecard_chip::verify::{AaEvidence, AaOutcome};
 use rand_core::RngCore;
 
@@ -40,7 +40,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 pub fn read_and_authenticate(
     session: &mut CardSession,
 ) -> anyhow::Result<(ecard_chip::lds::LdsFiles, AaEvidence)> {
-    let (files, _stats) = read_card(session.transport())?;
+    let opts = super::card::read_options(session.transport());
+    let (files, _stats) = read_card_with(session.transport(), opts)?;
     let aa = if files.contains_key(&EfId::Dg15) {
         let mut challenge = [0u8; 8];
         rand_core::OsRng.fill_bytes(&mut challenge);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use ecard_chip::lds::{Dg2, Dg7, EfId, LdsFiles};
-use ecard_chip::read::read_card;
+use ecard_chip::read::read_card_with;
 
 use super::card::{CardArgs, CardSession, WaitArgs, create_dir};
 
@@ -25,7 +25,8 @@ pub struct Args {
 /// Runs `ecard read`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut session = CardSession::open(&args.card, &args.wait)?;
-    let read = read_card(session.transport());
+    let opts = super::card::read_options(session.transport());
+    let read = read_card_with(session.transport(), opts);
     session.close()?;
     let (files, stats) = read.context("cannot read the card")?;
     write_dump(&args.out, &files)?;
