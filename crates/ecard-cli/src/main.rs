@@ -57,6 +57,8 @@ enum Command {
     Sim(cmd::sim::Command),
     /// Issue demo cards end to end on simulated cards and verify each as a checkpoint would.
     Demo(cmd::demo::Args),
+    /// Measure the chip path: LDS build and signing, APDUs per card, encode time against the link's limit.
+    Bench(cmd::bench::Args),
 }
 
 /// Exit code for an error that stopped the command.
@@ -83,6 +85,7 @@ fn main() -> ExitCode {
         Command::Readers(args) => cmd::readers::run(args),
         Command::Sim(c) => cmd::sim::run(c),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
         Ok(code) => code,

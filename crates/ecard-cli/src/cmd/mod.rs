@@ -1,6 +1,7 @@
 //! One module per subcommand: `Args` (clap) and `run(&Args) -> anyhow::Result<ExitCode>`; shared
 //! pieces (reaching a card, loading records and the PKI) in their own modules.
 
+pub mod bench;
 pub mod card;
 pub mod check;
 pub mod demo;
