@@ -1,0 +1,1 @@
+//! Card printer drivers (in progress).
