@@ -263,3 +263,58 @@ fn wrap(font: &FontVec, px: f32, text: &str, w: f32, break_words: bool) -> Optio
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fonts::FontPaths;
+    use proptest::prelude::*;
+
+    fn sans() -> Option<FontVec> {
+        let bytes = std::fs::read(FontPaths::default().sans_bold).ok()?;
+        FontVec::try_from_vec(bytes).ok()
+    }
+
+    fn squash(s: &str) -> String {
+        s.chars().filter(|c| !c.is_whitespace()).collect()
+    }
+
+    proptest! {
+        /// Whatever the text and box, a laid-out text stays inside the box and loses no letter;
+        /// words are only split when the smallest size is reached.
+        #[test]
+        fn fitted_text_stays_in_its_box_and_keeps_every_letter(
+            words in prop::collection::vec("[A-ZА-Я'-]{1,18}", 1..10),
+            w in 60f32..500.0,
+            h in 15f32..200.0,
+            max_pt in 4f32..10.0,
+            shrink in 0f32..4.0,
+        ) {
+            let Some(font) = sans() else { return Ok(()) };
+            let canvas = Canvas::new(1, 1, 300, Color([255, 255, 255]));
+            let text = words.join(" ");
+            let min_pt = (max_pt - shrink).max(3.0);
+            match canvas.fit(&font, &text, w, h, max_pt, min_pt) {
+                Ok(laid) => {
+                    prop_assert!(laid.lines.len() as f32 * laid.px * LINE_HEIGHT <= h + 0.5);
+                    prop_assert!(laid.px <= pt_to_px(max_pt, 300) + 0.01);
+                    prop_assert!(laid.px >= pt_to_px(min_pt, 300) - 0.01);
+                    for l in &laid.lines {
+                        // A single character wider than the box is the one thing that may overhang.
+                        prop_assert!(text_width(&font, laid.px, l) <= w || l.chars().count() == 1);
+                    }
+                    prop_assert_eq!(squash(&laid.lines.concat()), squash(&text));
+                    if laid.px > pt_to_px(min_pt, 300) + 0.01 {
+                        prop_assert_eq!(laid.lines.join(" "), text.clone());
+                    }
+                }
+                Err(e) => {
+                    prop_assert_eq!(e.min_pt, min_pt);
+                    let px = pt_to_px(min_pt, 300);
+                    let lines = wrap(&font, px, &text, w, true).unwrap();
+                    prop_assert!(lines.len() as f32 * px * LINE_HEIGHT > h + 0.5);
+                }
+            }
+        }
+    }
+}

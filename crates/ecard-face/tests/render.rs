@@ -420,6 +420,20 @@ fn bad_images_and_mrz_are_typed_errors() {
             problem: "has 29 characters; a TD1 line has 30".into()
         }
     );
+    // Right shape, wrong document number check digit (line 1, position 15).
+    let mut mrz = o.mrz.clone();
+    let wrong = if mrz[0].as_bytes()[14] == b'0' {
+        "1"
+    } else {
+        "0"
+    };
+    mrz[0].replace_range(14..15, wrong);
+    let mut d = o.data();
+    d.mrz = &mrz;
+    assert!(matches!(
+        render(&d, &template(), &fonts).unwrap_err(),
+        FaceError::MrzCheck { problem } if problem.contains("check digit")
+    ));
 }
 
 #[test]

@@ -427,4 +427,43 @@ mod tests {
             );
         }
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn spec() -> impl Strategy<Value = PrinterSpec> {
+            prop_oneof![
+                "[a-zA-Z0-9_./-]{1,40}".prop_map(|d| PrinterSpec::Spool { dir: d.into() }),
+                ("[a-z0-9.-]{1,20}", 1u16..65535, "[a-zA-Z0-9_-]{1,20}").prop_map(|(h, p, q)| {
+                    PrinterSpec::Ipp {
+                        uri: format!("ipp://{h}:{p}/printers/{q}"),
+                    }
+                }),
+                (0u64..3_600_000).prop_map(|ms| PrinterSpec::Sim {
+                    per_card: Duration::from_millis(ms)
+                }),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn display_then_parse_is_identity(s in spec()) {
+                prop_assert_eq!(PrinterSpec::parse(&s.to_string()).unwrap(), s);
+            }
+
+            #[test]
+            fn parsing_anything_never_panics(s in "\\PC{0,80}") {
+                let _ = PrinterSpec::parse(&s);
+            }
+
+            #[test]
+            fn parsing_prefixed_garbage_never_panics(
+                p in prop::sample::select(vec!["spool:", "ipp:", "ipp://", "sim:", "sim", "ipp:http://"]),
+                s in "\\PC{0,40}",
+            ) {
+                let _ = PrinterSpec::parse(&format!("{p}{s}"));
+            }
+        }
+    }
 }
