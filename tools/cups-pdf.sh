@@ -39,9 +39,6 @@ start() {
     if ! grep -q '^AnonDirName' "$CONF"; then
         echo 'AnonDirName /var/spool/cups-pdf/ANONYMOUS' >>"$CONF"
     fi
-    if ! grep -q '^AnonUser' "$CONF"; then
-        echo 'AnonUser root' >>"$CONF"
-    fi
     mkdir -p "$(out_dir)"
     chmod 1777 "$(out_dir)"
 
@@ -52,7 +49,7 @@ start() {
             if lpstat -r 2>/dev/null | grep -q 'is running'; then break; fi
             sleep 0.2
         done
-        pgrep -o -x cupsd >"$PIDFILE" || true
+        pgrep -n -x cupsd >"$PIDFILE" || true
     fi
     lpstat -r | grep -q 'is running' || { echo "cupsd did not start" >&2; exit 1; }
 
@@ -71,7 +68,14 @@ start() {
 
 stop() {
     if [ -s "$PIDFILE" ]; then
-        kill "$(cat "$PIDFILE")" 2>/dev/null || true
+        local pid
+        pid=$(cat "$PIDFILE")
+        kill "$pid" 2>/dev/null || true
+        # cupsd finishes its jobs and saves state before it exits: wait for that.
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.2
+        done
         rm -f "$PIDFILE"
     fi
 }

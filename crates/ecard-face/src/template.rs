@@ -515,6 +515,18 @@ impl Template {
                 "the front must place the photo and the signature".into(),
             ));
         }
+        if let Some(p) = &self.front.photo {
+            // Doc 9303 Part 5 §4.1.1.1, field 13/V: the portrait is 26-35 mm wide, 32-45 mm high.
+            let [_, _, w, h] = p.box_mm;
+            if !((25.99..=35.01).contains(&w) && (31.99..=45.01).contains(&h)) {
+                return Err((
+                    "front.photo".into(),
+                    format!(
+                        "is {w} x {h} mm; Doc 9303 Part 5 wants a portrait 26-35 mm wide and 32-45 mm high"
+                    ),
+                ));
+            }
+        }
         if self.back.qr.is_some() || self.back.photo.is_some() {
             return Err((
                 "back".into(),

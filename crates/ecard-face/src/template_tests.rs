@@ -67,6 +67,20 @@ fn missing_required_field_is_refused() {
 }
 
 #[test]
+fn portrait_outside_doc9303_sizes_is_refused() {
+    let mut t = Template::builtin();
+    t.front.photo.as_mut().unwrap().box_mm = [57.1, 10.0, 20.0, 25.0];
+    assert_eq!(
+        t.check().unwrap_err(),
+        (
+            "front.photo".to_string(),
+            "is 20 x 25 mm; Doc 9303 Part 5 wants a portrait 26-35 mm wide and 32-45 mm high"
+                .to_string()
+        )
+    );
+}
+
+#[test]
 fn colours_parse() {
     assert_eq!(parse_color("#1F4E8c"), Some(Color([0x1f, 0x4e, 0x8c])));
     assert_eq!(parse_color("1F4E8C"), None);
