@@ -373,8 +373,8 @@ fn field_text(f: Field, d: &FaceData<'_>) -> String {
         },
         Field::DateOfBirth => date(h.date_of_birth()),
         Field::Sex => match h.sex() {
-            Sex::M => "М/M".into(),
-            Sex::F => "Ж/F".into(),
+            Sex::M => "МУЖ/M".into(),
+            Sex::F => "ЖЕН/F".into(),
         },
         Field::Nationality => match ecard_model::nationality::lookup(h.nationality()) {
             Some(n) => format!("{} / {}", n.name.to_uppercase(), n.code),

@@ -153,7 +153,7 @@ pub enum Field {
     Patronymic,
     /// Date of birth.
     DateOfBirth,
-    /// Sex, `М/M` or `Ж/F`.
+    /// Sex, `МУЖ/M` or `ЖЕН/F` (the Russian abbreviations, then the Doc 9303 letter).
     Sex,
     /// Nationality: English name and ICAO code.
     Nationality,
