@@ -37,7 +37,10 @@ fn renders_id1_pages_at_300_dpi() {
     let q = checker(49);
     let mut with_qr = o.data();
     with_qr.qr = Some(&q);
-    dump("front-qr.png", &render(&with_qr, &template(), &fonts).unwrap().front_png);
+    dump(
+        "front-qr.png",
+        &render(&with_qr, &template(), &fonts).unwrap().front_png,
+    );
     for png in [&face.front_png, &face.back_png, &long_face.front_png] {
         let img = image::load_from_memory(png).unwrap();
         assert_eq!((img.width(), img.height()), (1011, 638));
