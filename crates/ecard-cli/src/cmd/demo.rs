@@ -4,7 +4,8 @@
 //! when every card verified.
 //!
 //! Output: `OUT/pki/` (csca.pem is the trust anchor), `OUT/cards/<document number>/` with the record
-//! as used (`enrollment.json`, images beside it), `card.img`, `chip/` (a `read` dump), and
+//! as used (`enrollment.json`, images beside it), `card.img`, `chip/` (a `read` dump), the printed
+//! face (`face-front.png`, `face-back.png`, `face.pdf`; when the fonts are installed), and
 //! `OUT/report.json` (per card: verdict, APDUs, bytes, simulated chip time).
 
 use std::path::{Path, PathBuf};
@@ -88,6 +89,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         json: false,
     };
 
+    let fonts = match ecard_face::Fonts::load(&ecard_face::FontPaths::default()) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            eprintln!("warning: card faces are not rendered: {e}");
+            eprintln!(
+                "help: install the fonts with `apt-get install fonts-ocr-b fonts-dejavu-core`; the chips are issued all the same"
+            );
+            None
+        }
+    };
+
     let bar = ProgressBar::new(u64::from(args.cards));
     bar.set_style(
         ProgressStyle::with_template(
@@ -129,7 +141,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
         let perso_time = session.simulated_time().unwrap_or_default();
         session.close()?;
-        let issued = issued.map_err(|e| spoiled_error(e, &number))?;
+        let (issued, content) = issued.map_err(|e| spoiled_error(e, &number))?;
+        if let Some(fonts) = &fonts {
+            super::face::write_faces(&dir, fonts, prepared, &number, &content)?;
+        }
 
         // Read it back from its image file, as a checkpoint would.
         let mut session = CardSession::open(&card_args, &no_wait)?;

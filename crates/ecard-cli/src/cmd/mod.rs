@@ -6,6 +6,7 @@ pub mod card;
 pub mod check;
 pub mod demo;
 pub mod enrollment;
+pub mod face;
 pub mod mrz;
 pub mod personalize;
 pub mod pki;

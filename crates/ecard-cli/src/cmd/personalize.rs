@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ecard_chip::issue::{ChipImages, IssuedCard, card_content, issue};
+use ecard_chip::lds::CardContent;
 use ecard_chip::perso::{CardState, LockOutcome, PersoError};
 use ecard_chip::profile::Profile;
 use ecard_imaging::PreparedEnrollment;
@@ -58,7 +59,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         now,
     );
     let closed = session.close();
-    let issued = result.map_err(|e| spoiled_error(e, &args.document_number))?;
+    let (issued, _content) = result.map_err(|e| spoiled_error(e, &args.document_number))?;
     closed?;
     println!(
         "card {} issued with profile {}",
@@ -104,7 +105,8 @@ pub fn load_valid(path: &std::path::Path, today: time::Date) -> anyhow::Result<P
     }
 }
 
-/// Issues `prepared` as card `number` on the open card.
+/// Issues `prepared` as card `number` on the open card; returns what was written and the content
+/// it was built from (the printed face shows the same dates and MRZ).
 pub fn issue_one(
     session: &mut CardSession,
     profile: &Profile,
@@ -113,7 +115,7 @@ pub fn issue_one(
     signer: &DocumentSigner,
     authority: &str,
     now: time::OffsetDateTime,
-) -> Result<IssuedCard, PersoError> {
+) -> Result<(IssuedCard, CardContent), PersoError> {
     // ecard-imaging makes chip faces of at most 480x640 pixels, so both sides fit DG2's u16 fields.
     #[allow(clippy::expect_used)]
     let side = |px: u32| u16::try_from(px).expect("chip faces are at most 480x640 pixels");
@@ -124,14 +126,15 @@ pub fn issue_one(
         signature_jpeg: prepared.signature.jpeg.clone(),
     };
     let content = card_content(&prepared.holder, number, images, authority, now);
-    issue(
+    let issued = issue(
         session.transport(),
         profile,
         &content,
         &signer.key,
         &signer.cert,
         now,
-    )
+    )?;
+    Ok((issued, content))
 }
 
 /// The personalization error with what happened to the card and what to do.
