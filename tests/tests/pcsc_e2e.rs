@@ -12,7 +12,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ecard_system_tests::{
-    SimServe, finish, pcsc_test, profile_atr, reader_state, run, s, sample, spawn, test_vpcd_port,
+    ReaderState, SimServe, finish, pcsc_test, profile_atr, reader_state, run, s, sample, spawn,
+    test_vpcd_port,
 };
 
 fn pki_and_blank(d: &Path) {
@@ -234,6 +235,15 @@ fn check_on_an_empty_reader_fails_or_times_out() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     run(d, &["pki", "init", "--dir", "pki"]).assert_code(0);
+    // `readers --json` lists the empty reader without an ATR.
+    assert_eq!(
+        reader_state(&reader),
+        Some(ReaderState {
+            name: reader.clone(),
+            card_present: false,
+            atr: None,
+        })
+    );
 
     let r = run(
         d,
