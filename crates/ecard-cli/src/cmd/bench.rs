@@ -219,12 +219,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 fn print_text(r: &Results) {
     let l = &r.lds;
-    println!(
+    crate::out!(
         "LDS build + EF.SOD signature: {:.0} us per card over {} cards; one P-256 signature {:.0} us -> {:.2}x",
-        l.build_and_sign_us, l.cards, l.one_signature_us, l.ratio_to_one_signature
+        l.build_and_sign_us,
+        l.cards,
+        l.one_signature_us,
+        l.ratio_to_one_signature
     );
     for p in &r.personalization {
-        println!(
+        crate::out!(
             "{} ({} APDUs of up to {} bytes): {} APDUs; data APDUs {} vs minimum {} -> {:.3}; \
              {} bytes on the wire for 2 x {} bytes of files (written, read back) -> {:.3}",
             p.profile,
@@ -238,7 +241,7 @@ fn print_text(r: &Results) {
             p.file_bytes,
             p.wire_to_file_ratio
         );
-        println!(
+        crate::out!(
             "  simulated chip time {:.0} ms vs link limit {:.0} ms (bytes x 10 bits at the modelled bit rate) -> {:.2}x; \
              our software {:.1} ms -> {:.3} of the chip time",
             p.simulated_chip_ms,

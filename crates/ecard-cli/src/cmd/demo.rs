@@ -73,14 +73,15 @@ struct Report {
 
 /// Runs `ecard demo`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    prepare_out(&args.out)?;
-    let pki_dir = args.out.join("pki");
-    create(&pki_dir, &PkiConfig::default(), false)?;
-    let signer = load_signer(&pki_dir)?;
+    // Everything that can be wrong with the input is found before anything is written.
     let now = time::OffsetDateTime::now_utc();
     let today = ecard_model::dates::moscow_date(now);
     let samples = load_samples(&args.samples, today)?;
     let profile = choose_profile(Some(&args.profile), &[])?;
+    prepare_out(&args.out)?;
+    let pki_dir = args.out.join("pki");
+    create(&pki_dir, &PkiConfig::default(), false)?;
+    let signer = load_signer(&pki_dir)?;
     let trust = TrustArgs {
         trust: vec![pki_dir.join(CSCA_CERT)],
         at: Some(today),

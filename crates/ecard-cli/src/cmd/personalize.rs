@@ -61,12 +61,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let closed = session.close();
     let (issued, _content) = result.map_err(|e| spoiled_error(e, &args.document_number))?;
     closed?;
-    println!(
+    crate::out!(
         "card {} issued with profile {}",
-        args.document_number, issued.report.profile
+        args.document_number,
+        issued.report.profile
     );
     for f in &issued.report.files {
-        println!(
+        crate::out!(
             "  {:<6} {:>6} bytes  sha256 {}",
             f.ef.name(),
             f.len,
@@ -74,13 +75,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     match &issued.report.lock {
-        LockOutcome::Locked { .. } => println!("  locked: a test write was refused"),
-        other => println!("  warning: {other}"),
+        LockOutcome::Locked { .. } => crate::out!("  locked: a test write was refused"),
+        other => crate::out!("  warning: {other}"),
     }
     let s = &issued.report.stats;
-    println!(
+    crate::out!(
         "  {} APDUs, {} bytes sent, {} bytes received",
-        s.apdus, s.bytes_sent, s.bytes_received
+        s.apdus,
+        s.bytes_sent,
+        s.bytes_received
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -52,15 +52,15 @@ pub fn run(cmd: &Command) -> anyhow::Result<ExitCode> {
                 ..PkiConfig::default()
             };
             create(&args.dir, &config, args.force)?;
-            println!(
+            crate::out!(
                 "created a CSCA and a Document Signer in {}",
                 args.dir.display()
             );
-            println!(
+            crate::out!(
                 "  trust anchor for checkpoints: {}",
                 args.dir.join(CSCA_CERT).display()
             );
-            println!("  keep {} offline; {} signs cards", CSCA_KEY, DS_KEY);
+            crate::out!("  keep {} offline; {} signs cards", CSCA_KEY, DS_KEY);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -30,7 +30,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     session.close()?;
     let (files, stats) = read.context("cannot read the card")?;
     write_dump(&args.out, &files)?;
-    println!(
+    crate::out!(
         "read {} files into {} ({} APDUs, {} bytes received)",
         files.len(),
         args.out.display(),

@@ -62,7 +62,7 @@ pub fn run(cmd: &Command) -> anyhow::Result<ExitCode> {
                     .help("choose another file name, or add --force to replace the card");
             }
             new_blank(&args.card, &args.profile)?;
-            println!("blank card ({}) in {}", args.profile, args.card.display());
+            crate::out!("blank card ({}) in {}", args.profile, args.card.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(args) => serve(args),
