@@ -80,7 +80,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let profile = choose_profile(Some(&args.profile), &[])?;
     prepare_out(&args.out)?;
     let pki_dir = args.out.join("pki");
-    create(&pki_dir, &PkiConfig::default(), false)?;
+    // The PKI and every signature share one clock reading: a DS certificate valid from a later
+    // second than the demo's signing time would not be valid for its own cards.
+    create(&pki_dir, &PkiConfig::default(), now, false)?;
     let signer = load_signer(&pki_dir)?;
     let trust = TrustArgs {
         trust: vec![pki_dir.join(CSCA_CERT)],
@@ -160,7 +162,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             _ => c.name.to_string(),
         });
         if let Some(f) = &first_failure {
-            bar.println(format!("card {number}: NOT VALID: {f}"));
+            bar.suspend(|| eprintln!("card {number}: NOT VALID: {f}"));
         }
         let stats = issued.report.stats;
         cards.push(CardReport {

@@ -51,7 +51,12 @@ pub fn run(cmd: &Command) -> anyhow::Result<ExitCode> {
                 country: args.country.clone(),
                 ..PkiConfig::default()
             };
-            create(&args.dir, &config, args.force)?;
+            create(
+                &args.dir,
+                &config,
+                time::OffsetDateTime::now_utc(),
+                args.force,
+            )?;
             crate::out!(
                 "created a CSCA and a Document Signer in {}",
                 args.dir.display()
@@ -66,10 +71,14 @@ pub fn run(cmd: &Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Generates a PKI with `config` and writes it into `dir`.
-pub fn create(dir: &Path, config: &PkiConfig, force: bool) -> anyhow::Result<()> {
+/// Generates a PKI with `config`, valid from `now`, and writes it into `dir`.
+pub fn create(
+    dir: &Path,
+    config: &PkiConfig,
+    now: time::OffsetDateTime,
+    force: bool,
+) -> anyhow::Result<()> {
     crate::cmd::card::create_dir(dir)?;
-    let now = time::OffsetDateTime::now_utc();
     let generated =
         pki::init(config, now, &mut rand_core::OsRng).context("cannot create the PKI")?;
     write_file(
