@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ecard_chip::issue::{ChipImages, card_content, issue};
+use ecard_chip::issue::{card_content, issue};
 use ecard_chip::lds::{LdsFiles, build_card};
 use ecard_chip::pki::{self, PkiConfig, Signer};
 use ecard_chip::profile::Profile;
@@ -123,14 +123,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let generated = pki::init(&PkiConfig::default(), now, &mut rand_core::OsRng)
         .context("cannot make a PKI")?;
     let number = DocumentNumber::new(77, 1_234_567).context("the bench's card number")?;
-    #[allow(clippy::expect_used)]
-    let side = |px: u32| u16::try_from(px).expect("chip faces are at most 480x640 pixels");
-    let images = ChipImages {
-        face_jpeg: prepared.face.jpeg.clone(),
-        face_width: side(prepared.face.width),
-        face_height: side(prepared.face.height),
-        signature_jpeg: prepared.signature.jpeg.clone(),
-    };
+    let images = super::personalize::chip_images(&prepared);
     let content = card_content(
         &prepared.holder,
         &number,
