@@ -2,6 +2,8 @@
 //! with a quiet zone of 4, decodes from the image, and still decodes at half size with blur; an
 //! image without a QR code says so.
 
+#![allow(clippy::unwrap_used)]
+
 use ecard_seal::{QrError, decode_qr_image, decode_qr_luma, encode_qr};
 use image::{GrayImage, Luma, imageops};
 

@@ -2,6 +2,8 @@
 //! issue 7 (another system's QR, truncated or altered seals, unknown kid, untrusted signer, expired
 //! card, revoked number, stale list), each with its exact error or verdict.
 
+#![allow(clippy::unwrap_used)]
+
 use ecard_chip::pki::{self, GeneratedPki, PkiConfig, certificate_kid};
 use ecard_chip::verify::Outcome;
 use ecard_model::holder::HolderFields;
@@ -67,7 +69,9 @@ fn seal_round_trips_and_verifies() {
         assert_eq!(seal.payload, p);
         assert_eq!(seal.cose.kid, certificate_kid(&pki.ds).unwrap());
         let ds = [pki.ds.clone()];
-        let signer = seal.verify(&ds, &[pki.csca.clone()], AT).unwrap();
+        let signer = seal
+            .verify(&ds, std::slice::from_ref(&pki.csca), AT)
+            .unwrap();
         assert_eq!(signer, &pki.ds);
         // The payload is re-encoded byte for byte: the map form is canonical.
         assert_eq!(p.to_cbor(), seal.cose.payload);
@@ -152,7 +156,11 @@ fn altered_payload_fails_the_signature() {
     let seal = Seal::decode(&forged).unwrap();
     assert_eq!(seal.payload.sn, "XARIMOV");
     let err = seal
-        .verify(&[pki.ds.clone()], &[pki.csca.clone()], AT)
+        .verify(
+            std::slice::from_ref(&pki.ds),
+            std::slice::from_ref(&pki.csca),
+            AT,
+        )
         .unwrap_err();
     assert!(matches!(
         err,
@@ -167,7 +175,11 @@ fn unknown_kid_and_untrusted_signer_are_named() {
     let text = Seal::sign(&payload(None), &pki.ds_key, &pki.ds).unwrap();
     let seal = Seal::decode(&text).unwrap();
     let err = seal
-        .verify(&[other.ds.clone()], &[pki.csca.clone()], AT)
+        .verify(
+            std::slice::from_ref(&other.ds),
+            std::slice::from_ref(&pki.csca),
+            AT,
+        )
         .unwrap_err();
     let kid = hex::encode(certificate_kid(&pki.ds).unwrap());
     assert_eq!(
@@ -179,7 +191,11 @@ fn unknown_kid_and_untrusted_signer_are_named() {
         })
     );
     let err = seal
-        .verify(&[pki.ds.clone()], &[other.csca.clone()], AT)
+        .verify(
+            std::slice::from_ref(&pki.ds),
+            std::slice::from_ref(&other.csca),
+            AT,
+        )
         .unwrap_err();
     assert!(matches!(
         err,
@@ -194,7 +210,12 @@ fn list(pki: &GeneratedPki, rev: Vec<Revocation>) -> Result<StatusList, ecard_se
         &pki.ds,
     )
     .unwrap();
-    StatusList::verify(&bytes, &[pki.ds.clone()], &[pki.csca.clone()], AT)
+    StatusList::verify(
+        &bytes,
+        std::slice::from_ref(&pki.ds),
+        std::slice::from_ref(&pki.csca),
+        AT,
+    )
 }
 
 #[test]
@@ -286,7 +307,12 @@ fn verdicts_green_red_amber() {
         &other.ds,
     )
     .unwrap();
-    let bad = StatusList::verify(&bytes, &[pki.ds.clone()], &[pki.csca.clone()], AT);
+    let bad = StatusList::verify(
+        &bytes,
+        std::slice::from_ref(&pki.ds),
+        std::slice::from_ref(&pki.csca),
+        AT,
+    );
     let r = verdict_of(&pki, &text, AT, NOW, Some(&bad));
     assert_eq!(r.verdict, Verdict::Red);
     assert_eq!(r.first_problem().unwrap().id, SealCheckId::StatusList);

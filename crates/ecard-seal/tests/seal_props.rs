@@ -1,6 +1,8 @@
 //! Property tests: the seal and status-list parsers never panic on arbitrary input, and payloads
 //! round trip through CBOR byte for byte.
 
+#![allow(clippy::unwrap_used)]
+
 use ecard_seal::status::StatusListPayload;
 use ecard_seal::{Reason, Revocation, Seal, SealPayload, StatusList};
 use proptest::prelude::*;
