@@ -170,7 +170,10 @@ pub fn status_checks(
         if list.is_stale(now) {
             Outcome::Warn(format!(
                 "the status list is stale: its next update was due {}; refresh it from the station",
-                list.payload.nxt
+                list.payload
+                    .nxt
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
             ))
         } else {
             Outcome::Pass
@@ -254,11 +257,6 @@ pub fn cross_check(seal: &SealPayload, files: &LdsFiles) -> Outcome {
         return Outcome::Fail("the chip has no DG2, the seal vouches for one".into());
     };
     let dg2_hash: [u8; 32] = sha2::Sha256::digest(dg2).into();
-    if dg2_hash != seal.dg2 {
-        return Outcome::Fail(
-            "the chip's DG2 (photo) is not the one the seal vouches for: SHA-256 differs".into(),
-        );
-    }
     let Some(td1) = files
         .get(&EfId::Dg1)
         .and_then(|b| Dg1::parse(b).ok())
@@ -267,6 +265,9 @@ pub fn cross_check(seal: &SealPayload, files: &LdsFiles) -> Outcome {
         return Outcome::Fail("the chip's DG1 does not parse; the seal cannot be compared".into());
     };
     let mut differs = Vec::new();
+    if dg2_hash != seal.dg2 {
+        differs.push("photo (DG2 SHA-256)");
+    }
     if td1.document_number != seal.dn {
         differs.push("document number");
     }

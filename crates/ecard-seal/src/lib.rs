@@ -26,6 +26,6 @@ pub use check::{
     SealCheck, SealCheckId, SealReport, Trust, Verdict, check_seal, cross_check, status_checks,
 };
 pub use cose::{CoseError, SignedCose};
-pub use qr::{QrError, QrModules, decode_qr_image, decode_qr_luma, encode_qr};
+pub use qr::{QrError, QrModules, decode_qr_image, decode_qr_luma, encode_qr, qr_image};
 pub use seal::{SEAL_PREFIX, Seal, SealError, SealPayload};
 pub use status::{Reason, Revocation, StatusError, StatusList, StatusListPayload};

@@ -148,3 +148,17 @@ pub fn decode_qr_image(bytes: &[u8]) -> Result<Vec<String>, QrError> {
     })?;
     decode_qr_luma(&img.to_luma8())
 }
+
+/// The symbol as a greyscale image at `px` pixels a module with its quiet zone of 4 modules (a
+/// stand-alone seal to print or attach; the card face draws its own).
+pub fn qr_image(q: &QrModules, px: u32) -> image::GrayImage {
+    let px = px.max(1);
+    let total = q.width as u32 + 8;
+    image::GrayImage::from_fn(total * px, total * px, |x, y| {
+        let (mx, my) = ((x / px) as usize, (y / px) as usize);
+        let dark = (4..q.width + 4).contains(&mx)
+            && (4..q.width + 4).contains(&my)
+            && q.dark.get((my - 4) * q.width + (mx - 4)) == Some(&true);
+        image::Luma([if dark { 0 } else { 255 }])
+    })
+}

@@ -12,6 +12,8 @@ pub mod personalize;
 pub mod pki;
 pub mod read;
 pub mod readers;
+pub mod scan;
 pub mod sim;
+pub mod status;
 pub mod validate;
 pub mod verify;
