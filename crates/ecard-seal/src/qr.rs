@@ -5,6 +5,7 @@
 //! zone. Decoding accepts PNG or JPEG of bounded size and returns every QR text found; which of
 //! them is a seal is for [`crate::Seal::decode`] to say.
 
+use image::imageops::FilterType;
 use qrcode::{Color, EcLevel, QrCode};
 
 /// Larger images are refused rather than decoded (a phone photo is about 4000 x 3000).
@@ -77,8 +78,13 @@ pub fn encode_qr(text: &str) -> Result<QrModules, QrError> {
 /// Tries after the image as it is: upscale factor and unsharp-mask sigma. A card photographed
 /// from afar, or a scan at half resolution, has 2 px a module or less, which rqrr's binarizer
 /// loses; upscaling and sharpening restores the module edges (measured on a 4 px-a-module
-/// symbol scaled to half size with Gaussian blur up to sigma 0.8).
-const LADDER: [(u32, f32); 2] = [(3, 3.0), (4, 2.0)];
+/// symbol scaled to half size with Gaussian blur up to sigma 0.8, alone and on a rendered face).
+const LADDER: [(u32, f32, FilterType); 4] = [
+    (2, 2.0, FilterType::Lanczos3),
+    (3, 2.0, FilterType::Lanczos3),
+    (3, 3.0, FilterType::CatmullRom),
+    (4, 2.0, FilterType::CatmullRom),
+];
 
 /// Upscaled images stay under this side.
 const MAX_UPSCALED_SIDE: u32 = 6_000;
@@ -107,16 +113,11 @@ pub fn decode_qr_luma(img: &image::GrayImage) -> Result<Vec<String>, QrError> {
     if !texts.is_empty() {
         return Ok(texts);
     }
-    for (k, sigma) in LADDER {
+    for (k, sigma, filter) in LADDER {
         if img.width().max(img.height()) * k > MAX_UPSCALED_SIDE {
             break;
         }
-        let up = image::imageops::resize(
-            img,
-            img.width() * k,
-            img.height() * k,
-            image::imageops::FilterType::CatmullRom,
-        );
+        let up = image::imageops::resize(img, img.width() * k, img.height() * k, filter);
         let sharp = image::imageops::unsharpen(&up, sigma, 0);
         let (texts, f, d) = detect(&sharp);
         if !texts.is_empty() {
