@@ -50,6 +50,9 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Give the checkpoint verdict on a card, with Active Authentication (checkpoint officers).
     Check(cmd::check::Args),
+    /// The checkpoint device's screen: reader, card photo and verdict in a browser (checkpoint officers).
+    #[command(subcommand)]
+    Checkpoint(cmd::checkpoint::Command),
     /// Give the checkpoint verdict from a photo or scan of a card: its QR seal (checkpoint officers).
     Scan(cmd::scan::Args),
     /// Card status lists: sign one from a file of revoked numbers, or verify and show one.
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Read(args) => cmd::read::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Checkpoint(c) => cmd::checkpoint::run(c),
         Command::Scan(args) => cmd::scan::run(args),
         Command::Status(c) => cmd::status::run(c),
         Command::Readers(args) => cmd::readers::run(args),

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod card;
 pub mod check;
+pub mod checkpoint;
 pub mod demo;
 pub mod enrollment;
 pub mod face;

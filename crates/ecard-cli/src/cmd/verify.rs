@@ -20,7 +20,7 @@ use super::read::read_dump;
 use crate::output::WithHelp;
 
 /// What every verifying command takes besides the card.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct TrustArgs {
     /// Trusted CSCA certificates (PEM or DER; a PEM file may hold several).
     #[arg(long, value_name = "CSCA.pem", required = true)]
