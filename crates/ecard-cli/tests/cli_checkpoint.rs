@@ -191,4 +191,49 @@ fn checkpoint_screen_is_green_for_a_good_card_and_red_for_a_revoked_one() {
     if let Some(png) = screenshot(&bad.addr, "red") {
         assert_eq!(band_rgb(&png), [0xc0, 0x11, 0x1f]);
     }
+
+    // The same revoked card, with the list fetched from a station URL instead of a file.
+    let list = std::fs::read(&revoked).unwrap();
+    let station = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/api/v1/status-list",
+        station.local_addr().unwrap()
+    );
+    std::thread::spawn(move || {
+        for conn in station.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/cose\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                list.len()
+            );
+            let _ = conn.write_all(&list);
+        }
+    });
+    let fetched = serve(&[
+        "--sim",
+        &p("cards/771000002/card.img"),
+        "--trust",
+        &p("pki/csca.pem"),
+        "--status-url",
+        &url,
+    ]);
+    let start = Instant::now();
+    loop {
+        let v = verdict(&fetched.addr);
+        if v["verdict"] == "red" {
+            assert_eq!(
+                v["problem"],
+                "card not revoked: the document number is on the revocation list"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "list never fetched: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -108,6 +108,16 @@ fn demo_seals_scan_green_and_status_list_is_signed() {
     assert!(stdout(&o).contains("PASS  QR seal and chip agree"));
     assert_eq!(last_line(&o), "GREEN: valid");
 
+    // A JPEG photo of the seal reads as well as a PNG.
+    let jpeg = d.p("seal1.jpg");
+    image::open(d.card(1, "seal.png"))
+        .unwrap()
+        .to_rgb8()
+        .save(&jpeg)
+        .unwrap();
+    let o = d.scan(&jpeg, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
     // JSON for scripts.
     let o = d.scan(&d.card(2, "seal.png"), &["--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
