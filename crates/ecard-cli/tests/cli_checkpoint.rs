@@ -182,12 +182,12 @@ fn checkpoint_screen_is_green_for_a_good_card_and_red_for_a_revoked_one() {
     assert_eq!(v["verdict"], "red", "{v}");
     assert_eq!(
         v["problem"],
-        "card not revoked: the document number is on the revocation list"
+        "card not on the status list: the card is revoked on the status list: replaced since 2026-11-20"
     );
     let html = get(&bad.addr, "/");
     assert!(html.contains("class=\"verdict red\""));
     assert!(html.contains(">NOT VALID<"));
-    assert!(html.contains("card not revoked: the document number is on the revocation list"));
+    assert!(html.contains("card not on the status list: the card is revoked on the status list: replaced since 2026-11-20"));
     if let Some(png) = screenshot(&bad.addr, "red") {
         assert_eq!(band_rgb(&png), [0xc0, 0x11, 0x1f]);
     }
@@ -226,7 +226,7 @@ fn checkpoint_screen_is_green_for_a_good_card_and_red_for_a_revoked_one() {
         if v["verdict"] == "red" {
             assert_eq!(
                 v["problem"],
-                "card not revoked: the document number is on the revocation list"
+                "card not on the status list: the card is revoked on the status list: replaced since 2026-11-20"
             );
             break;
         }

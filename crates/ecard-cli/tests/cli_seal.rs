@@ -137,7 +137,7 @@ fn revoked_number_is_red_stale_list_is_amber() {
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert_eq!(
         last_line(&o),
-        "RED: card not revoked: the document number is on the revocation list"
+        "RED: card not on the status list: the card is revoked on the status list: lost since 2026-11-20"
     );
     let o = d.scan(&d.card(1, "seal.png"), &["--status", &revoked]);
     assert_eq!(o.status.code(), Some(1));

@@ -142,13 +142,12 @@ pub fn check_card(
         Some(p) => Some(load_status(p, &ds, &trust, at)?),
         None => None,
     };
-    let mut revoked = match &args.revoked {
+    // The status list is judged by its own checks below (with the reason and date of the
+    // revocation); the chip's "card not revoked" covers the plain --revoked file.
+    let revoked = match &args.revoked {
         Some(p) => load_revoked(p)?,
         None => BTreeSet::new(),
     };
-    if let Some(Ok(list)) = &status {
-        revoked.extend(list.numbers());
-    }
     let report = verify(
         files,
         &VerifyOptions {
@@ -161,11 +160,7 @@ pub fn check_card(
     );
     let number = report.holder.as_ref().map(|h| h.document_number.clone());
     let mut checkpoint: Vec<SealCheck> =
-        ecard_seal::check::status_checks(number.as_deref(), status.as_ref(), now)
-            .into_iter()
-            // The chip's "card not revoked" check already says whether the number is on the list.
-            .filter(|c| c.id != SealCheckId::NotOnStatusList)
-            .collect();
+        ecard_seal::check::status_checks(number.as_deref(), status.as_ref(), now);
     if let Some(text) = seal {
         let seal_report = ecard_seal::check_seal(
             text,
