@@ -145,6 +145,41 @@ fn revoked_number_is_red_stale_list_is_amber() {
         last_line(&o),
         "RED: card not on the status list: the card is revoked on the status list: lost since 2026-11-20"
     );
+    // The same from JSON, shown back as JSON.
+    let json = d.p("revoked.json");
+    std::fs::write(
+        &json,
+        r#"[{"document_number": "771000001", "reason": "lost", "since": "2026-11-20"}]"#,
+    )
+    .unwrap();
+    let (pki, cose) = (d.p("pki"), d.p("revoked-json.cose"));
+    let o = ecard(&[
+        "status",
+        "sign",
+        "--revoked",
+        &json,
+        "--pki",
+        &pki,
+        "--out",
+        &cose,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (csca, ds) = (d.p("pki/csca.pem"), d.p("pki/ds.pem"));
+    let o = ecard(&[
+        "status", "show", &cose, "--trust", &csca, "--ds", &ds, "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["rev"],
+        serde_json::json!([{"document_number": "771000001", "reason": "lost", "since": "2026-11-20"}])
+    );
+    assert_eq!(v["stale"], false);
+
     // The other card is not on it.
     let o = d.check(2, &["--status", &revoked]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
@@ -199,10 +234,44 @@ fn bad_inputs_get_red_verdicts_naming_why() {
         "{}",
         stdout(&o)
     );
-    // Expired.
-    let o = d.scan(&d.card(1, "seal.png"), &["--at", "2040-01-01"]);
+    // Another system's QR, and a truncated seal, each printed as a QR and photographed.
+    let seal_text = std::fs::read_to_string(d.card(1, "seal.txt")).unwrap();
+    let seal_text = seal_text.trim_end();
+    for (name, text, want) in [
+        (
+            "other",
+            "https://example.com/card/771000001",
+            "RED: QR seal found and readable: not an e-card seal: the QR text starts with \"https://\", expected \"EC1:\"",
+        ),
+        (
+            "truncated",
+            &seal_text[..seal_text.len() - 30],
+            "RED: QR seal found and readable: seal is not zlib data: ",
+        ),
+    ] {
+        let path = d.p(&format!("{name}.png"));
+        ecard_seal::qr_image(&ecard_seal::encode_qr(text).unwrap(), 4)
+            .save(&path)
+            .unwrap();
+        let o = d.scan(&path, &[]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stdout(&o));
+        assert!(last_line(&o).starts_with(want), "{name}: {}", stdout(&o));
+    }
+
+    // Expired: the day after the seal's date of expiry (the Document Signer is valid longer).
+    let o = d.scan(&d.card(1, "seal.png"), &["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let doe = v["holder"]["doe"].as_str().unwrap().to_string();
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let day_after = (time::Date::parse(&doe, fmt).unwrap() + time::Duration::days(1))
+        .format(fmt)
+        .unwrap();
+    let o = d.scan(&d.card(1, "seal.png"), &["--at", &day_after]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(last_line(&o).contains("Document Signer") || last_line(&o).contains("expired"));
+    assert_eq!(
+        last_line(&o),
+        format!("RED: card not expired (seal): card expired on {doe}, check date {day_after}")
+    );
     // An unknown signer: the seal's kid is not among the DS certificates given.
     let other_pki = d.p("other-pki");
     let o = ecard(&["pki", "init", "--dir", &other_pki]);

@@ -69,10 +69,13 @@ pub struct SealPayload {
     /// Patronymic (Latin), when the holder has one.
     pub pn: Option<String>,
     /// Date of birth.
+    #[serde(serialize_with = "ymd")]
     pub dob: time::Date,
     /// Date of issue.
+    #[serde(serialize_with = "ymd")]
     pub doi: time::Date,
     /// Date of expiry.
+    #[serde(serialize_with = "ymd")]
     pub doe: time::Date,
     /// "M" or "F".
     pub sex: String,
@@ -81,6 +84,10 @@ pub struct SealPayload {
     /// SHA-256 of the chip's DG2 file (tag, length and value).
     #[serde(with = "hex32")]
     pub dg2: [u8; 32],
+}
+
+fn ymd<S: serde::Serializer>(d: &time::Date, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&date_text(*d))
 }
 
 mod hex32 {

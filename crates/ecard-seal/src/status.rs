@@ -100,6 +100,8 @@ impl std::fmt::Display for Reason {
     }
 }
 
+time::serde::format_description!(ymd, Date, "[year]-[month]-[day]");
+
 /// One revoked number.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Revocation {
@@ -107,7 +109,8 @@ pub struct Revocation {
     pub document_number: String,
     /// Why.
     pub reason: Reason,
-    /// From when.
+    /// From when (`YYYY-MM-DD` in JSON).
+    #[serde(with = "ymd")]
     pub since: time::Date,
 }
 

@@ -338,3 +338,26 @@ fn unknown_reason_is_refused() {
         }
     );
 }
+
+#[test]
+fn revocations_read_and_write_dates_as_text_in_json() {
+    let r: Revocation = serde_json::from_str(
+        r#"{"document_number": "771234567", "reason": "details_changed", "since": "2026-11-20"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        r,
+        Revocation {
+            document_number: "771234567".into(),
+            reason: Reason::DetailsChanged,
+            since: date!(2026 - 11 - 20),
+        }
+    );
+    assert_eq!(
+        serde_json::to_string(&r).unwrap(),
+        r#"{"document_number":"771234567","reason":"details_changed","since":"2026-11-20"}"#
+    );
+    let v = serde_json::to_value(payload(Some("B"))).unwrap();
+    assert_eq!(v["dob"], "1990-05-17");
+    assert_eq!(v["pn"], "B");
+}
