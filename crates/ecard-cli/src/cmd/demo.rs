@@ -116,6 +116,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut cards = Vec::new();
+    let mut warned_seal = false;
     for i in 0..args.cards {
         let (record_path, prepared) = &samples[i as usize % samples.len()];
         let number = DocumentNumber::new(args.series, args.first_number + i)
@@ -167,7 +168,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )
         .with_context(|| format!("cannot sign the QR seal of card {number}"))?;
         if let Some(fonts) = &fonts {
-            super::face::write_faces(&dir, fonts, prepared, &number, &content, Some(&seal))?;
+            let missing =
+                super::face::write_faces(&dir, fonts, prepared, &number, &content, Some(&seal))?;
+            if let Some(why) = missing
+                && !warned_seal
+            {
+                warned_seal = true;
+                // Not bar.println: indicatif drops it when stderr is not a terminal.
+                bar.suspend(|| {
+                    eprintln!(
+                        "warning: the QR seal is not printed on the faces (it is in each card's seal.png): {why}"
+                    )
+                });
+            }
         } else {
             let q = ecard_seal::encode_qr(&seal)?;
             std::fs::write(dir.join("seal.txt"), format!("{seal}\n"))?;
@@ -244,10 +257,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         status_path.display()
     );
     println!(
-        "scan a card's seal: ecard scan {0}/cards/<number>/face-front.png --trust {1} --ds {0}/pki/ds.pem --status {2}",
+        "scan a card's seal: ecard scan {0}/cards/<number>/{3} --trust {1} --ds {0}/pki/ds.pem --status {2}",
         args.out.display(),
         report.trust_anchor,
-        status_path.display()
+        status_path.display(),
+        if warned_seal || fonts.is_none() {
+            "seal.png"
+        } else {
+            "face-front.png"
+        }
     );
     Ok(if all_valid {
         ExitCode::SUCCESS

@@ -13,9 +13,9 @@ use ecard_imaging::PreparedEnrollment;
 use ecard_model::number::DocumentNumber;
 
 /// Renders the card's front and back (PNG at 300 dpi) and the two-page PDF into `dir`, with the
-/// QR seal `seal` (its `EC1:` text) on the front. Returns whether the seal is on the face: a
-/// template whose QR box is too small for the seal at 4 px a module gets a face without it and a
-/// warning (the seal is still written as `seal.png`).
+/// QR seal `seal` (its `EC1:` text) on the front. Returns why the seal is not on the face, if it
+/// is not: a template whose QR box is too small for the seal at 4 px a module gets a face without
+/// it (the seal is still written as `seal.png`), and the caller warns.
 pub fn write_faces(
     dir: &Path,
     fonts: &Fonts,
@@ -23,7 +23,7 @@ pub fn write_faces(
     number: &DocumentNumber,
     content: &CardContent,
     seal: Option<&str>,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<String>> {
     let qr = match seal {
         Some(text) => {
             let q = ecard_seal::encode_qr(text)
@@ -48,17 +48,16 @@ pub fn write_faces(
         qr: qr.as_ref(),
     };
     let template = Template::builtin();
-    let (face, with_seal) = match render(&data, &template, fonts) {
+    let (face, without_seal) = match render(&data, &template, fonts) {
         Err(e @ FaceError::QrTooDense { .. }) => {
-            eprintln!("warning: card {number}: the QR seal is not printed on the face: {e}");
             let without = FaceData { qr: None, ..data };
             let face = render(&without, &template, fonts)
                 .with_context(|| format!("cannot render the face of card {number}"))?;
-            (face, false)
+            (face, Some(e.to_string()))
         }
         r => (
             r.with_context(|| format!("cannot render the face of card {number}"))?,
-            qr.is_some(),
+            None,
         ),
     };
     for (name, bytes) in [
@@ -69,7 +68,7 @@ pub fn write_faces(
         let path = dir.join(name);
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(with_seal)
+    Ok(without_seal)
 }
 
 /// Writes `seal.txt` (the QR text) and `seal.png` (the symbol at 4 px a module, quiet zone 4).
