@@ -1,7 +1,10 @@
-//! `ecard check (--sim CARD.img | --reader NAME) --trust CSCA.pem`: the checkpoint verdict on a card
-//! in hand: read every file, run Active Authentication on a fresh random challenge where the card has
-//! DG15 (a cloned chip cannot answer it), then every check of ECARD.md section 7.
+//! `ecard check (--sim CARD.img | --reader NAME) --trust CSCA.pem [--status FILE] [--seal IMAGE]`:
+//! the checkpoint verdict on a card in hand: read every file, run Active Authentication on a fresh
+//! random challenge where the card has DG15 (a cloned chip cannot answer it), then every check of
+//! ECARD.md section 7, the status list and, with a photo of the card, its QR seal against the chip
+//! (section 8). Exit 0 green, 1 red, 2 amber (only a stale status list).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ecard_chip::lds::EfId;
@@ -10,7 +13,7 @@ use ecard_chip::verify::{AaEvidence, AaOutcome};
 use rand_core::RngCore;
 
 use super::card::{CardArgs, CardSession, WaitArgs};
-use super::verify::{TrustArgs, check_files, exit_code, print_report};
+use super::verify::{TrustArgs, check_card, print_outcome};
 use crate::output::WithHelp;
 
 /// Arguments of `ecard check`.
@@ -22,6 +25,10 @@ pub struct Args {
     wait: WaitArgs,
     #[command(flatten)]
     trust: TrustArgs,
+    /// A photo or scan of the card's front (PNG or JPEG): its QR seal is verified and compared
+    /// with the chip (fields and DG2 hash).
+    #[arg(long, value_name = "IMAGE")]
+    seal: Option<PathBuf>,
 }
 
 /// Runs `ecard check`.
@@ -31,9 +38,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     session.close()?;
     let (files, aa) =
         outcome.help("keep the card in the reader until the verdict shows, then try again")?;
-    let report = check_files(&files, &args.trust, aa)?;
-    print_report(&report, args.trust.json)?;
-    Ok(exit_code(&report))
+    let seal = match &args.seal {
+        Some(p) => Some(super::scan::seal_text_from_image(p)?),
+        None => None,
+    };
+    let outcome = check_card(
+        &files,
+        &args.trust,
+        aa,
+        seal.as_ref().map(|r| r.as_deref().map_err(Clone::clone)),
+    )?;
+    print_outcome(&outcome, args.trust.json, true)?;
+    Ok(ExitCode::from(outcome.verdict.exit_code()))
 }
 
 /// Reads the card and, where it has DG15, asks it to sign 8 random bytes.
