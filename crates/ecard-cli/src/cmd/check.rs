@@ -36,8 +36,26 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut session = CardSession::open(&args.card, &args.wait)?;
     let outcome = read_and_authenticate(&mut session);
     session.close()?;
-    let (files, aa) =
-        outcome.help("keep the card in the reader until the verdict shows, then try again")?;
+    let (files, aa) = match outcome {
+        Ok(read) => read,
+        // The card answered, but not as an e-card does (a blank, a foreign or a spoiled card):
+        // that is a verdict on the card, not a failure of the check.
+        Err(e) if is_card_fault(&e) => {
+            if args.trust.json {
+                crate::output::print_json(&serde_json::json!({
+                    "verdict": "red",
+                    "reason": format!("the chip could not be read as an e-card: {e}"),
+                }))?;
+            } else {
+                crate::out!("RED: the chip could not be read as an e-card: {e}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => {
+            return Err(e)
+                .help("keep the card in the reader until the verdict shows, then try again");
+        }
+    };
     let seal = match &args.seal {
         Some(p) => Some(super::scan::seal_text_from_image(p)?),
         None => None,
@@ -50,6 +68,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     )?;
     print_outcome(&outcome, args.trust.json, true)?;
     Ok(ExitCode::from(outcome.verdict.exit_code()))
+}
+
+/// Whether a read failed because of what the card answered (a status word, a malformed answer),
+/// rather than because the reader or the link failed.
+fn is_card_fault(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<ecard_chip::read::ReadError>(),
+        Some(
+            ecard_chip::read::ReadError::Status { .. }
+                | ecard_chip::read::ReadError::Malformed { .. }
+        )
+    )
 }
 
 /// Reads the card and, where it has DG15, asks it to sign 8 random bytes.

@@ -150,7 +150,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .route("/api/rescan", post(rescan))
         .layer(DefaultBodyLimit::max(25 * 1024 * 1024))
         .with_state(app);
-    println!("checkpoint screen on http://{addr}/");
+    crate::out!("checkpoint screen on http://{addr}/");
     tracing::info!("checkpoint screen listening on {addr}");
     axum::serve(listener, router)
         .await

@@ -248,18 +248,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let report_path = args.out.join("report.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)
         .with_context(|| format!("cannot write {}", report_path.display()))?;
-    println!(
+    crate::out!(
         "{valid} of {} cards issued and verified; report in {}",
         report.cards.len(),
         report_path.display()
     );
-    println!(
+    crate::out!(
         "verify a card again: ecard verify {}/cards/<number>/chip --trust {} --status {}",
         args.out.display(),
         report.trust_anchor,
         status_path.display()
     );
-    println!(
+    crate::out!(
         "scan a card's seal: ecard scan {0}/cards/<number>/{3} --trust {1} --ds {0}/pki/ds.pem --status {2}",
         args.out.display(),
         report.trust_anchor,

@@ -91,14 +91,14 @@ pub fn print_seal_report(r: &SealReport, json: bool) -> anyhow::Result<()> {
     }
     for c in &r.checks {
         match &c.outcome {
-            Outcome::Pass => println!("PASS  {}", c.name),
-            Outcome::Warn(why) => println!("WARN  {}: {why}", c.name),
-            Outcome::Fail(why) => println!("FAIL  {}: {why}", c.name),
-            Outcome::Skipped(why) => println!("SKIP  {}: {why}", c.name),
+            Outcome::Pass => crate::out!("PASS  {}", c.name),
+            Outcome::Warn(why) => crate::out!("WARN  {}: {why}", c.name),
+            Outcome::Fail(why) => crate::out!("FAIL  {}: {why}", c.name),
+            Outcome::Skipped(why) => crate::out!("SKIP  {}: {why}", c.name),
         }
     }
     if let Some(h) = &r.holder {
-        println!(
+        crate::out!(
             "card  {} (RUS), holder {} {}{}, born {}, {} {}, issued {}, expires {}",
             h.dn,
             h.sn,
@@ -119,9 +119,9 @@ pub fn print_seal_report(r: &SealReport, json: bool) -> anyhow::Result<()> {
         })
         .unwrap_or_default();
     match r.verdict {
-        Verdict::Green => println!("GREEN: valid"),
-        Verdict::Amber => println!("AMBER: {why}"),
-        Verdict::Red => println!("RED: {why}"),
+        Verdict::Green => crate::out!("GREEN: valid"),
+        Verdict::Amber => crate::out!("AMBER: {why}"),
+        Verdict::Red => crate::out!("RED: {why}"),
     }
     Ok(())
 }

@@ -87,7 +87,7 @@ fn sign(args: &SignArgs) -> anyhow::Result<ExitCode> {
     payload.nxt = payload.iat + time::Duration::hours(i64::from(args.valid_hours));
     let n = payload.rev.len();
     write_signed(&args.out, &payload, &signer)?;
-    println!(
+    crate::out!(
         "signed status list with {n} revoked numbers, next update due {}: {}",
         payload.nxt.format(&Rfc3339).unwrap_or_default(),
         args.out.display()
@@ -129,14 +129,14 @@ fn show(args: &ShowArgs) -> anyhow::Result<ExitCode> {
             rev: &p.rev,
         })?;
     } else {
-        println!(
+        crate::out!(
             "status list issued {}, next update due {}{}",
             p.iat.format(&Rfc3339)?,
             p.nxt.format(&Rfc3339)?,
             if list.is_stale(now) { " (STALE)" } else { "" }
         );
         for r in &p.rev {
-            println!("{}\t{}\t{}", r.document_number, r.reason, r.since);
+            crate::out!("{}\t{}\t{}", r.document_number, r.reason, r.since);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -221,9 +221,13 @@ pub fn print_outcome(o: &CardOutcome, json: bool, verdicts: bool) -> anyhow::Res
         print_line(c.name, &c.outcome);
     }
     if let Some(h) = &o.report.holder {
-        println!(
+        crate::out!(
             "card  {} {} ({}), holder {} {}",
-            h.document_code, h.document_number, h.issuing_state, h.surname, h.given_names
+            h.document_code,
+            h.document_number,
+            h.issuing_state,
+            h.surname,
+            h.given_names
         );
     }
     let problem = o
@@ -247,22 +251,22 @@ pub fn print_outcome(o: &CardOutcome, json: bool, verdicts: bool) -> anyhow::Res
         None => String::new(),
     };
     match (o.verdict, verdicts) {
-        (Verdict::Green, true) => println!("GREEN: valid"),
-        (Verdict::Amber, true) => println!("AMBER: {}", why(problem)),
-        (Verdict::Red, true) => println!("RED: {}", why(problem)),
-        (Verdict::Green, false) => println!("VALID"),
-        (Verdict::Amber, false) => println!("VALID (warning: {})", why(problem)),
-        (Verdict::Red, false) => println!("NOT VALID: {}", why(problem)),
+        (Verdict::Green, true) => crate::out!("GREEN: valid"),
+        (Verdict::Amber, true) => crate::out!("AMBER: {}", why(problem)),
+        (Verdict::Red, true) => crate::out!("RED: {}", why(problem)),
+        (Verdict::Green, false) => crate::out!("VALID"),
+        (Verdict::Amber, false) => crate::out!("VALID (warning: {})", why(problem)),
+        (Verdict::Red, false) => crate::out!("NOT VALID: {}", why(problem)),
     }
     Ok(())
 }
 
 fn print_line(name: &str, outcome: &Outcome) {
     match outcome {
-        Outcome::Pass => println!("PASS  {name}"),
-        Outcome::Warn(why) => println!("WARN  {name}: {why}"),
-        Outcome::Fail(why) => println!("FAIL  {name}: {why}"),
-        Outcome::Skipped(why) => println!("SKIP  {name}: {why}"),
+        Outcome::Pass => crate::out!("PASS  {name}"),
+        Outcome::Warn(why) => crate::out!("WARN  {name}: {why}"),
+        Outcome::Fail(why) => crate::out!("FAIL  {name}: {why}"),
+        Outcome::Skipped(why) => crate::out!("SKIP  {name}: {why}"),
     }
 }
 
