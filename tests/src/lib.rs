@@ -125,9 +125,11 @@ impl Run {
             "expected the failing check {check:?}, got {:?} in {self}",
             failed[0]
         );
+        // `verify` ends with `NOT VALID: <check>`, the checkpoint verdicts with `RED: <check>`.
         let last = self.stdout.lines().last().unwrap_or_default();
         assert!(
-            last.starts_with(&format!("NOT VALID: {check}")),
+            last.starts_with(&format!("NOT VALID: {check}"))
+                || last.starts_with(&format!("RED: {check}")),
             "expected the verdict to name {check:?}, got {last:?} in {self}"
         );
         self

@@ -78,7 +78,7 @@ fn personalize_read_verify_and_check_through_pcscd() {
         &["check", "--reader", &reader, "--trust", "pki/csca.pem"],
     );
     r.assert_code(0).assert_line("PASS  Active Authentication");
-    assert_eq!(r.lines().last().copied(), Some("VALID"), "{r}");
+    assert_eq!(r.lines().last().copied(), Some("GREEN: valid"), "{r}");
     assert_eq!(r.checks("FAIL"), Vec::<&str>::new());
 
     // SIGKILL the card: what is on disk must be the whole personalized card.
@@ -90,7 +90,7 @@ fn personalize_read_verify_and_check_through_pcscd() {
     r.assert_code(0)
         .assert_line("PASS  Active Authentication")
         .assert_line("card  IR 771234567 (RUS), holder KARIMOV ALISHER BAKHODIROVICH");
-    assert_eq!(r.lines().last().copied(), Some("VALID"), "{r}");
+    assert_eq!(r.lines().last().copied(), Some("GREEN: valid"), "{r}");
     // And it reads back the same bytes as through pcscd.
     run(d, &["read", "--sim", "card.img", "--out", "dump2"]).assert_code(0);
     for f in [
@@ -182,8 +182,14 @@ fn pulling_the_card_mid_personalization_spoils_it() {
         d,
         &["check", "--sim", "card.img", "--trust", "pki/csca.pem"],
     );
-    assert_ne!(r.code, Some(0), "a spoiled card checks valid: {r}");
-    assert!(!r.stdout.lines().any(|l| l == "VALID"), "{r}");
+    assert_eq!(r.code, Some(1), "a spoiled card must be red: {r}");
+    assert!(
+        r.stdout
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("RED: ")),
+        "{r}"
+    );
 }
 
 #[test]

@@ -144,7 +144,7 @@ fn personalize_read_and_verify_the_vicc_card() {
         &["check", "--reader", &reader, "--trust", "pki/csca.pem"],
     );
     r.assert_code(0);
-    assert_eq!(r.lines().last().copied(), Some("VALID"), "{r}");
+    assert_eq!(r.lines().last().copied(), Some("GREEN: valid"), "{r}");
     drop(vicc);
     assert_eq!(
         reader_state(&reader).map(|s| s.card_present),
