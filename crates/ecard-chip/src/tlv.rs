@@ -106,9 +106,10 @@ fn header_at(bytes: &[u8], offset: usize) -> Result<Header, TlvError> {
     if first & 0x1F == 0x1F {
         loop {
             let b = at(i)?;
-            // ISO/IEC 7816-4: tags of one, two and three bytes; '00' to '1E' and '80' are invalid
-            // as the second byte.
-            if i == 1 && (b < 0x1F || b == 0x80) {
+            // ISO/IEC 7816-4 calls '01' to '1E' invalid as the second byte, but ICAO Doc 9303
+            // uses exactly those (EF.COM's 5F01 LDS version, DG11's 5F0E..5F11, DG12's 5F19):
+            // accept them and refuse only '00' and '80', which no tag number can need.
+            if i == 1 && (b == 0x00 || b == 0x80) {
                 return Err(TlvError::BadTag { offset });
             }
             tag = (tag << 8) | u32::from(b);
@@ -347,6 +348,18 @@ pub fn children(tlv: &Tlv) -> &[Tlv] {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn icao_two_byte_tags_below_1f_parse() {
+        let com_version = primitive(0x5F01, b"0107".to_vec());
+        let bytes = encode(&com_version);
+        assert_eq!(bytes, [0x5F, 0x01, 0x04, b'0', b'1', b'0', b'7']);
+        assert_eq!(parse_strict(&bytes), Ok(com_version));
+        assert_eq!(
+            parse_strict(&[0x5F, 0x80, 0x00]),
+            Err(TlvError::BadTag { offset: 0 })
+        );
+    }
 
     #[test]
     fn crate_quirks_are_not_ours() {

@@ -1,2 +1,86 @@
-//! The `ecard` command.
-fn main() {}
+//! `ecard`: one binary for everyone who touches an e-card.
+//!
+//! Personalization operators run `demo`, `personalize` and (later) the station; checkpoint officers
+//! run `check` and `verify`; QA inspectors `read` and `verify`; integrators `validate`. Every
+//! subcommand is a thin layer over the library crates: it reads files, talks to readers, prints, and
+//! adds the "what to do now" advice that only this layer can give. No logic lives here that the
+//! tests cannot reach through a library.
+//!
+//! Exit codes, the same for every subcommand: 0 success (valid, green), 1 a negative answer (invalid
+//! record, card not valid, red), 2 amber (reserved for checkpoint verdicts), 3 an error that stopped
+//! the command (bad arguments, missing file, reader gone). Errors print with their whole cause chain.
+
+mod cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Issue, read and verify Moscow e-cards for foreign residents (ICAO Doc 9303 LDS on a contact chip).
+#[derive(Debug, Parser)]
+#[command(
+    name = "ecard",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    /// Log more (-v: info, -vv: debug). Personal data is logged at debug level only.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check enrollment records against the scheme's rules and list every problem (integrators, MMC clerks).
+    Validate(cmd::validate::Args),
+    /// Print the three TD1 MRZ lines a card would carry for an enrollment record.
+    Mrz(cmd::mrz::Args),
+    /// List PC/SC readers with card presence and ATR (operators, checkpoints).
+    Readers(cmd::readers::Args),
+}
+
+/// Exit code for an error that stopped the command.
+const EXIT_ERROR: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.verbose);
+    let result = match &cli.command {
+        Command::Validate(args) => cmd::validate::run(args),
+        Command::Mrz(args) => cmd::mrz::run(args),
+        Command::Readers(args) => cmd::readers::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            output::print_error(&e);
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ECARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}

@@ -56,7 +56,7 @@ impl EnrollmentRecord {
     pub fn late_notification(&self) -> bool {
         match &self.application {
             Application::Replacement { event_date, .. } => {
-                (self.applied_on - *event_date).whole_days() > 7
+                (self.applied_on - *event_date).whole_days() > crate::validation::NOTIFICATION_DAYS
             }
             Application::FirstIssue => false,
         }

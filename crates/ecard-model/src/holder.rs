@@ -165,6 +165,13 @@ pub struct HolderFields {
     pub nationality: String,
 }
 
+// Personal data: Debug shows nothing of the content.
+impl std::fmt::Debug for HolderFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HolderFields(<redacted>)")
+    }
+}
+
 /// Why a holder cannot be built. The field is named as in the enrollment record.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -4,6 +4,31 @@
 //! bytes to write; parsers take the bytes read from a card and return typed values or an error that
 //! names the file and the element.
 
+mod card;
+pub mod com;
+pub mod dg1;
+pub mod dg11;
+pub mod dg12;
+pub mod dg14;
+pub mod dg15;
+pub mod dg2;
+pub mod dg7;
+mod error;
+pub mod sod;
+mod util;
+
+pub use card::{BuildError, CardContent, ParsedCard, build_card, parse_card};
+pub use com::Com;
+pub use dg1::Dg1;
+pub use dg2::{BiometricHeader, Dg2, FaceImage};
+pub use dg7::Dg7;
+pub use dg11::Dg11;
+pub use dg12::Dg12;
+pub use dg14::{ActiveAuthenticationInfo, Dg14, SecurityInfo};
+pub use dg15::Dg15;
+pub use error::LdsError;
+pub use sod::{DataGroupHash, LdsSecurityObject, Sod, SodBuildError};
+
 /// The elementary files of the e-card application, with their file ids, short EF ids and tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EfId {

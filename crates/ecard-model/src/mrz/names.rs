@@ -36,7 +36,8 @@ pub fn name_field(primary: &str, secondary: &str, width: usize) -> String {
 
 /// A cut of a name that must end in a letter: when the cut falls on a `<` between parts, the last
 /// letter before it gives way to `<` and the next part's initial (`ANNA<MARIA` cut to 5 becomes
-/// `ANN<M`). `next` is the character just after the cut.
+/// `ANN<M`). `next` is the character just after the cut. A one-letter part before the `<` cannot
+/// give way, so such a cut keeps its trailing filler (and reads as untruncated).
 fn end_in_letter(cut: &str, next: Option<u8>) -> String {
     let b = cut.as_bytes();
     match (b.last(), next) {

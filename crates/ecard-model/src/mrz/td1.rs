@@ -145,6 +145,13 @@ pub struct Td1Fields {
     pub secondary_identifier: String,
 }
 
+// Personal data: Debug shows nothing of the content.
+impl std::fmt::Debug for Td1Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Td1Fields(<redacted>)")
+    }
+}
+
 /// Checks that `value` has at most `max` MRZ characters.
 pub(super) fn field(name: &'static str, value: &str, max: usize) -> Result<(), MrzError> {
     if let Some(c) = value.chars().find(|c| check_digit_value(*c).is_none()) {

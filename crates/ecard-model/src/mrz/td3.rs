@@ -77,6 +77,13 @@ pub struct Td3Fields {
     pub personal_number: String,
 }
 
+// Personal data: Debug shows nothing of the content.
+impl std::fmt::Debug for Td3Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Td3Fields(<redacted>)")
+    }
+}
+
 impl Td3 {
     /// Parses a TD3 MRZ from its 88 characters, with or without a line break between the lines,
     /// and verifies the document number, date of birth, date of expiry, personal number and

@@ -39,6 +39,8 @@ impl std::fmt::Display for Problem {
 pub const MAX_AGE: u32 = 130;
 /// The youngest age at which the card is issued (on the application date).
 pub const MIN_AGE: u32 = 14;
+/// Years a card is valid; a replacement's event cannot be older.
+pub const CARD_YEARS: u32 = 5;
 /// Days after the event within which a replacement must be requested.
 pub const NOTIFICATION_DAYS: i64 = 7;
 
@@ -166,6 +168,16 @@ pub fn check_record(json: &str, today: Date) -> Result<EnrollmentRecord, Vec<Pro
                 "application.event_date",
                 format!(
                     "{} is after the application date {}; give the day the card was lost, damaged or the details changed",
+                    format_date(e),
+                    format_date(limit)
+                ),
+            );
+        } else if age_on(e, limit) >= CARD_YEARS {
+            // A card lives 5 years: an event before that cannot concern a valid card.
+            w.add(
+                "application.event_date",
+                format!(
+                    "{} is {CARD_YEARS} or more years before the application date {}; a card is valid for {CARD_YEARS} years, so check the year",
                     format_date(e),
                     format_date(limit)
                 ),
@@ -429,12 +441,13 @@ impl Walker {
             }
             return;
         }
-        if let Some(p) = self.string(img, key, "path", false)
+        // Exactly one of the two keys is present here; a null value is as good as missing.
+        if let Some(p) = self.string(img, key, "path", has("path"))
             && p.trim().is_empty()
         {
             self.add(join(key, "path"), "is empty; give the image file name");
         }
-        if let Some(b) = self.string(img, key, "base64", false)
+        if let Some(b) = self.string(img, key, "base64", has("base64"))
             && let Some(Err(e)) = ImageRef::Base64(b.to_string()).decode_base64()
         {
             self.add(join(key, "base64"), e.to_string());

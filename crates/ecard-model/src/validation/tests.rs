@@ -312,6 +312,16 @@ fn replacement_rules_and_late_notification() {
     set(&mut w, "/application/event_date", json!("2026-11-25"));
     only(&w, "application.event_date");
     let mut w = v.clone();
+    set(&mut w, "/application/event_date", json!("2021-11-24"));
+    only(&w, "application.event_date");
+    let mut w = v.clone();
+    set(&mut w, "/application/event_date", json!("2021-11-25"));
+    assert!(
+        check_record(&w.to_string(), TODAY)
+            .unwrap()
+            .late_notification()
+    );
+    let mut w = v.clone();
     set(&mut w, "/application/event_date", json!("2026-13-01"));
     only(&w, "application.event_date");
     let mut w = v.clone();
@@ -346,4 +356,63 @@ fn every_problem_is_reported_at_once() {
         p[5].to_string(),
         "date_of_birth: the holder is 12 on the application date 2026-11-24; cards are issued from age 14"
     );
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every leaf path of the base record, as JSON pointers.
+    fn leaves(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => o
+                .iter()
+                .for_each(|(k, x)| leaves(x, format!("{at}/{k}"), out)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, x)| leaves(x, format!("{at}/{i}"), out)),
+            _ => out.push(at),
+        }
+    }
+
+    fn junk() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "\\PC{0,50}".prop_map(Value::from),
+            Just(json!([])),
+            Just(json!({"a": 1})),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,300}") {
+            let p = check_record(&s, TODAY).unwrap_err();
+            prop_assert!(!p.is_empty());
+        }
+
+        #[test]
+        fn a_replaced_field_is_reported_at_its_path_or_accepted(i in any::<prop::sample::Index>(), new in junk()) {
+            let mut v = base();
+            let mut all = Vec::new();
+            leaves(&v, String::new(), &mut all);
+            let pointer = all[i.index(all.len())].clone();
+            set(&mut v, &pointer, new);
+            match check_record(&v.to_string(), TODAY) {
+                // Deserialization agrees with the walk: what passed is a record.
+                Ok(r) => prop_assert_eq!(r.application_id.is_empty(), false),
+                Err(problems) => {
+                    prop_assert!(!problems.is_empty());
+                    // Every path names a real place: a top-level field of the contract or `record`.
+                    for p in &problems {
+                        let top = p.path.split(['.', '[']).next().unwrap_or_default();
+                        prop_assert!(TOP_FIELDS.contains(&top), "{}", p);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,270 @@
+//! The card OS: one C-APDU in, one R-APDU out, like a chip behind its contacts.
+//!
+//! Implemented: SELECT (FID, child DF/EF, parent, AID, path; P2 0C, 04 and 00), CREATE FILE with
+//! an FCP template, UPDATE/READ BINARY (even INS with offsets up to 32767 or SFI in P1; odd INS
+//! with DO 54/53), command chaining, GET RESPONSE, GET CHALLENGE, GENERATE ASYMMETRIC KEY PAIR
+//! (P-256), INTERNAL AUTHENTICATE (ECDSA-SHA256, r||s) and ACTIVATE FILE. After activation every
+//! write under the DF is refused with 6982: the card's fixed access rule is "write never once
+//! operational". No command returns a private key.
+//!
+//! [`Card::process`] never panics, whatever the bytes: every failure is a status word.
+
+use ecard_chip::apdu::{Command, StatusWord, ins};
+use ecard_chip::tlv;
+use p256::ecdsa::{Signature, SigningKey, signature::Signer};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use crate::fs::{FileSystem, Key, LCS_ACTIVATED, LCS_INITIALISATION, NodeKind};
+use crate::spec::SimSpec;
+
+type Answer = Result<Vec<u8>, StatusWord>;
+
+mod binary;
+mod files;
+mod security;
+
+/// Most bytes a chain of commands may gather.
+const MAX_CHAIN: usize = 65535;
+
+/// A simulated contact card.
+pub struct Card {
+    spec: SimSpec,
+    fs: FileSystem,
+    powered: bool,
+    current_df: usize,
+    current_ef: Option<usize>,
+    chain: Option<(u8, u8, u8, Vec<u8>)>,
+    pending: Vec<u8>,
+    rng: ChaCha20Rng,
+    write_budget: Option<usize>,
+    torn: bool,
+    pages_last: usize,
+    bytes_written: usize,
+}
+
+impl std::fmt::Debug for Card {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Card")
+            .field("profile", &self.spec.profile_name)
+            .field("files", &self.fs.nodes.len())
+            .field("powered", &self.powered)
+            .finish()
+    }
+}
+
+impl Card {
+    /// A factory-fresh card (only the MF), its key RNG seeded from the OS.
+    pub fn new_blank(spec: &SimSpec) -> Card {
+        Card::from_parts(
+            spec.clone(),
+            FileSystem::default(),
+            ChaCha20Rng::from_entropy(),
+        )
+    }
+
+    /// A factory-fresh card with a seeded key RNG (tests: the same seed gives the same keys).
+    pub fn new_blank_seeded(spec: &SimSpec, seed: u64) -> Card {
+        Card::from_parts(
+            spec.clone(),
+            FileSystem::default(),
+            ChaCha20Rng::seed_from_u64(seed),
+        )
+    }
+
+    pub(crate) fn from_parts(spec: SimSpec, fs: FileSystem, rng: ChaCha20Rng) -> Card {
+        Card {
+            spec,
+            fs,
+            powered: true,
+            current_df: 0,
+            current_ef: None,
+            chain: None,
+            pending: Vec::new(),
+            rng,
+            write_budget: None,
+            torn: false,
+            pages_last: 0,
+            bytes_written: 0,
+        }
+    }
+
+    pub(crate) fn parts(&self) -> (&SimSpec, &FileSystem) {
+        (&self.spec, &self.fs)
+    }
+
+    /// The card's description.
+    pub fn spec(&self) -> &SimSpec {
+        &self.spec
+    }
+
+    /// The answer to reset.
+    pub fn atr(&self) -> &[u8] {
+        &self.spec.atr
+    }
+
+    /// Contacts powered: session state starts fresh at the MF.
+    pub fn power_on(&mut self) -> &[u8] {
+        self.powered = true;
+        self.reset_session();
+        &self.spec.atr
+    }
+
+    /// Power removed: session state is lost, files stay.
+    pub fn power_off(&mut self) {
+        self.powered = false;
+        self.reset_session();
+    }
+
+    /// Warm reset.
+    pub fn reset(&mut self) -> &[u8] {
+        self.power_on()
+    }
+
+    /// Whether the card is powered.
+    pub fn is_powered(&self) -> bool {
+        self.powered
+    }
+
+    fn reset_session(&mut self) {
+        self.current_df = 0;
+        self.current_ef = None;
+        self.chain = None;
+        self.pending.clear();
+    }
+
+    /// Fault injection: at most `bytes` more bytes reach EEPROM; the write that would pass the
+    /// budget stops part-way and the card is torn (see [`Card::take_torn`]).
+    pub fn set_write_budget(&mut self, bytes: Option<usize>) {
+        self.write_budget = bytes;
+    }
+
+    /// Whether the last command was torn by the write budget (and clears the flag).
+    pub fn take_torn(&mut self) -> bool {
+        std::mem::take(&mut self.torn)
+    }
+
+    /// EEPROM pages programmed by the last command.
+    pub fn pages_written_by_last_command(&self) -> usize {
+        self.pages_last
+    }
+
+    /// EEPROM bytes written since power-up of this object.
+    pub fn bytes_written(&self) -> usize {
+        self.bytes_written
+    }
+
+    /// The content of the EF with file id path `path` from the MF (for tests and QA tools that
+    /// inspect an image; a real card has no such door).
+    pub fn ef_content(&self, path: &[u16]) -> Option<&[u8]> {
+        let mut cur = 0;
+        for fid in path {
+            cur = self.fs.child_by_fid(cur, *fid)?;
+        }
+        match &self.fs.get(cur)?.kind {
+            NodeKind::Ef { data, .. } => Some(data),
+            NodeKind::Df { .. } => None,
+        }
+    }
+
+    /// Processes one C-APDU and returns the R-APDU (data, SW1, SW2).
+    pub fn process(&mut self, capdu: &[u8]) -> Vec<u8> {
+        self.pages_last = 0;
+        if !self.powered {
+            return sw_only(StatusWord::NoPreciseDiagnosis);
+        }
+        let (data, sw) = match self.dispatch(capdu) {
+            Ok((data, sw)) => (data, sw),
+            Err(sw) => (Vec::new(), sw),
+        };
+        let mut out = data;
+        out.extend_from_slice(&sw.to_u16().to_be_bytes());
+        out
+    }
+
+    fn dispatch(&mut self, capdu: &[u8]) -> Result<(Vec<u8>, StatusWord), StatusWord> {
+        let Ok(mut cmd) = Command::parse(capdu) else {
+            return Err(StatusWord::WrongLength);
+        };
+        let extended = capdu.len() >= 7 && capdu[4] == 0;
+        if extended && !self.spec.extended {
+            return Err(StatusWord::WrongLength);
+        }
+        if cmd.cla & 0xEF != 0x00 {
+            return Err(if cmd.cla & 0x0C != 0 && cmd.cla & 0xE0 == 0 {
+                StatusWord::SecureMessagingNotSupported
+            } else {
+                StatusWord::ClaNotSupported
+            });
+        }
+        if cmd.data.len() > self.spec.max_command_data {
+            return Err(StatusWord::WrongLength);
+        }
+        if cmd.ins != ins::GET_RESPONSE {
+            self.pending.clear();
+        }
+        // Command chaining: gather the data until the last command of the chain.
+        if cmd.cla & 0x10 != 0 {
+            let (ci, p1, p2, mut buf) =
+                self.chain
+                    .take()
+                    .unwrap_or((cmd.ins, cmd.p1, cmd.p2, Vec::new()));
+            if (ci, p1, p2) != (cmd.ins, cmd.p1, cmd.p2) {
+                return Err(StatusWord::LastCommandOfChainExpected);
+            }
+            if buf.len() + cmd.data.len() > MAX_CHAIN {
+                return Err(StatusWord::WrongLength);
+            }
+            buf.extend_from_slice(&cmd.data);
+            self.chain = Some((ci, p1, p2, buf));
+            return Ok((Vec::new(), StatusWord::Ok));
+        }
+        if let Some((ci, p1, p2, mut buf)) = self.chain.take() {
+            if (ci, p1, p2) != (cmd.ins, cmd.p1, cmd.p2) {
+                return Err(StatusWord::LastCommandOfChainExpected);
+            }
+            buf.extend_from_slice(&cmd.data);
+            cmd.data = buf;
+        }
+        let ne = cmd.le.unwrap_or(0).min(self.spec.max_response_data);
+        let data = match cmd.ins {
+            ins::SELECT => self.select(&cmd)?,
+            ins::CREATE_FILE => self.create_file(&cmd)?,
+            ins::READ_BINARY | ins::READ_BINARY_ODD => return self.read_binary(&cmd, ne),
+            ins::UPDATE_BINARY | ins::UPDATE_BINARY_ODD => self.update_binary(&cmd)?,
+            ins::ACTIVATE_FILE => self.activate(&cmd)?,
+            ins::GENERATE_ASYMMETRIC_KEY_PAIR => self.generate(&cmd)?,
+            ins::INTERNAL_AUTHENTICATE => self.internal_authenticate(&cmd)?,
+            ins::GET_CHALLENGE => self.get_challenge(&cmd, ne)?,
+            ins::GET_RESPONSE => {
+                if cmd.p1 != 0 || cmd.p2 != 0 {
+                    return Err(StatusWord::IncorrectP1P2);
+                }
+                if self.pending.is_empty() {
+                    return Err(StatusWord::ConditionsNotSatisfied);
+                }
+                std::mem::take(&mut self.pending)
+            }
+            _ => return Err(StatusWord::InsNotSupported),
+        };
+        // More data than Ne (or a case 3 command that produced data, as on T=0): hand out what
+        // fits and keep the rest for GET RESPONSE, with 61xx saying how much is left.
+        if data.len() > ne {
+            let rest = data[ne..].to_vec();
+            let head = data[..ne].to_vec();
+            let left = rest.len().min(255) as u8;
+            self.pending = rest;
+            let sw = if left == 0 || self.pending.len() > 255 {
+                StatusWord::BytesAvailable(0)
+            } else {
+                StatusWord::BytesAvailable(left)
+            };
+            return Ok((head, sw));
+        }
+        Ok((data, StatusWord::Ok))
+    }
+}
+
+fn sw_only(sw: StatusWord) -> Vec<u8> {
+    sw.to_u16().to_be_bytes().to_vec()
+}

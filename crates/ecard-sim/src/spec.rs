@@ -1,0 +1,75 @@
+//! What kind of card to simulate: ATR, APDU limits, Active Authentication and lock support, and
+//! the EEPROM and link timings. It comes from a firmware profile, so the simulator plays exactly
+//! the card OS the personalizer was told about.
+
+use ecard_chip::profile::{LockMethod, Profile};
+use ecard_chip::transport::ApduLimits;
+use serde::{Deserialize, Serialize};
+
+/// The static description of a simulated card, stored in its image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SimSpec {
+    /// The profile this card plays.
+    pub profile_name: String,
+    /// Answer to reset.
+    #[serde(with = "crate::hexser")]
+    pub atr: Vec<u8>,
+    /// Extended-length APDUs accepted.
+    pub extended: bool,
+    /// Most command data bytes in one APDU.
+    pub max_command_data: usize,
+    /// Most response data bytes in one APDU.
+    pub max_response_data: usize,
+    /// GENERATE ASYMMETRIC KEY PAIR and INTERNAL AUTHENTICATE are implemented.
+    pub active_authentication: bool,
+    /// ACTIVATE FILE is implemented.
+    pub lock_supported: bool,
+    /// EEPROM bytes for files.
+    pub eeprom_size: usize,
+    /// EEPROM page size.
+    pub page_size: usize,
+    /// Link bit rate, bit/s.
+    pub link_bit_rate: u32,
+    /// Per-APDU latency, microseconds.
+    pub apdu_latency_us: u64,
+    /// Page programming time, microseconds.
+    pub page_write_us: u64,
+}
+
+impl SimSpec {
+    /// The card a profile describes.
+    pub fn from_profile(p: &Profile) -> SimSpec {
+        SimSpec {
+            profile_name: p.name.clone(),
+            atr: p.atr.first().map(|a| a.pattern.clone()).unwrap_or_default(),
+            extended: p.apdu.extended_length,
+            max_command_data: p.apdu.max_command_data,
+            max_response_data: p.apdu.max_response_data,
+            active_authentication: p.security.active_authentication,
+            lock_supported: p.security.lock == LockMethod::ActivateDf,
+            eeprom_size: p.sim.eeprom_size,
+            page_size: p.sim.eeprom_page_size.max(1),
+            link_bit_rate: p.sim.link_bit_rate.max(1),
+            apdu_latency_us: p.sim.apdu_latency_us,
+            page_write_us: p.sim.page_write_us,
+        }
+    }
+
+    /// The card the shipped `ecard-sim` firmware profile describes.
+    pub fn ecard_sim() -> SimSpec {
+        #[allow(clippy::expect_used)]
+        let profile = Profile::builtin("ecard-sim")
+            .expect("the embedded ecard-sim profile parses (tested in ecard-chip's profile tests)");
+        SimSpec::from_profile(&profile)
+    }
+
+    /// The APDU limits of this card.
+    pub fn limits(&self) -> ApduLimits {
+        ApduLimits {
+            extended: self.extended,
+            max_command_data: self.max_command_data,
+            max_response_data: self.max_response_data,
+        }
+    }
+}

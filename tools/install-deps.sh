@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite uses, once: PC/SC (pcscd, the vpcd virtual reader
+# driver, the libpcsclite headers) and openssl (an independent check of our certificates and CMS).
+# Idempotent; needs root (or sudo) only when something is missing.
+set -euo pipefail
+PKGS="pcscd libpcsclite-dev pkg-config vsmartcard-vpcd openssl"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+    echo "install-deps: all present ($PKGS)"
+    exit 0
+fi
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+if ! $SUDO apt-get install -y --no-install-recommends $missing; then
+    $SUDO apt-get update
+    $SUDO apt-get install -y --no-install-recommends $missing
+fi
