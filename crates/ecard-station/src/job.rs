@@ -140,7 +140,7 @@ impl std::fmt::Display for JobState {
     }
 }
 
-/// A job as stored: no personal data (the record stays in the store, see [`crate::store::Store::record`]).
+/// A job as stored: no personal data (the record stays in the store, see [`crate::store::Store::inputs`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Job {
     /// Store-assigned id.

@@ -33,6 +33,10 @@ pub struct EncodeJob {
     pub document_number: DocumentNumber,
     /// The validated record (personal data).
     pub record: EnrollmentRecord,
+    /// The DG2 face JPEG made at intake.
+    pub face: ecard_imaging::ChipImage,
+    /// The DG7 signature JPEG made at intake.
+    pub signature: ecard_imaging::ChipImage,
     /// When personalization starts: the date of issue is its Moscow date.
     pub personalized_at: OffsetDateTime,
 }
@@ -386,12 +390,15 @@ async fn encoder_stage(
 async fn encode_job(station: &Station, job: &Job) -> Result<EncodeJob, CardError> {
     let id = job.id;
     let input = |reason: String| CardError::Input { job: id, reason };
-    let record_json = station
-        .db(move |s| s.record(id))
+    let (record_json, images_json) = station
+        .db(move |s| s.inputs(id))
         .await
         .map_err(|e| input(e.to_string()))?;
     let record: EnrollmentRecord =
         serde_json::from_str(&record_json).map_err(|e| input(format!("stored record: {e}")))?;
+    let images: crate::server::ChipImages = serde_json::from_str(&images_json)
+        .map_err(|e| input(format!("stored chip images: {e}")))?;
+    let (face, signature) = images.decode().map_err(input)?;
     let number: DocumentNumber = job
         .document_number
         .as_deref()
@@ -403,6 +410,8 @@ async fn encode_job(station: &Station, job: &Job) -> Result<EncodeJob, CardError
         application_id: job.application_id.clone(),
         document_number: number,
         record,
+        face,
+        signature,
         personalized_at: OffsetDateTime::from_unix_timestamp_nanos(
             i128::from(station.now_ms()) * 1_000_000,
         )

@@ -235,6 +235,7 @@ fn crashed_jobs(store: &Store, station: &str) -> Vec<i64> {
                 .unwrap(),
             )
             .unwrap(),
+            chip_images_json: testutil::chip_images_json(),
             late_notification: false,
             replaces: None,
         };

@@ -14,6 +14,10 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod chip;
+#[cfg(test)]
+mod chip_tests;
+pub mod config;
 pub mod job;
 pub mod lane;
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use ecard_model::enrollment::Application;
 use ecard_model::{ImageRef, Problem};
+
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, broadcast, mpsc};
 
@@ -66,6 +67,62 @@ struct Inner {
     lane_names: Mutex<Vec<String>>,
     transitions: Mutex<HashMap<JobState, u64>>,
     work: Notify,
+}
+
+/// The chip JPEGs made at intake, stored with the job so lanes do no image work.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChipImages {
+    /// DG2 face JPEG, base64.
+    pub face: String,
+    /// Face width in pixels.
+    pub face_width: u32,
+    /// Face height in pixels.
+    pub face_height: u32,
+    /// DG7 signature JPEG, base64.
+    pub signature: String,
+    /// Signature width in pixels.
+    pub signature_width: u32,
+    /// Signature height in pixels.
+    pub signature_height: u32,
+}
+
+impl ChipImages {
+    fn from_prepared(p: &ecard_imaging::PreparedEnrollment) -> ChipImages {
+        use base64::Engine as _;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        ChipImages {
+            face: b64(&p.face.jpeg),
+            face_width: p.face.width,
+            face_height: p.face.height,
+            signature: b64(&p.signature.jpeg),
+            signature_width: p.signature.width,
+            signature_height: p.signature.height,
+        }
+    }
+
+    /// The two images back.
+    pub fn decode(&self) -> Result<(ecard_imaging::ChipImage, ecard_imaging::ChipImage), String> {
+        use base64::Engine as _;
+        let d = |s: &str| {
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(|e| format!("stored chip image: {e}"))
+        };
+        Ok((
+            ecard_imaging::ChipImage {
+                jpeg: d(&self.face)?,
+                width: self.face_width,
+                height: self.face_height,
+                quality: 0,
+            },
+            ecard_imaging::ChipImage {
+                jpeg: d(&self.signature)?,
+                width: self.signature_width,
+                height: self.signature_height,
+                quality: 0,
+            },
+        ))
+    }
 }
 
 /// Why an enrollment was not taken.
@@ -194,25 +251,30 @@ impl Station {
             .collect()
     }
 
-    /// Takes an enrollment record (the JSON body of `POST /enrollments`).
+    /// Takes an enrollment record (the JSON body of `POST /enrollments`): validates it and its
+    /// images (`ecard_imaging::prepare_enrollment`, which also makes the chip JPEGs), stores it,
+    /// then runs the station's own checks.
     pub async fn submit(&self, body: &[u8], actor: &Actor) -> Result<Submitted, SubmitError> {
-        let text = std::str::from_utf8(body).map_err(|_| SubmitError::NotText)?;
+        let text = std::str::from_utf8(body)
+            .map_err(|_| SubmitError::NotText)?
+            .to_string();
         let today = ecard_model::dates::moscow_date(time::OffsetDateTime::now_utc());
-        let record = ecard_model::check_record(text, today).map_err(SubmitError::Invalid)?;
-        let mut problems = Vec::new();
-        for (path, image) in [("photo", &record.photo), ("signature", &record.signature)] {
-            if let ImageRef::Path(_) = image {
-                problems.push(Problem {
-                    path: path.into(),
-                    message:
-                        "is a file path; the station takes images inline: send {\"base64\": ...}"
-                            .into(),
-                });
-            }
-        }
-        if !problems.is_empty() {
-            return Err(SubmitError::Invalid(problems));
-        }
+        // Image decoding and JPEG encoding are CPU work: keep them off the async workers.
+        let prepared = tokio::task::spawn_blocking(move || {
+            let mut inline_only = |_: &ImageRef| -> Result<Vec<u8>, String> {
+                Err("the station takes images inline: send {\"base64\": ...}".into())
+            };
+            ecard_imaging::prepare_enrollment(
+                &text,
+                &mut inline_only,
+                today,
+                ecard_imaging::ImageBudgets::default(),
+            )
+        })
+        .await
+        .map_err(|e| std::panic::resume_unwind(e.into_panic()))
+        .and_then(|r| r.map_err(SubmitError::Invalid))?;
+        let record = &prepared.record;
         let replaces = match &record.application {
             Application::Replacement {
                 previous_document_number,
@@ -224,13 +286,15 @@ impl Station {
             )),
             Application::FirstIssue => None,
         };
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+            what: format!("record does not serialize: {e}"),
+        };
         let new = NewJob {
             application_id: record.application_id.clone(),
-            // Stored as validated by the model, images included (the lanes need them).
-            record_json: serde_json::to_string(&record).map_err(|e| StoreError::Corrupt {
-                what: format!("record does not serialize: {e}"),
-            })?,
-            late_notification: record.late_notification(),
+            record_json: serde_json::to_string(record).map_err(corrupt)?,
+            chip_images_json: serde_json::to_string(&ChipImages::from_prepared(&prepared))
+                .map_err(corrupt)?,
+            late_notification: prepared.late_notification,
             replaces,
         };
         let (actor2, now) = (actor.clone(), self.now_ms());

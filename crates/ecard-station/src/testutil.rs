@@ -65,8 +65,36 @@ pub(crate) fn postgres_peer(t: &TestStore) -> Store {
     Store::open_postgres(url, schema).unwrap()
 }
 
-/// A valid enrollment record (test data, not a real person), with tiny inline images.
+fn sample_b64(file: &str) -> String {
+    use base64::Engine as _;
+    let path = format!(
+        "{}/../../samples/karimov/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    base64::engine::general_purpose::STANDARD.encode(std::fs::read(&path).unwrap())
+}
+
+/// The synthetic sample portrait and signature (from `samples/`), base64, read once.
+pub(crate) fn sample_images() -> &'static (String, String) {
+    static IMAGES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    IMAGES.get_or_init(|| (sample_b64("photo.jpg"), sample_b64("signature.png")))
+}
+
+/// Chip images for jobs put into a store directly (the recording encoder does not look at them).
+pub(crate) fn chip_images_json() -> String {
+    serde_json::json!({"face": "/9j/2Q==", "face_width": 240, "face_height": 320,
+                       "signature": "/9j/2Q==", "signature_width": 200, "signature_height": 80})
+    .to_string()
+}
+
+/// A valid enrollment record (synthetic sample person) with the sample images inline.
 pub(crate) fn record_json(application_id: &str) -> String {
+    let (photo, signature) = sample_images();
+    record_json_with(application_id, photo, signature)
+}
+
+/// A valid enrollment record with the given base64 images.
+pub(crate) fn record_json_with(application_id: &str, photo: &str, signature: &str) -> String {
     serde_json::json!({
         "application_id": application_id,
         "surname": "KARIMOV", "given_names": "ALISHER", "patronymic": "BAKHODIROVICH",
@@ -74,8 +102,8 @@ pub(crate) fn record_json(application_id: &str) -> String {
         "residence_status": "temporary",
         "identity_document": {"kind": "passport", "number": "FA1234567", "issuing_state": "UZB",
                               "date_of_expiry": "2030-01-01"},
-        "photo": {"base64": "/9j/4AAQSkZJRgABAQ=="},
-        "signature": {"base64": "/9j/4AAQSkZJRgABAQ=="},
+        "photo": {"base64": photo},
+        "signature": {"base64": signature},
         "application": {"kind": "first_issue"},
         "applied_on": "2026-11-24"
     })

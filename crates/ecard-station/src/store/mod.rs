@@ -112,8 +112,10 @@ impl Actor {
 pub struct NewJob {
     /// The MMC's application id.
     pub application_id: String,
-    /// The enrollment record as received (JSON; personal data).
+    /// The validated enrollment record (JSON; personal data).
     pub record_json: String,
+    /// The chip images made at intake (JSON, see [`crate::server::ChipImages`]; personal data).
+    pub chip_images_json: String,
     /// A replacement filed late.
     pub late_notification: bool,
     /// For a replacement: the number it revokes, and why (`lost`, `damaged`, `details_changed`).
@@ -484,7 +486,7 @@ impl Store {
                 None => (None, None),
             };
             let rows = tx.rows(
-                "INSERT INTO jobs (application_id, state, record, attempts, late_notification, previous_number, replacement_cause, created_ms, updated_ms) VALUES (?1, 'received', ?2, 0, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+                "INSERT INTO jobs (application_id, state, record, chip_images, attempts, late_notification, previous_number, replacement_cause, created_ms, updated_ms) VALUES (?1, 'received', ?2, ?7, 0, ?3, ?4, ?5, ?6, ?6) RETURNING id",
                 &[
                     new.application_id.as_str().into(),
                     new.record_json.as_str().into(),
@@ -492,6 +494,7 @@ impl Store {
                     prev.into(),
                     cause.into(),
                     now_ms.into(),
+                    new.chip_images_json.as_str().into(),
                 ],
             )?;
             let id = rows
@@ -851,13 +854,16 @@ impl Store {
         })
     }
 
-    /// The enrollment record of a job (JSON; personal data: never log it).
-    pub fn record(&self, id: i64) -> Result<String, StoreError> {
+    /// The enrollment record and chip images of a job (JSON; personal data: never log them).
+    pub fn inputs(&self, id: i64) -> Result<(String, String), StoreError> {
         self.db.with_tx(|tx| {
-            tx.rows("SELECT record FROM jobs WHERE id = ?1", &[id.into()])?
-                .first()
-                .and_then(|r| r[0].text())
-                .ok_or(StoreError::NoJob { id })
+            tx.rows(
+                "SELECT record, chip_images FROM jobs WHERE id = ?1",
+                &[id.into()],
+            )?
+            .first()
+            .and_then(|r| Some((r[0].text()?, r[1].text()?)))
+            .ok_or(StoreError::NoJob { id })
         })
     }
 

@@ -10,6 +10,7 @@ fn new_job(app: &str) -> NewJob {
     NewJob {
         application_id: app.into(),
         record_json: testutil::record_json(app),
+        chip_images_json: testutil::chip_images_json(),
         late_notification: false,
         replaces: None,
     }
