@@ -41,6 +41,10 @@ enum Command {
     Mrz(cmd::mrz::Args),
     /// List PC/SC readers with card presence and ATR (operators, checkpoints).
     Readers(cmd::readers::Args),
+    /// Run the station daemon (`ecard station serve`) and its helpers (operators).
+    Station(ecard_station::cli::StationCommand),
+    /// Check the station's hash-chained audit log (`ecard audit verify`; QA, auditors).
+    Audit(ecard_station::cli::AuditCommand),
 }
 
 /// Exit code for an error that stopped the command.
@@ -56,10 +60,16 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose);
-    let result = match &cli.command {
-        Command::Validate(args) => cmd::validate::run(args),
-        Command::Mrz(args) => cmd::mrz::run(args),
-        Command::Readers(args) => cmd::readers::run(args),
+    let result = match cli.command {
+        Command::Validate(args) => cmd::validate::run(&args),
+        Command::Mrz(args) => cmd::mrz::run(&args),
+        Command::Readers(args) => cmd::readers::run(&args),
+        Command::Station(args) => ecard_station::cli::run_station(args)
+            .map(ExitCode::from)
+            .map_err(anyhow::Error::from),
+        Command::Audit(args) => ecard_station::cli::run_audit(args)
+            .map(ExitCode::from)
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(code) => code,

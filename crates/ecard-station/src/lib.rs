@@ -17,6 +17,7 @@ pub mod auth;
 pub mod chip;
 #[cfg(test)]
 mod chip_tests;
+pub mod cli;
 pub mod config;
 pub mod job;
 pub mod lane;

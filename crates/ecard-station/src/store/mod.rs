@@ -711,7 +711,6 @@ impl Store {
         self.db.with_tx(|tx| {
             let mut head = lock_head(tx)?;
             let mut job = load_job(tx, id, true)?;
-            check_step(&job, JobState::Validated, actor, "retry")?;
             if job.state != JobState::Failed {
                 return Err(StoreError::WrongState {
                     id,
@@ -720,6 +719,7 @@ impl Store {
                     expected: "failed".into(),
                 });
             }
+            check_step(&job, JobState::Validated, actor, "retry")?;
             job.attempts = 0;
             let info = StepInfo {
                 detail: Some("operator retry".into()),
