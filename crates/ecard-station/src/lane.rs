@@ -243,7 +243,12 @@ fn set_status(status: &Status, f: impl FnOnce(&mut LaneStatus)) {
 struct Handoff {
     job: EncodeJob,
     card: EncodedCard,
+    /// Recorded with the `issued` entry (e.g. that the card was re-verified after a restart).
+    note: Option<String>,
 }
+
+/// The audit note of a card read back and verified again after a restart.
+pub const RECHECKED: &str = "read back and verified again after a restart";
 
 /// Runs `f` on the blocking pool with the device, and gives the device back.
 async fn on_device<D: Send + 'static, R: Send + 'static>(
@@ -531,6 +536,7 @@ async fn verify_and_hand_off(
     status: &Status,
 ) -> Box<dyn CardEncoder> {
     let id = ejob.job_id;
+    let note = card.is_none().then(|| RECHECKED.to_string());
     let (encoder, (ejob, verified)) = on_device(encoder, move |e| {
         let r = match &card {
             Some(c) => e.verify(&ejob, c),
@@ -545,7 +551,7 @@ async fn verify_and_hand_off(
     };
     let info = StepInfo {
         ds_certificate: card.ds_certificate.clone(),
-        detail: None,
+        detail: note,
     };
     if let Err(e) = step(station, id, JobState::Printing, actor, info).await {
         tracing::error!(job = id, "cannot start printing: {e}");
@@ -555,7 +561,12 @@ async fn verify_and_hand_off(
         s.encoder_stage = "idle".into();
         s.encoding_job = None;
     });
-    if tx.send(Handoff { job: ejob, card }).await.is_err() {
+    let handoff = Handoff {
+        job: ejob,
+        card,
+        note: None,
+    };
+    if tx.send(handoff).await.is_err() {
         // The printer stage only stops after this sender is dropped; it cannot be gone here.
         tracing::error!(
             job = id,
@@ -595,7 +606,7 @@ async fn printer_stage(
     status: Status,
 ) {
     let actor = Actor::lane(&station.settings().station_id, &name);
-    while let Some(Handoff { job, card }) = rx.recv().await {
+    while let Some(Handoff { job, card, note }) = rx.recv().await {
         let id = job.job_id;
         set_status(&status, |s| {
             s.printer_stage = "printing".into();
@@ -607,7 +618,7 @@ async fn printer_stage(
         match printed {
             Ok(_) => {
                 let info = StepInfo {
-                    detail: None,
+                    detail: note,
                     ds_certificate: None,
                 };
                 match step(&station, id, JobState::Issued, &actor, info).await {
@@ -704,7 +715,12 @@ async fn recover(
                     encoder = enc;
                     match r {
                         Ok(card) => {
-                            if tx.send(Handoff { job: ejob, card }).await.is_err() {
+                            let handoff = Handoff {
+                                job: ejob,
+                                card,
+                                note: Some(RECHECKED.to_string()),
+                            };
+                            if tx.send(handoff).await.is_err() {
                                 tracing::error!(job = id, "printer stage gone");
                             }
                         }

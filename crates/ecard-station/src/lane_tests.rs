@@ -69,7 +69,8 @@ impl Rig {
     /// Waits (real time, bounded) until no job is queued or on a lane.
     async fn settle(&self) {
         for _ in 0..500 {
-            let counts = self.station.store().counts().unwrap();
+            // block_in_place: the sync PostgreSQL client must not run on an async worker.
+            let counts = tokio::task::block_in_place(|| self.station.store().counts().unwrap());
             if counts
                 .iter()
                 .all(|(s, n)| *n == 0 || s.terminal() || *s == JobState::Failed)
@@ -82,6 +83,10 @@ impl Rig {
     }
 
     fn check_invariants(&self) {
+        tokio::task::block_in_place(|| self.check_invariants_blocking())
+    }
+
+    fn check_invariants_blocking(&self) {
         let store = self.station.store();
         let (entries, head, jobs) = store.audit_snapshot().unwrap();
         verify_chain(&entries, (head.0, &head.1)).unwrap();
@@ -278,6 +283,13 @@ async fn restart_rechecks_written_cards_and_spoils_the_rest() {
     assert!(calls.contains(&format!("reject {}", ids[1])));
     // Crash losses do not count as attempts.
     assert_eq!(store.get(ids[1]).unwrap().unwrap().attempts, 0);
+    let (entries, _, _) = store.audit_snapshot().unwrap();
+    let rechecked: Vec<i64> = entries
+        .iter()
+        .filter(|e| e.detail.as_deref() == Some(crate::lane::RECHECKED))
+        .map(|e| e.job_id)
+        .collect();
+    assert_eq!(rechecked, [ids[2], ids[3]]);
     r.check_invariants();
 }
 
@@ -323,4 +335,54 @@ async fn a_dead_stations_jobs_are_taken_over_after_its_lease() {
     assert!(!calls.iter().any(|c| c.starts_with("recheck")));
     assert_eq!(store.revocations().unwrap().len(), 4);
     r.check_invariants();
+}
+
+/// Two stations on one PostgreSQL database share the queue: every job issued once, numbers
+/// unique, both stations take part.
+#[test]
+fn two_stations_share_one_postgres_queue() {
+    let Some(t) = testutil::postgres() else {
+        return;
+    };
+    let peer = Arc::new(testutil::postgres_peer(&t));
+    // The sync PostgreSQL client runs its own runtime: open and drop stores outside ours.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(two_stations(t.store.clone(), peer));
+}
+
+async fn two_stations(store_a: Arc<Store>, store_b: Arc<Store>) {
+    let a = rig(store_a, "station-a");
+    let b = rig(store_b, "station-b");
+    let ids = a.submit(12).await;
+    let lanes_a = LaneSet::start(&a.station, a.lanes(&["lane-1"])).await;
+    let lanes_b = LaneSet::start(&b.station, b.lanes(&["lane-1"])).await;
+    a.settle().await;
+    lanes_a.stop().await;
+    lanes_b.stop().await;
+    tokio::task::block_in_place(|| check_two_stations(&a, &ids));
+    a.check_invariants();
+}
+
+fn check_two_stations(a: &Rig, ids: &[i64]) {
+    let store = a.station.store();
+    for id in ids {
+        assert_eq!(store.get(*id).unwrap().unwrap().state, JobState::Issued);
+    }
+    let numbers = statuses(store);
+    assert_eq!(numbers.len(), 12);
+    assert!(numbers.iter().all(|(_, s)| s == "issued"));
+    let (entries, _, _) = store.audit_snapshot().unwrap();
+    let issuers: std::collections::BTreeSet<String> = entries
+        .iter()
+        .filter(|e| e.to_state == "issued")
+        .map(|e| e.lane.clone().unwrap())
+        .collect();
+    assert_eq!(
+        issuers.into_iter().collect::<Vec<_>>(),
+        ["station-a/lane-1", "station-b/lane-1"]
+    );
 }

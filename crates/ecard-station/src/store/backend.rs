@@ -73,7 +73,31 @@ pub(crate) enum Backend {
     // std Mutex, as mini-redis's db.rs argues: the lock is held only for one short transaction,
     // never across an `.await`, and every caller is already on a blocking thread.
     Sqlite(Mutex<rusqlite::Connection>),
-    Postgres(Mutex<postgres::Client>),
+    Postgres(Mutex<PgClient>),
+}
+
+/// The sync PostgreSQL client runs a small runtime of its own, which tokio refuses to start or
+/// block on inside another runtime's worker, including when the client is closed on drop. The
+/// station drops its store when `run` returns, inside its runtime: so closing happens on a
+/// thread of its own there.
+pub(crate) struct PgClient(Option<postgres::Client>);
+
+impl PgClient {
+    pub(crate) fn new(client: postgres::Client) -> PgClient {
+        PgClient(Some(client))
+    }
+}
+
+impl Drop for PgClient {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                let _ = std::thread::spawn(move || drop(client)).join();
+            } else {
+                drop(client);
+            }
+        }
+    }
 }
 
 impl Backend {
@@ -97,7 +121,8 @@ impl Backend {
                 Ok(out)
             }
             Backend::Postgres(client) => {
-                let mut client = client.lock().map_err(|_| StoreError::Poisoned)?;
+                let mut guard = client.lock().map_err(|_| StoreError::Poisoned)?;
+                let client = guard.0.as_mut().ok_or(StoreError::Poisoned)?;
                 let mut tx = client.transaction().map_err(pg_err)?;
                 let mut adapter = PgTx { tx: &mut tx };
                 let out = f(&mut adapter)?;

@@ -431,7 +431,7 @@ impl Store {
         );
         client.batch_execute(&ddl).map_err(backend::pg_err)?;
         let store = Store {
-            db: Backend::Postgres(Mutex::new(client)),
+            db: Backend::Postgres(Mutex::new(backend::PgClient::new(client))),
             kind: "postgresql",
         };
         store.init_head()?;
