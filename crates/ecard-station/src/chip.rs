@@ -220,8 +220,13 @@ impl ChipEncoder {
     }
 
     /// Moves a blank into the job's slot (rename: two lanes sharing a folder never take the same
-    /// blank), or makes one.
-    fn take_blank(&self, job: i64, blanks: &Path, make: bool) -> Result<PathBuf, CardError> {
+    /// blank) and loads it, or makes a fresh one in memory (saved to the slot once written).
+    fn take_blank(
+        &self,
+        job: i64,
+        blanks: &Path,
+        make: bool,
+    ) -> Result<(PathBuf, Card), CardError> {
         let slot = self.slot(job);
         if let Some(dir) = slot.parent() {
             std::fs::create_dir_all(dir)
@@ -229,15 +234,13 @@ impl ChipEncoder {
         }
         for blank in list_blanks(blanks) {
             if std::fs::rename(&blank, &slot).is_ok() {
-                return Ok(slot);
+                let image =
+                    CardImage::load(&slot).map_err(|e| card_err(job, "loading the blank", e))?;
+                return Ok((slot, image.into_card()));
             }
         }
         if make {
-            let card = Card::new_blank(&SimSpec::from_profile(&self.profile));
-            card.image()
-                .save(&slot)
-                .map_err(|e| card_err(job, "making a simulated blank", e))?;
-            return Ok(slot);
+            return Ok((slot, Card::new_blank(&SimSpec::from_profile(&self.profile))));
         }
         Err(CardError::NoBlank {
             lane: self.lane.clone(),
@@ -459,10 +462,8 @@ impl CardEncoder for ChipEncoder {
                 blanks,
                 make_blanks,
             } => {
-                let slot = self.take_blank(job.job_id, &blanks, make_blanks)?;
-                let image = CardImage::load(&slot)
-                    .map_err(|e| card_err(job.job_id, "loading the blank", e))?;
-                let mut t = SimTransport::new(image.into_card()).with_reader_name(&self.lane);
+                let (slot, card) = self.take_blank(job.job_id, &blanks, make_blanks)?;
+                let mut t = SimTransport::new(card).with_reader_name(&self.lane);
                 let result = self.personalize(job, &mut t);
                 // The card keeps what was written, even half-way: save it either way.
                 t.card()

@@ -606,6 +606,10 @@ async fn printer_stage(
     status: Status,
 ) {
     let actor = Actor::lane(&station.settings().station_id, &name);
+    // The `issued` commit of one card overlaps the printing of the next (at most one pending):
+    // the card is out of the printer either way, and a crash before the commit leaves the job
+    // `printing`, which a restart re-verifies and finishes.
+    let mut pending: Option<tokio::task::JoinHandle<()>> = None;
     while let Some(Handoff { job, card, note }) = rx.recv().await {
         let id = job.job_id;
         set_status(&status, |s| {
@@ -615,19 +619,26 @@ async fn printer_stage(
         let number = job.document_number.mrz_form();
         let (p, printed) = on_device(printer, move |p| p.print(&job, &card)).await;
         printer = p;
+        if let Some(previous) = pending.take() {
+            let _ = previous.await;
+        }
         match printed {
             Ok(_) => {
                 let info = StepInfo {
                     detail: note,
                     ds_certificate: None,
                 };
-                match step(&station, id, JobState::Issued, &actor, info).await {
-                    Ok(_) => {
-                        tracing::info!(job = id, number = %number, lane = %name, "card issued");
-                        set_status(&status, |s| s.issued += 1);
+                let (station, actor, status, name) =
+                    (station.clone(), actor.clone(), status.clone(), name.clone());
+                pending = Some(tokio::spawn(async move {
+                    match step(&station, id, JobState::Issued, &actor, info).await {
+                        Ok(_) => {
+                            tracing::info!(job = id, number = %number, lane = %name, "card issued");
+                            set_status(&status, |s| s.issued += 1);
+                        }
+                        Err(e) => tracing::error!(job = id, "cannot record the issued card: {e}"),
                     }
-                    Err(e) => tracing::error!(job = id, "cannot record the issued card: {e}"),
-                }
+                }));
             }
             Err(e) => spoil(&station, id, &actor, e.to_string(), true, &status).await,
         }
@@ -635,6 +646,9 @@ async fn printer_stage(
             s.printer_stage = "idle".into();
             s.printing_job = None;
         });
+    }
+    if let Some(previous) = pending.take() {
+        let _ = previous.await;
     }
 }
 
