@@ -386,3 +386,88 @@ fn check_two_stations(a: &Rig, ids: &[i64]) {
         ["station-a/lane-1", "station-b/lane-1"]
     );
 }
+
+/// A station that died with a card on its lane: nothing happens while its lease runs, and once
+/// it has run out another station's lane takes the job over, spoils the unreachable card and
+/// issues the job on a new number. Time is tokio's, paused: 30 s pass in no time.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn lease_expiry_hands_a_dead_stations_job_over() {
+    let t = testutil::sqlite();
+    let r = rig(t.store.clone(), "alive");
+    let store = t.store.clone();
+    // "dead" claimed a job and started encoding; its lease ends 30 s from now.
+    let ids = {
+        let now = r.station.now_ms();
+        let s = &store;
+        let new = NewJob {
+            application_id: "MMC-LEASE".into(),
+            record_json: serde_json::to_string(
+                &ecard_model::check_record(
+                    &testutil::record_json("MMC-LEASE"),
+                    time::macros::date!(2026 - 11 - 25),
+                )
+                .unwrap(),
+            )
+            .unwrap(),
+            chip_images_json: testutil::chip_images_json(),
+            late_notification: false,
+            replaces: None,
+        };
+        let intake = Actor::named("intake-1");
+        let (j, _) = s.submit(&new, &intake, now).unwrap();
+        s.step(
+            j.id,
+            JobState::Validated,
+            &intake,
+            &StepInfo::default(),
+            now,
+        )
+        .unwrap();
+        let j = s
+            .claim("dead", "lane-1", 77, now, now + 30_000)
+            .unwrap()
+            .unwrap();
+        s.step(
+            j.id,
+            JobState::Encoding,
+            &Actor::lane("dead", "lane-1"),
+            &StepInfo::default(),
+            now,
+        )
+        .unwrap();
+        vec![j.id]
+    };
+    let lanes = LaneSet::start(&r.station, r.lanes(&["lane-a"])).await;
+    tokio::time::sleep(Duration::from_secs(29)).await;
+    let j = store.get(ids[0]).unwrap().unwrap();
+    assert_eq!(
+        (j.state, j.station.as_deref()),
+        (JobState::Encoding, Some("dead"))
+    );
+    // The lane looks for orphans every lease/2 = 15 s: by 45 s it has taken the job over.
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    for _ in 0..200 {
+        if store.get(ids[0]).unwrap().unwrap().state == JobState::Issued {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    lanes.stop().await;
+    let j = store.get(ids[0]).unwrap().unwrap();
+    assert_eq!(j.state, JobState::Issued);
+    assert_eq!(j.document_number.as_deref(), Some("770000002"));
+    assert_eq!(
+        statuses(&store),
+        vec![
+            ("770000001".to_string(), "voided".to_string()),
+            ("770000002".into(), "issued".into())
+        ]
+    );
+    let (entries, _, _) = store.audit_snapshot().unwrap();
+    let spoil = entries.iter().find(|e| e.to_state == "spoiled").unwrap();
+    assert_eq!(spoil.lane.as_deref(), Some("alive/lane-a"));
+    assert_eq!(
+        spoil.detail.as_deref(),
+        Some("lane dead/lane-1 stopped with the card on it")
+    );
+}

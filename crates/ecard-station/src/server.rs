@@ -59,6 +59,9 @@ pub struct Station {
 }
 
 struct Inner {
+    /// Wall-clock ms and the monotonic instant at start: `now_ms` runs on tokio's clock from
+    /// there, so leases never jump with the wall clock and tests can pause time.
+    epoch: (i64, tokio::time::Instant),
     store: Arc<Store>,
     settings: Settings,
     auth: Auth,
@@ -154,6 +157,7 @@ impl Station {
     pub fn new(store: Arc<Store>, settings: Settings, auth: Auth) -> Station {
         Station {
             inner: Arc::new(Inner {
+                epoch: (wall_ms(), tokio::time::Instant::now()),
                 store,
                 settings,
                 auth,
@@ -180,12 +184,11 @@ impl Station {
         &self.inner.store
     }
 
-    /// Wall-clock milliseconds since the Unix epoch (the store takes time as an argument).
+    /// Milliseconds since the Unix epoch: the wall clock at start plus tokio's monotonic time
+    /// since (the store takes time as an argument; leases and audit times come from here).
     pub fn now_ms(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
+        let (wall, start) = self.inner.epoch;
+        wall + start.elapsed().as_millis() as i64
     }
 
     /// Runs a blocking store call on the blocking pool.
@@ -354,6 +357,13 @@ impl Station {
         }
         Ok(n)
     }
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Runs the station: recovery, the lanes and the HTTP API on `listener`, until `shutdown`

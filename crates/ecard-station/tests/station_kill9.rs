@@ -119,9 +119,44 @@ fn kill9(mut d: Daemon) {
 }
 
 #[test]
-fn kill_dash_nine_mid_batch_loses_nothing_and_never_issues_twice() {
+fn kill_dash_nine_mid_batch_loses_nothing_and_never_issues_twice_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("station.toml"), CONFIG).unwrap();
+    let db = dir.path().join("station.db");
+    kill_test(dir.path(), &|| Store::open_sqlite(&db).unwrap(), "sqlite");
+}
+
+#[test]
+fn kill_dash_nine_mid_batch_loses_nothing_and_never_issues_twice_postgres() {
+    let url = std::env::var("ECARD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let schema = format!("ecard_test_{:016x}", rand::random::<u64>());
+    if let Err(e) = Store::open_postgres(&url, &schema) {
+        if std::env::var("ECARD_PG_TESTS").as_deref() == Ok("1") {
+            panic!("PostgreSQL at {url} is required (ECARD_PG_TESTS=1): {e}");
+        }
+        println!("skipped: PostgreSQL at {url} unreachable: {e}");
+        return;
+    }
+    struct Drop_(String, String);
+    impl Drop for Drop_ {
+        fn drop(&mut self) {
+            let _ = Store::drop_pg_schema(&self.0, &self.1);
+        }
+    }
+    let _cleanup = Drop_(url.clone(), schema.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        format!("{CONFIG}\n[store]\npostgres = \"{url}\"\npostgres_schema = \"{schema}\"\n");
+    std::fs::write(dir.path().join("station.toml"), config).unwrap();
+    kill_test(
+        dir.path(),
+        &|| Store::open_postgres(&url, &schema).unwrap(),
+        "postgres",
+    );
+}
+
+fn kill_test(dir: &Path, open: &dyn Fn() -> Store, label: &str) {
     let total = 40;
     let mut acked: BTreeMap<String, i64> = BTreeMap::new();
     let mut next = 0;
@@ -134,7 +169,7 @@ fn kill_dash_nine_mid_batch_loses_nothing_and_never_issues_twice() {
     };
     // Kill 4 times at varying moments while submitting and while lanes work.
     for round in 0..4 {
-        let d = start(dir.path());
+        let d = start(dir);
         let deadline = Instant::now() + Duration::from_millis(1000 + rand(1500));
         while Instant::now() < deadline && next < total {
             let app = format!("MMC-KILL-{next:04}");
@@ -151,7 +186,7 @@ fn kill_dash_nine_mid_batch_loses_nothing_and_never_issues_twice() {
         kill9(d);
     }
     // Final run: submit the rest (resubmitting is safe), let everything finish.
-    let d = start(dir.path());
+    let d = start(dir);
     while next < total {
         let app = format!("MMC-KILL-{next:04}");
         let (status, job) = http(&d, "POST", "/api/v1/enrollments", &record(&app)).unwrap();
@@ -181,7 +216,7 @@ fn kill_dash_nine_mid_batch_loses_nothing_and_never_issues_twice() {
     assert!(child.wait().unwrap().success(), "graceful stop exits 0");
 
     // Invariants, read from the store itself.
-    let store = Store::open_sqlite(&dir.path().join("station.db")).unwrap();
+    let store = open();
     let jobs = store.list(None, 10_000).unwrap();
     let by_app: BTreeMap<&str, _> = jobs
         .iter()
@@ -227,18 +262,15 @@ fn kill_dash_nine_mid_batch_loses_nothing_and_never_issues_twice() {
         );
         // Each card image of an issued number is in cards/ and no other is.
         let number = j.document_number.as_deref().unwrap();
-        assert!(
-            dir.path()
-                .join("cards")
-                .join(format!("{number}.img"))
-                .is_file()
-        );
+        assert!(dir.join("cards").join(format!("{number}.img")).is_file());
     }
-    let cards = std::fs::read_dir(dir.path().join("cards")).unwrap().count();
+    let cards = std::fs::read_dir(dir.join("cards")).unwrap().count();
     assert_eq!(cards, acked.len());
     let out = Command::new(env!("CARGO_BIN_EXE_ecard-stationd"))
-        .args(["audit", "verify", "--data-dir"])
-        .arg(dir.path())
+        .args(["audit", "verify", "--config"])
+        .arg(dir.join("station.toml"))
+        .arg("--data-dir")
+        .arg(dir)
         .output()
         .unwrap();
     assert_eq!(
@@ -261,7 +293,7 @@ fn kill_dash_nine_mid_batch_loses_nothing_and_never_issues_twice() {
         .filter(|e| e.detail.as_deref() == Some(ecard_station::lane::RECHECKED))
         .count();
     println!(
-        "kill -9 x4: {} jobs issued, {voided} numbers voided, {spoiled_by_restart} cards spoiled and {rechecked} re-verified at restart, {} audit entries",
+        "kill -9 x4 ({label}): {} jobs issued, {voided} numbers voided, {spoiled_by_restart} cards spoiled and {rechecked} re-verified at restart, {} audit entries",
         acked.len(),
         entries.len()
     );
