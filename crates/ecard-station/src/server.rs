@@ -72,8 +72,9 @@ struct Inner {
     work: Notify,
 }
 
-/// The chip JPEGs made at intake, stored with the job so lanes do no image work.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// The chip JPEGs made at intake, stored with the job so lanes do no image work. Personal data:
+/// Debug shows sizes only.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChipImages {
     /// DG2 face JPEG, base64.
     pub face: String,
@@ -87,6 +88,21 @@ pub struct ChipImages {
     pub signature_width: u32,
     /// Signature height in pixels.
     pub signature_height: u32,
+}
+
+impl std::fmt::Debug for ChipImages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ChipImages(face {}x{}, {} base64 chars; signature {}x{}, {} base64 chars)",
+            self.face_width,
+            self.face_height,
+            self.face.len(),
+            self.signature_width,
+            self.signature_height,
+            self.signature.len()
+        )
+    }
 }
 
 impl ChipImages {

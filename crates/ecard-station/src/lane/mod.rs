@@ -11,7 +11,6 @@
 //! verification is the checkpoint's.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use ecard_model::{DocumentNumber, EnrollmentRecord};
 use serde::Serialize;
@@ -22,6 +21,12 @@ use crate::job::{Job, JobState};
 use crate::server::Station;
 use crate::shutdown::Shutdown;
 use crate::store::{Actor, StepInfo, StoreError};
+
+mod printer;
+mod recover;
+
+pub use printer::SimPrinter;
+use recover::recover;
 
 /// What a lane needs to encode one card. Holds personal data: Debug shows ids only.
 pub struct EncodeJob {
@@ -150,50 +155,6 @@ pub trait Printer: Send {
     fn describe(&self) -> String;
     /// Prints the card's surface and outputs it; returns where the card went.
     fn print(&mut self, job: &EncodeJob, card: &EncodedCard) -> Result<String, PrintError>;
-}
-
-/// The simulated printer: time only (real drivers come later). When the card is a simulated
-/// card image, it is moved to the output folder as `<document number>.img`.
-pub struct SimPrinter {
-    /// Time to print one card.
-    pub per_card: Duration,
-    /// Where finished cards go (`DATA_DIR/cards`).
-    pub output_dir: std::path::PathBuf,
-}
-
-impl Printer for SimPrinter {
-    fn describe(&self) -> String {
-        format!("sim ({} ms per card)", self.per_card.as_millis())
-    }
-
-    fn print(&mut self, job: &EncodeJob, card: &EncodedCard) -> Result<String, PrintError> {
-        if !self.per_card.is_zero() {
-            std::thread::sleep(self.per_card);
-        }
-        let src = std::path::Path::new(&card.location);
-        if !src.is_file() {
-            // A PC/SC card is not a file: nothing to move.
-            return Ok(card.location.clone());
-        }
-        let fail = |reason: String| PrintError::Failed {
-            printer: "sim".into(),
-            job: job.job_id,
-            reason,
-        };
-        std::fs::create_dir_all(&self.output_dir)
-            .map_err(|e| fail(format!("cannot create {}: {e}", self.output_dir.display())))?;
-        let dst = self
-            .output_dir
-            .join(format!("{}.img", job.document_number.mrz_form()));
-        std::fs::rename(src, &dst).map_err(|e| {
-            fail(format!(
-                "cannot move {} to {}: {e}",
-                src.display(),
-                dst.display()
-            ))
-        })?;
-        Ok(dst.display().to_string())
-    }
 }
 
 /// What `GET /lanes` shows for one lane.
@@ -650,119 +611,4 @@ async fn printer_stage(
     if let Some(previous) = pending.take() {
         let _ = previous.await;
     }
-}
-
-/// Takes care of jobs nobody works on: this lane's own after a restart (a written card is read
-/// back and verified again; a card being written is spoiled), and jobs of dead stations whose
-/// lease ran out (their cards are out of reach: spoiled, the job gets a new blank).
-async fn recover(
-    station: &Station,
-    name: &str,
-    mut encoder: Box<dyn CardEncoder>,
-    tx: &mpsc::Sender<Handoff>,
-    status: &Status,
-    startup: bool,
-) -> Box<dyn CardEncoder> {
-    let me = station.settings().station_id.clone();
-    let known = station.lane_names();
-    let (st, now) = (me.clone(), station.now_ms());
-    let orphans = match station.db(move |s| s.orphaned(&st, now)).await {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::error!(lane = %name, "cannot look for interrupted jobs: {e}");
-            return encoder;
-        }
-    };
-    let actor = Actor::lane(&me, name);
-    for job in orphans {
-        let own_lane =
-            job.station.as_deref() == Some(me.as_str()) && job.lane.as_deref() == Some(name);
-        // A lane removed from the configuration: the first lane spoils its cards.
-        let ours_unknown_lane = job.station.as_deref() == Some(me.as_str())
-            && !job
-                .lane
-                .as_deref()
-                .is_some_and(|l| known.iter().any(|k| k == l))
-            && known.first().map(String::as_str) == Some(name);
-        let other_station = job.station.as_deref() != Some(me.as_str());
-        if !(other_station || (startup && (own_lane || ours_unknown_lane))) {
-            continue; // Another lane of this station recovers it.
-        }
-        let id = job.id;
-        if !own_lane {
-            let (st, ln, now) = (me.clone(), name.to_string(), station.now_ms());
-            if station
-                .db(move |s| s.take_over(id, &st, &ln, now))
-                .await
-                .is_err()
-            {
-                continue; // Someone else took it, or its station came back.
-            }
-            let why = format!(
-                "lane {}/{} stopped with the card on it",
-                job.station.unwrap_or_default(),
-                job.lane.unwrap_or_default()
-            );
-            spoil(station, id, &actor, why, false, status).await;
-            continue;
-        }
-        tracing::info!(job = id, state = %job.state, lane = %name, "recovering interrupted job");
-        match job.state {
-            JobState::Verifying | JobState::Printing => {
-                let ejob = match encode_job(station, &job).await {
-                    Ok(j) => j,
-                    Err(e) => {
-                        spoil(station, id, &actor, e.to_string(), false, status).await;
-                        continue;
-                    }
-                };
-                if job.state == JobState::Verifying {
-                    encoder =
-                        verify_and_hand_off(station, &actor, encoder, ejob, None, tx, status).await;
-                } else {
-                    // Printing: verify again before the card may be issued.
-                    let (enc, (ejob, r)) = on_device(encoder, move |e| {
-                        let r = e.recheck(&ejob);
-                        (ejob, r)
-                    })
-                    .await;
-                    encoder = enc;
-                    match r {
-                        Ok(card) => {
-                            let handoff = Handoff {
-                                job: ejob,
-                                card,
-                                note: Some(RECHECKED.to_string()),
-                            };
-                            if tx.send(handoff).await.is_err() {
-                                tracing::error!(job = id, "printer stage gone");
-                            }
-                        }
-                        Err(e) => {
-                            encoder = reject(
-                                station,
-                                &actor,
-                                encoder,
-                                ejob,
-                                format!("after restart: {e}"),
-                                false,
-                                status,
-                            )
-                            .await;
-                        }
-                    }
-                }
-            }
-            _ => {
-                // Numbered or encoding: the chip may be partly written; it is never trusted.
-                if let Ok(ejob) = encode_job(station, &job).await {
-                    let (enc, _) = on_device(encoder, move |e| e.reject(&ejob)).await;
-                    encoder = enc;
-                }
-                let why = format!("interrupted while {}", job.state);
-                spoil(station, id, &actor, why, false, status).await;
-            }
-        }
-    }
-    encoder
 }
