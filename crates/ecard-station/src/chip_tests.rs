@@ -83,7 +83,14 @@ async fn sim_lanes_issue_cards_a_checkpoint_accepts() {
         make_blanks: false,
     };
     let lanes = LaneSet::start(&station, vec![lane("lane-1", dir.path(), &pki, source)]).await;
-    settle(&station).await;
+    let settled = tokio::time::timeout(
+        Duration::from_secs(60),
+        station.wait_until_settled(Duration::from_millis(10)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(settled.len(), 2);
     lanes.stop().await;
 
     let store = station.store();

@@ -361,6 +361,22 @@ impl Station {
         Ok(job)
     }
 
+    /// Waits until no job is waiting or on a lane (every job issued, rejected, voided or
+    /// failed), polling every `poll`; returns the jobs (newest first). For in-process drivers
+    /// such as `ecard demo`.
+    pub async fn wait_until_settled(&self, poll: Duration) -> Result<Vec<Job>, StoreError> {
+        loop {
+            let jobs = self.db(|s| s.list(None, i64::MAX)).await?;
+            if jobs
+                .iter()
+                .all(|j| j.state.terminal() || j.state == JobState::Failed)
+            {
+                return Ok(jobs);
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
     /// Validates jobs left `received` by a crash between storing and validating.
     pub async fn recover_received(&self) -> Result<usize, StoreError> {
         let jobs = self

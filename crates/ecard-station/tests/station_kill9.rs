@@ -57,6 +57,19 @@ fn start(dir: &Path) -> Daemon {
     }
     // Keep draining stdout so the daemon never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("admin.token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "admin.token must be readable by its owner only"
+        );
+    }
     let token = std::fs::read_to_string(dir.join("admin.token"))
         .unwrap()
         .trim()
