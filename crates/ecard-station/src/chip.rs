@@ -176,6 +176,7 @@ pub struct ChipEncoder {
     pki: Arc<Pki>,
     data_dir: PathBuf,
     issuing_authority: String,
+    real_time: bool,
 }
 
 fn card_err(job: i64, step: &str, reason: impl std::fmt::Display) -> CardError {
@@ -203,7 +204,15 @@ impl ChipEncoder {
             pki,
             data_dir: data_dir.to_owned(),
             issuing_authority: "MMC MOSCOW".into(),
+            real_time: false,
         }
+    }
+
+    /// Simulated cards take the time their profile's timing model says (EEPROM page writes,
+    /// link speed, APDU latency) while being written, instead of none.
+    pub fn with_real_time(mut self, on: bool) -> ChipEncoder {
+        self.real_time = on;
+        self
     }
 
     fn slot(&self, job: i64) -> PathBuf {
@@ -463,7 +472,9 @@ impl CardEncoder for ChipEncoder {
                 make_blanks,
             } => {
                 let (slot, card) = self.take_blank(job.job_id, &blanks, make_blanks)?;
-                let mut t = SimTransport::new(card).with_reader_name(&self.lane);
+                let mut t = SimTransport::new(card)
+                    .with_reader_name(&self.lane)
+                    .real_time(self.real_time);
                 let result = self.personalize(job, &mut t);
                 // The card keeps what was written, even half-way: save it either way.
                 t.card()

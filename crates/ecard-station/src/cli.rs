@@ -226,13 +226,16 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
         .iter()
         .map(|l| Lane {
             name: l.name.clone(),
-            encoder: Box::new(ChipEncoder::new(
-                &l.name,
-                l.source.clone(),
-                l.profile.clone(),
-                pki.clone(),
-                &config.data_dir,
-            )),
+            encoder: Box::new(
+                ChipEncoder::new(
+                    &l.name,
+                    l.source.clone(),
+                    l.profile.clone(),
+                    pki.clone(),
+                    &config.data_dir,
+                )
+                .with_real_time(l.real_time),
+            ),
             printer: Box::new(SimPrinter {
                 per_card: l.print_time,
                 output_dir: config.data_dir.join("cards"),

@@ -89,6 +89,8 @@ struct RawLane {
     encoder: String,
     #[serde(default)]
     make_blanks: bool,
+    #[serde(default)]
+    real_time: bool,
     profile: Option<String>,
     printer: Option<String>,
     print_ms: Option<u64>,
@@ -139,6 +141,8 @@ pub struct LaneConfig {
     pub profile: Profile,
     /// Simulated printer time per card.
     pub print_time: Duration,
+    /// Simulated cards take their timing model's time while written.
+    pub real_time: bool,
 }
 
 /// A resolved configuration.
@@ -175,6 +179,7 @@ impl StationConfig {
             },
             profile: builtin_sim_profile(),
             print_time: Duration::ZERO,
+            real_time: false,
         };
         StationConfig {
             listen: DEFAULT_LISTEN
@@ -370,6 +375,7 @@ impl StationConfig {
                 source,
                 profile,
                 print_time: Duration::from_millis(l.print_ms.unwrap_or(0)),
+                real_time: l.real_time,
             });
         }
         for (i, t) in raw.tokens.into_iter().enumerate() {
@@ -439,6 +445,7 @@ ds_key = "/keys/ds.key"
 [[lanes]]
 name = "a"
 encoder = "sim:blanks"
+real_time = true
 print_ms = 150
 [[lanes]]
 name = "b"
@@ -476,6 +483,7 @@ sha256 = "{}"
             }
         );
         assert_eq!(c.lanes[0].print_time, Duration::from_millis(150));
+        assert!(c.lanes[0].real_time && !c.lanes[1].real_time);
         assert_eq!(
             c.lanes[1].source,
             CardSource::Pcsc {

@@ -20,12 +20,14 @@ lease_seconds = 5
 name = "lane-1"
 encoder = "sim:blanks/lane-1"
 make_blanks = true
-print_ms = 400
+real_time = true
+print_ms = 150
 [[lanes]]
 name = "lane-2"
 encoder = "sim:blanks/lane-2"
 make_blanks = true
-print_ms = 400
+real_time = true
+print_ms = 150
 "#;
 
 struct Daemon {
@@ -313,6 +315,6 @@ fn kill_test(dir: &Path, open: &dyn Fn() -> Store, label: &str) {
     // The kills must have caught cards on a lane, or this test proved nothing about recovery.
     assert!(
         spoiled_by_restart + rechecked > 0,
-        "no kill hit a job on a lane; lengthen print_ms"
+        "no kill hit a job on a lane; lengthen the device times"
     );
 }
