@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite uses, once: PC/SC (pcscd, the vpcd virtual reader
-# driver, the libpcsclite headers) and openssl (an independent check of our certificates and CMS).
+# driver, the libpcsclite headers), openssl (an independent check of our certificates and CMS),
+# the card face's fonts (OCR-B for the MRZ, DejaVu for the rest), tesseract (reads the printed MRZ
+# back), and CUPS with the cups-pdf queue driver (a real IPP printer that writes PDFs).
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
-PKGS="pcscd libpcsclite-dev pkg-config vsmartcard-vpcd openssl"
+PKGS="pcscd libpcsclite-dev pkg-config vsmartcard-vpcd openssl fonts-ocr-b fonts-dejavu-core tesseract-ocr cups printer-driver-cups-pdf"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -10,6 +10,8 @@
 //! - [`profile`]: firmware profiles (TOML text in, typed [`profile::Profile`] out; the caller reads files);
 //! - [`perso`]: the personalization state machine; [`read`]: reading a card back;
 //! - [`verify`]: the checkpoint's checks on a set of LDS files (ECARD.md section 7);
+//! - [`issue`]: one card end to end (content from the model, perso, signed files), shared by the
+//!   station's lanes and `ecard personalize`;
 //! - [`transport`]: the one door to the world, implemented by PC/SC and the simulator elsewhere.
 //!
 //! Like `quinn-proto`, this crate performs no I/O whatsoever: no files, no sockets, no clock (times
@@ -18,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod apdu;
+pub mod issue;
 pub mod lds;
 pub mod perso;
 pub mod pki;

@@ -86,7 +86,7 @@ fn factory_df_already_locked_is_refused() {
     assert_eq!(err.card, CardState::Blank);
     assert_eq!(
         err.to_string(),
-        "card is not blank: the e-card application is already locked while checking that the card is blank; the card is blank"
+        "card is not blank: the e-card application is already locked while checking that the card is blank; the card is unchanged (nothing was written to it)"
     );
 }
 

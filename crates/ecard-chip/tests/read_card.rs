@@ -66,6 +66,34 @@ fn a_card_travels_as_an_image_file() {
 }
 
 #[test]
+fn a_reader_that_passes_more_than_the_card_buffers_still_reads_everything() {
+    // vpcd passes 65533-byte answers; the ecard-sim card OS answers at most 4096 bytes with 9000.
+    let profile = Profile::builtin("ecard-sim").unwrap();
+    let mut t = blank_transport(&profile, 14);
+    let files = issue(&mut t, &profile, 40_000);
+    let wide = ecard_chip::transport::ApduLimits {
+        extended: true,
+        max_command_data: 65526,
+        max_response_data: 65533,
+    };
+    let mut t = SimTransport::new(t.into_card()).with_limits(wide);
+    let (read, stats) = read::read_card(&mut t).unwrap();
+    assert_eq!(read, files);
+    // One short answer per large file teaches the reader the card's size; the rest of the file is
+    // read in 4096-byte answers: no more APDUs than a reader that knew the size from the start
+    // plus one re-planned tail read per file.
+    let known: usize = 1 + files
+        .values()
+        .map(|f| 2 + f.len().saturating_sub(8).div_ceil(4096))
+        .sum::<usize>();
+    assert!(
+        stats.apdus as usize <= known + files.len(),
+        "{} APDUs, {known} expected at most",
+        stats.apdus
+    );
+}
+
+#[test]
 fn blank_card_has_no_application() {
     let profile = Profile::builtin("ecard-sim").unwrap();
     let mut t = blank_transport(&profile, 13);
@@ -147,19 +175,20 @@ fn header_claiming_too_much_is_refused() {
 }
 
 #[test]
-fn short_body_answer_is_malformed() {
-    // EF.COM of 300 bytes: the body read asks 256 and gets 10.
-    let mut header = vec![0x60, 0x82, 0x01, 0x28, 0x5C, 0x01, 0x61, 0x00, 0x90, 0x00];
-    header.truncate(10);
+fn a_short_body_answer_is_learned_and_an_empty_one_is_malformed() {
+    // EF.COM of 300 bytes: the body read asks 256 and gets 10, so the reader re-plans in reads of
+    // 10; the next answer is empty, which moves nothing and cannot be right.
+    let header = vec![0x60, 0x82, 0x01, 0x28, 0x5C, 0x01, 0x61, 0x00, 0x90, 0x00];
     let mut short = vec![0u8; 10];
     short.extend([0x90, 0x00]);
-    let err = scripted(&[&[0x90, 0x00], &[0x90, 0x00], &header, &short]).unwrap_err();
+    let err =
+        scripted(&[&[0x90, 0x00], &[0x90, 0x00], &header, &short, &[0x90, 0x00]]).unwrap_err();
     assert_eq!(
         err,
         ReadError::Malformed {
             step: ReadStep::ReadBody,
             file: Some(EfId::Com),
-            detail: "READ BINARY returned 10 bytes, asked for 256".into()
+            detail: "READ BINARY returned 0 bytes, asked for 10".into()
         }
     );
 }

@@ -39,8 +39,26 @@ enum Command {
     Validate(cmd::validate::Args),
     /// Print the three TD1 MRZ lines a card would carry for an enrollment record.
     Mrz(cmd::mrz::Args),
+    /// Create the signing PKI: a CSCA and a Document Signer (certificates and keys).
+    #[command(subcommand)]
+    Pki(cmd::pki::Command),
+    /// Write an enrollment's data and a signed security object to a blank card, then lock it (operators).
+    Personalize(cmd::personalize::Args),
+    /// Read every file of a card into a folder (QA inspectors).
+    Read(cmd::read::Args),
+    /// Verify a folder of chip files offline, a line per check (QA inspectors, checkpoints).
+    Verify(cmd::verify::Args),
+    /// Give the checkpoint verdict on a card, with Active Authentication (checkpoint officers).
+    Check(cmd::check::Args),
     /// List PC/SC readers with card presence and ATR (operators, checkpoints).
     Readers(cmd::readers::Args),
+    /// Simulated cards: make a blank one, or insert one into the vpcd virtual reader.
+    #[command(subcommand)]
+    Sim(cmd::sim::Command),
+    /// Issue demo cards end to end on simulated cards and verify each as a checkpoint would.
+    Demo(cmd::demo::Args),
+    /// Measure the chip path: LDS build and signing, APDUs per card, encode time against the link's limit.
+    Bench(cmd::bench::Args),
     /// Run the station daemon (`ecard station serve`) and its helpers (operators).
     Station(ecard_station::cli::StationCommand),
     /// Check the station's hash-chained audit log (`ecard audit verify`; QA, auditors).
@@ -60,10 +78,18 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose);
-    let result = match cli.command {
-        Command::Validate(args) => cmd::validate::run(&args),
-        Command::Mrz(args) => cmd::mrz::run(&args),
-        Command::Readers(args) => cmd::readers::run(&args),
+    let result = match &cli.command {
+        Command::Validate(args) => cmd::validate::run(args),
+        Command::Mrz(args) => cmd::mrz::run(args),
+        Command::Pki(c) => cmd::pki::run(c),
+        Command::Personalize(args) => cmd::personalize::run(args),
+        Command::Read(args) => cmd::read::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
+        Command::Check(args) => cmd::check::run(args),
+        Command::Readers(args) => cmd::readers::run(args),
+        Command::Sim(c) => cmd::sim::run(c),
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
         Command::Station(args) => ecard_station::cli::run_station(args)
             .map(ExitCode::from)
             .map_err(anyhow::Error::from),

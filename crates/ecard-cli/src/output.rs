@@ -54,6 +54,28 @@ where
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    println!("{text}");
+    write_line(format_args!("{text}"));
     Ok(())
+}
+
+/// Writes one line to stdout. A reader that went away (`ecard readers | head -1`) is not an error
+/// (ripgrep's rule): the command ends quietly with success, as `println!` would not (it panics).
+pub fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(3);
+    }
+}
+
+/// `println!` for command output, through [`write_line`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
 }

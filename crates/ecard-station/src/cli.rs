@@ -108,11 +108,11 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
 }
 
 /// Runs `ecard station ...`; returns the exit code (0 success).
-pub fn run_station(cmd: StationCommand) -> Result<u8, CliError> {
-    match cmd.command {
+pub fn run_station(cmd: &StationCommand) -> Result<u8, CliError> {
+    match &cmd.command {
         StationSub::Serve(args) => serve(args).map(|()| 0),
         StationSub::HashToken { token } => {
-            println!("{}", hash_token(&token));
+            println!("{}", hash_token(token));
             Ok(0)
         }
         StationSub::Blanks {
@@ -120,14 +120,14 @@ pub fn run_station(cmd: StationCommand) -> Result<u8, CliError> {
             count,
             profile,
         } => {
-            let profile = ecard_chip::profile::Profile::builtin(&profile).map_err(|e| {
+            let profile = ecard_chip::profile::Profile::builtin(profile).map_err(|e| {
                 CliError::Config(ConfigError::Value {
                     file: "command line".into(),
                     key: "--profile".into(),
                     problem: e.to_string(),
                 })
             })?;
-            make_blanks(&dir, count, &profile)
+            make_blanks(dir, *count, &profile)
                 .map_err(io(format!("writing blanks in {}", dir.display())))?;
             println!("wrote {count} blank cards in {}", dir.display());
             Ok(0)
@@ -136,8 +136,8 @@ pub fn run_station(cmd: StationCommand) -> Result<u8, CliError> {
 }
 
 /// Runs `ecard audit ...`; returns 0 when the log is intact, 1 when it was tampered with.
-pub fn run_audit(cmd: AuditCommand) -> Result<u8, CliError> {
-    let AuditSub::Verify { config, data_dir } = cmd.command;
+pub fn run_audit(cmd: &AuditCommand) -> Result<u8, CliError> {
+    let AuditSub::Verify { config, data_dir } = &cmd.command;
     let config = resolve(config.as_deref(), data_dir.as_deref())?;
     if let StoreConfig::Sqlite(path) = &config.store
         && !path.is_file()
@@ -249,7 +249,7 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
     })
 }
 
-fn serve(args: ServeArgs) -> Result<(), CliError> {
+fn serve(args: &ServeArgs) -> Result<(), CliError> {
     let mut config = resolve(args.config.as_deref(), args.data_dir.as_deref())?;
     if let Some(l) = args.listen {
         config.listen = l;

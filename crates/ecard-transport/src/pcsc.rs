@@ -394,9 +394,32 @@ impl Transport for PcscTransport {
     fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         let ins = capdu.get(1).copied().unwrap_or(0);
         tracing::debug!(reader = %self.reader, ins, len = capdu.len(), "C-APDU");
-        match self.card.transmit(capdu, &mut self.rbuf) {
+        let answer = self
+            .card
+            .transmit(capdu, &mut self.rbuf)
+            .map(<[u8]>::to_vec);
+        match answer {
+            // Quirk: when the card leaves mid-APDU, pcscd with vpcd (vsmartcard 3.3) often
+            // completes SCardTransmit with an empty answer. No card sends fewer than the two
+            // status bytes, so treat it as the driver error it is: ask the reader first.
+            Ok(rapdu) if rapdu.len() < 2 => {
+                let err = if self.card_gone() {
+                    TransportError::CardRemoved {
+                        reader: self.reader.clone(),
+                    }
+                } else {
+                    TransportError::Unresponsive {
+                        reader: self.reader.clone(),
+                        detail: format!(
+                            "SCardTransmit returned a {}-byte answer, without a status word",
+                            rapdu.len()
+                        ),
+                    }
+                };
+                tracing::debug!(reader = %self.reader, ins, error = %err, "transmit failed");
+                Err(err)
+            }
             Ok(rapdu) => {
-                let rapdu = rapdu.to_vec();
                 tracing::debug!(
                     reader = %self.reader,
                     ins,

@@ -72,7 +72,7 @@ pub enum CardState {
 impl std::fmt::Display for CardState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            CardState::Blank => "blank",
+            CardState::Blank => "unchanged (nothing was written to it)",
             CardState::Spoiled => "spoiled",
             CardState::Issued => "issued",
         })

@@ -132,28 +132,36 @@ pub(crate) fn check_dg1_dg11(t: Option<&Td1>, dg11: Option<&Dg11>, has_dg11: boo
             .into(),
         );
     };
-    let mut problems = Vec::new();
     if let Some(dob) = &dg11.date_of_birth
         && dob.get(2..) != Some(t.date_of_birth.as_str())
     {
-        problems.push("date of birth differs");
+        return Outcome::Fail("DG1 and DG11: date of birth differs".into());
     }
+    // A foreign resident's Latin name follows the passport's spelling (HAKOBYAN), while DG11 holds
+    // a Russian rendering (АКОПЯН) that Doc 9303 Part 3 transliterates differently (AKOPIAN). Both
+    // are signed by the SOD, so a name that does not transliterate to the MRZ is not evidence of
+    // tampering: the officer is told to compare the names by eye, and the card stays valid.
     if let Some(name) = &dg11.full_name {
         let (sur, given) = name.split_once("<<").unwrap_or((name.as_str(), ""));
         match (transliterate(sur), transliterate(given)) {
             (Ok(s), Ok(g)) => {
                 if !mrz_name_agrees(&t.lines[2], &s, &g) {
-                    problems.push("name differs from the MRZ name");
+                    return Outcome::Warn(
+                        "DG11's national-script name does not transliterate (Doc 9303 Part 3) to the MRZ name, \
+                         which follows the passport's spelling; compare the two names by eye"
+                            .into(),
+                    );
                 }
             }
-            _ => problems.push("DG11 name cannot be transliterated into MRZ characters"),
+            _ => {
+                return Outcome::Warn(
+                    "DG11's name cannot be transliterated into MRZ characters; compare it with the MRZ name by eye"
+                        .into(),
+                );
+            }
         }
     }
-    if problems.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(format!("DG1 and DG11: {}", problems.join("; ")))
-    }
+    Outcome::Pass
 }
 
 #[cfg(test)]

@@ -351,3 +351,13 @@ pub fn verify(files: &LdsFiles, opts: &VerifyOptions<'_>) -> Report {
         .map(|t| HolderSummary::new(t, p.dg11.as_ref(), p.dg12.as_ref(), opts.at));
     Report { checks, holder }
 }
+
+/// What the card says about its holder, as far as DG1 (and DG11, DG12 where present) parse; `at`
+/// settles the century of a two-digit birth year when DG11 has no full date.
+pub fn holder_summary(files: &LdsFiles, at: time::Date) -> Option<HolderSummary> {
+    let dg1 = Dg1::parse(files.get(&EfId::Dg1)?).ok()?;
+    let td1 = dg1.td1().ok()?;
+    let dg11 = files.get(&EfId::Dg11).and_then(|b| Dg11::parse(b).ok());
+    let dg12 = files.get(&EfId::Dg12).and_then(|b| Dg12::parse(b).ok());
+    Some(HolderSummary::new(&td1, dg11.as_ref(), dg12.as_ref(), at))
+}

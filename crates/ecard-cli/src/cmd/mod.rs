@@ -1,6 +1,17 @@
-//! One module per subcommand: `Args` (clap) and `run(&Args) -> anyhow::Result<ExitCode>`.
+//! One module per subcommand: `Args` (clap) and `run(&Args) -> anyhow::Result<ExitCode>`; shared
+//! pieces (reaching a card, loading records and the PKI) in their own modules.
 
+pub mod bench;
+pub mod card;
+pub mod check;
+pub mod demo;
 pub mod enrollment;
+pub mod face;
 pub mod mrz;
+pub mod personalize;
+pub mod pki;
+pub mod read;
 pub mod readers;
+pub mod sim;
 pub mod validate;
+pub mod verify;

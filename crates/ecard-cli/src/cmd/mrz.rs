@@ -43,6 +43,6 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let expiry = ecard_model::dates::expiry_for(args.issued);
     let td1 = Td1::for_card(&prepared.holder, &args.document_number, expiry);
-    println!("{}", td1.text());
+    crate::out!("{}", td1.text());
     Ok(ExitCode::SUCCESS)
 }

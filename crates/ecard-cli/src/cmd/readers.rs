@@ -38,14 +38,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.json {
         crate::output::print_json(&readers)?;
     } else if readers.is_empty() {
-        println!(
+        crate::out!(
             "no readers: connect a reader, or start the virtual one with `tools/virtual-reader.sh start`"
         );
     } else {
         for r in &readers {
             match (&r.atr, r.card_present) {
-                (Some(atr), true) => println!("{}\tcard present\tATR {atr}", r.name),
-                _ => println!("{}\tno card", r.name),
+                (Some(atr), true) => crate::out!("{}\tcard present\tATR {atr}", r.name),
+                _ => crate::out!("{}\tno card", r.name),
             }
         }
     }

@@ -67,10 +67,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 } else {
                     ""
                 };
-                println!("{}: valid{late}", r.file);
+                crate::out!("{}: valid{late}", r.file);
             }
             for p in &r.problems {
-                println!("{}: {}: {}", r.file, p.path, p.message);
+                crate::out!("{}: {}: {}", r.file, p.path, p.message);
             }
         }
         let invalid = results.iter().filter(|r| !r.valid).count();

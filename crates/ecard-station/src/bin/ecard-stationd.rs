@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-    let result = match cli.command {
+    let result = match &cli.command {
         Command::Station(c) => run_station(c),
         Command::Audit(c) => run_audit(c),
     };

@@ -1,0 +1,254 @@
+//! `ecard bench`: the chip path's speed, as ratios measured in one run (so that a shared, noisy
+//! machine changes the absolute numbers but hardly the ratios):
+//! - building a card's LDS files and signing EF.SOD, against one bare P-256 signature;
+//! - APDUs per card against the minimum the profile's largest APDU allows, and bytes on the wire
+//!   against the bytes of the files;
+//! - simulated encode time (the card OS's timing model) against the physical limit of the modelled
+//!   link (the bytes on the wire at its bit rate), and our own software time against the chip time.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ecard_chip::issue::{ChipImages, card_content, issue};
+use ecard_chip::lds::{LdsFiles, build_card};
+use ecard_chip::pki::{self, PkiConfig, Signer};
+use ecard_chip::profile::Profile;
+use ecard_chip::transport::{ApduLimits, Transport, TransportError};
+use ecard_model::number::DocumentNumber;
+use ecard_sim::{Card, SimSpec, SimTransport};
+use serde::Serialize;
+
+/// Arguments of `ecard bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The enrollment record whose card is measured.
+    #[arg(long, value_name = "FILE", default_value = "samples/karimov.json")]
+    enrollment: PathBuf,
+    /// How many cards to build for the LDS timing.
+    #[arg(long, default_value_t = 200)]
+    cards: u32,
+    /// Print the results as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct LdsBench {
+    cards: u32,
+    build_and_sign_us: f64,
+    one_signature_us: f64,
+    ratio_to_one_signature: f64,
+}
+
+#[derive(Serialize)]
+struct PersoBench {
+    profile: String,
+    extended: bool,
+    max_command_data: usize,
+    file_bytes: usize,
+    apdus: u64,
+    data_apdus: u64,
+    data_apdus_minimum: u64,
+    data_apdu_ratio: f64,
+    bytes_on_wire: u64,
+    wire_to_file_ratio: f64,
+    simulated_chip_ms: f64,
+    link_limit_ms: f64,
+    chip_to_link_limit_ratio: f64,
+    software_ms: f64,
+    software_to_chip_ratio: f64,
+}
+
+#[derive(Serialize)]
+struct Results {
+    lds: LdsBench,
+    personalization: Vec<PersoBench>,
+}
+
+/// Counts the APDUs by INS on their way to the card.
+struct Counting<'a> {
+    inner: &'a mut SimTransport,
+    by_ins: [u64; 256],
+}
+
+impl Transport for Counting<'_> {
+    fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        if let Some(ins) = capdu.get(1) {
+            self.by_ins[usize::from(*ins)] += 1;
+        }
+        self.inner.transmit(capdu)
+    }
+    fn reset(&mut self) -> Result<Vec<u8>, TransportError> {
+        self.inner.reset()
+    }
+    fn atr(&self) -> &[u8] {
+        self.inner.atr()
+    }
+    fn limits(&self) -> ApduLimits {
+        self.inner.limits()
+    }
+    fn reader_name(&self) -> &str {
+        self.inner.reader_name()
+    }
+}
+
+fn us(d: Duration, n: u32) -> f64 {
+    d.as_secs_f64() * 1e6 / f64::from(n.max(1))
+}
+
+/// Runs `ecard bench`.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let now = time::OffsetDateTime::now_utc();
+    let prepared =
+        super::personalize::load_valid(&args.enrollment, ecard_model::dates::moscow_date(now))?;
+    let generated = pki::init(&PkiConfig::default(), now, &mut rand_core::OsRng)
+        .context("cannot make a PKI")?;
+    let number = DocumentNumber::new(77, 1_234_567).context("the bench's card number")?;
+    #[allow(clippy::expect_used)]
+    let side = |px: u32| u16::try_from(px).expect("chip faces are at most 480x640 pixels");
+    let images = ChipImages {
+        face_jpeg: prepared.face.jpeg.clone(),
+        face_width: side(prepared.face.width),
+        face_height: side(prepared.face.height),
+        signature_jpeg: prepared.signature.jpeg.clone(),
+    };
+    let content = card_content(
+        &prepared.holder,
+        &number,
+        images,
+        super::personalize::DEFAULT_AUTHORITY,
+        now,
+    );
+    let aa_key = pki::SoftwareSigner::generate(&mut rand_core::OsRng).public_key();
+
+    // LDS build + EF.SOD signature, against one signature over a digest.
+    let started = Instant::now();
+    for _ in 0..args.cards {
+        let files: LdsFiles = build_card(
+            &content,
+            Some(&aa_key),
+            &generated.ds_key,
+            &generated.ds,
+            now,
+        )?;
+        std::hint::black_box(files);
+    }
+    let build = started.elapsed();
+    let started = Instant::now();
+    for i in 0..args.cards {
+        let digest = [i as u8; 32];
+        generated.ds_key.sign_sha256_digest(&digest)?;
+    }
+    let sign = started.elapsed();
+    let lds = LdsBench {
+        cards: args.cards,
+        build_and_sign_us: us(build, args.cards),
+        one_signature_us: us(sign, args.cards),
+        ratio_to_one_signature: build.as_secs_f64() / sign.as_secs_f64().max(1e-9),
+    };
+
+    let mut personalization = Vec::new();
+    for name in ["ecard-sim", "generic-iso7816"] {
+        let profile = Profile::builtin(name)?;
+        let spec = SimSpec::from_profile(&profile);
+        let mut sim = SimTransport::new(Card::new_blank(&spec));
+        let mut counting = Counting {
+            inner: &mut sim,
+            by_ins: [0; 256],
+        };
+        let started = Instant::now();
+        let issued = issue(
+            &mut counting,
+            &profile,
+            &content,
+            &generated.ds_key,
+            &generated.ds,
+            now,
+        )
+        .with_context(|| format!("personalization with profile {name} failed"))?;
+        let software = started.elapsed();
+        let by_ins = counting.by_ins;
+        let limits = issued.report.limits;
+        // Data-carrying APDUs: UPDATE BINARY (D6, D7) and READ BINARY (B0, B1); the read-back
+        // reads each file whole, so the minimum is one write and one read per full APDU of data.
+        let data_apdus = by_ins[0xD6] + by_ins[0xD7] + by_ins[0xB0] + by_ins[0xB1];
+        let minimum: u64 = issued
+            .files
+            .values()
+            .map(|f| {
+                (f.len().div_ceil(limits.max_command_data)
+                    + f.len().div_ceil(limits.max_response_data)) as u64
+            })
+            .sum();
+        let file_bytes: usize = issued.files.values().map(Vec::len).sum();
+        let stats = issued.report.stats;
+        let wire = stats.bytes_sent + stats.bytes_received;
+        let link_limit = wire as f64 * 10.0 / f64::from(profile.sim.link_bit_rate.max(1));
+        let chip = sim.elapsed().as_secs_f64();
+        personalization.push(PersoBench {
+            profile: name.to_string(),
+            extended: limits.extended,
+            max_command_data: limits.max_command_data,
+            file_bytes,
+            apdus: stats.apdus,
+            data_apdus,
+            data_apdus_minimum: minimum,
+            data_apdu_ratio: data_apdus as f64 / minimum.max(1) as f64,
+            bytes_on_wire: wire,
+            wire_to_file_ratio: wire as f64 / (2 * file_bytes).max(1) as f64,
+            simulated_chip_ms: chip * 1e3,
+            link_limit_ms: link_limit * 1e3,
+            chip_to_link_limit_ratio: chip / link_limit.max(1e-9),
+            software_ms: software.as_secs_f64() * 1e3,
+            software_to_chip_ratio: software.as_secs_f64() / chip.max(1e-9),
+        });
+    }
+    let results = Results {
+        lds,
+        personalization,
+    };
+    if args.json {
+        crate::output::print_json(&results)?;
+    } else {
+        print_text(&results);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_text(r: &Results) {
+    let l = &r.lds;
+    crate::out!(
+        "LDS build + EF.SOD signature: {:.0} us per card over {} cards; one P-256 signature {:.0} us -> {:.2}x",
+        l.build_and_sign_us,
+        l.cards,
+        l.one_signature_us,
+        l.ratio_to_one_signature
+    );
+    for p in &r.personalization {
+        crate::out!(
+            "{} ({} APDUs of up to {} bytes): {} APDUs; data APDUs {} vs minimum {} -> {:.3}; \
+             {} bytes on the wire for 2 x {} bytes of files (written, read back) -> {:.3}",
+            p.profile,
+            if p.extended { "extended" } else { "short" },
+            p.max_command_data,
+            p.apdus,
+            p.data_apdus,
+            p.data_apdus_minimum,
+            p.data_apdu_ratio,
+            p.bytes_on_wire,
+            p.file_bytes,
+            p.wire_to_file_ratio
+        );
+        crate::out!(
+            "  simulated chip time {:.0} ms vs link limit {:.0} ms (bytes x 10 bits at the modelled bit rate) -> {:.2}x; \
+             our software {:.1} ms -> {:.3} of the chip time",
+            p.simulated_chip_ms,
+            p.link_limit_ms,
+            p.chip_to_link_limit_ratio,
+            p.software_ms,
+            p.software_to_chip_ratio
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! `ecard personalize`: one enrollment onto one blank card, as a lane does it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use ecard_chip::issue::{ChipImages, IssuedCard, card_content, issue};
+use ecard_chip::lds::CardContent;
+use ecard_chip::perso::{CardState, LockOutcome, PersoError};
+use ecard_chip::profile::Profile;
+use ecard_imaging::PreparedEnrollment;
+use ecard_model::number::DocumentNumber;
+
+use super::card::{CardArgs, CardSession, WaitArgs, choose_profile};
+use super::enrollment::{self, Loaded};
+use super::pki::{DocumentSigner, load_signer};
+use crate::output::WithHelp;
+
+/// The issuing authority written to DG12 unless `--issuing-authority` says otherwise.
+pub const DEFAULT_AUTHORITY: &str = "MMC MOSCOW";
+
+/// Arguments of `ecard personalize`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The enrollment record (JSON); image paths are relative to it.
+    #[arg(long, value_name = "FILE")]
+    enrollment: PathBuf,
+    /// The PKI folder made by `ecard pki init` (its Document Signer signs EF.SOD).
+    #[arg(long, value_name = "DIR")]
+    pki: PathBuf,
+    /// The card's document number: 9 digits, series then number.
+    #[arg(long, value_name = "N")]
+    document_number: DocumentNumber,
+    #[command(flatten)]
+    card: CardArgs,
+    #[command(flatten)]
+    wait: WaitArgs,
+    /// Firmware profile: a built-in name (ecard-sim, generic-iso7816) or a .toml file; default: by ATR.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// Issuing authority for DG12.
+    #[arg(long, value_name = "TEXT", default_value = DEFAULT_AUTHORITY)]
+    issuing_authority: String,
+}
+
+/// Runs `ecard personalize`.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let now = time::OffsetDateTime::now_utc();
+    let prepared = load_valid(&args.enrollment, ecard_model::dates::moscow_date(now))?;
+    let signer = load_signer(&args.pki)?;
+    let mut session = CardSession::open(&args.card, &args.wait)?;
+    let profile = choose_profile(args.profile.as_deref(), session.transport().atr())?;
+    let result = issue_one(
+        &mut session,
+        &profile,
+        &prepared,
+        &args.document_number,
+        &signer,
+        &args.issuing_authority,
+        now,
+    );
+    let closed = session.close();
+    let (issued, _content) = result.map_err(|e| spoiled_error(e, &args.document_number))?;
+    closed?;
+    crate::out!(
+        "card {} issued with profile {}",
+        args.document_number,
+        issued.report.profile
+    );
+    for f in &issued.report.files {
+        crate::out!(
+            "  {:<6} {:>6} bytes  sha256 {}",
+            f.ef.name(),
+            f.len,
+            hex::encode(f.sha256)
+        );
+    }
+    match &issued.report.lock {
+        LockOutcome::Locked { .. } => crate::out!("  locked: a test write was refused"),
+        other => crate::out!("  warning: {other}"),
+    }
+    let s = &issued.report.stats;
+    crate::out!(
+        "  {} APDUs, {} bytes sent, {} bytes received",
+        s.apdus,
+        s.bytes_sent,
+        s.bytes_received
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads `path` as a valid enrollment, or fails listing every problem.
+pub fn load_valid(path: &std::path::Path, today: time::Date) -> anyhow::Result<PreparedEnrollment> {
+    match enrollment::load(path, today)? {
+        Loaded::Valid(p) => Ok(*p),
+        Loaded::Invalid(problems) => {
+            let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+            Err(anyhow::anyhow!(
+                "enrollment {} rejected with {} problems; nothing was written\n{}",
+                path.display(),
+                problems.len(),
+                list.join("\n")
+            ))
+            .help(format!(
+                "fix the record; `ecard validate {}` lists the same problems",
+                path.display()
+            ))
+        }
+    }
+}
+
+/// Issues `prepared` as card `number` on the open card; returns what was written and the content
+/// it was built from (the printed face shows the same dates and MRZ).
+pub fn issue_one(
+    session: &mut CardSession,
+    profile: &Profile,
+    prepared: &PreparedEnrollment,
+    number: &DocumentNumber,
+    signer: &DocumentSigner,
+    authority: &str,
+    now: time::OffsetDateTime,
+) -> Result<(IssuedCard, CardContent), PersoError> {
+    // ecard-imaging makes chip faces of at most 480x640 pixels, so both sides fit DG2's u16 fields.
+    #[allow(clippy::expect_used)]
+    let side = |px: u32| u16::try_from(px).expect("chip faces are at most 480x640 pixels");
+    let images = ChipImages {
+        face_jpeg: prepared.face.jpeg.clone(),
+        face_width: side(prepared.face.width),
+        face_height: side(prepared.face.height),
+        signature_jpeg: prepared.signature.jpeg.clone(),
+    };
+    let content = card_content(&prepared.holder, number, images, authority, now);
+    let issued = issue(
+        session.transport(),
+        profile,
+        &content,
+        &signer.key,
+        &signer.cert,
+        now,
+    )?;
+    Ok((issued, content))
+}
+
+/// The personalization error with what happened to the card and what to do.
+pub fn spoiled_error(e: PersoError, number: &DocumentNumber) -> anyhow::Error {
+    let help = match e.card {
+        CardState::Spoiled => format!(
+            "card {number} is spoiled: its chip is partly written and not locked; put it in the reject bin, \
+             void number {number}, and personalize a new blank with a new number"
+        ),
+        CardState::Blank => {
+            "the card was not changed; check the reader and the card, then try again".to_string()
+        }
+        _ => format!(
+            "card {number} was written, but the run did not finish cleanly; check it with `ecard check`"
+        ),
+    };
+    anyhow::Error::new(e).context(crate::output::Help(help))
+}

@@ -1,0 +1,166 @@
+//! `ecard sim ...`: simulated cards. `new` makes a blank card image; `serve` puts a card image into
+//! a real PC/SC reader through vsmartcard's vpcd driver, so that every PC/SC tool (ours, OpenSC,
+//! pcsc_scan) sees it as a card in `Virtual PCD 00 00` (port 35963) or `Virtual PCD 00 01` (35964).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ecard_chip::profile::Profile;
+use ecard_sim::{Card, CardImage, SimSpec};
+use ecard_transport::{StopHandle, VirtualCard, VpcdError, serve_card};
+
+use crate::output::WithHelp;
+
+/// `ecard sim ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Make a blank simulated card (an image file) for a firmware profile.
+    New(NewArgs),
+    /// Insert a simulated card into the vpcd virtual reader of a running pcscd.
+    Serve(ServeArgs),
+}
+
+/// Arguments of `ecard sim new`.
+#[derive(Debug, clap::Args)]
+pub struct NewArgs {
+    /// The card image file to create.
+    #[arg(value_name = "CARD.img")]
+    card: PathBuf,
+    /// Firmware profile of the simulated card OS (ecard-sim, generic-iso7816, or a .toml file).
+    #[arg(long, value_name = "NAME", default_value = "ecard-sim")]
+    profile: String,
+    /// Replace an existing image.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Arguments of `ecard sim serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// vpcd's port: 35963 is reader `Virtual PCD 00 00`, 35964 is `Virtual PCD 00 01`.
+    #[arg(long, default_value_t = 35963)]
+    port: u16,
+    /// vpcd's host.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// The card image; a blank card is created there when the file does not exist.
+    #[arg(long, value_name = "CARD.img")]
+    card: PathBuf,
+    /// Firmware profile for a card created here.
+    #[arg(long, value_name = "NAME", default_value = "ecard-sim")]
+    profile: String,
+}
+
+/// Runs `ecard sim ...`.
+pub fn run(cmd: &Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::New(args) => {
+            if args.card.exists() && !args.force {
+                return Err(anyhow::anyhow!("{} already exists", args.card.display()))
+                    .help("choose another file name, or add --force to replace the card");
+            }
+            new_blank(&args.card, &args.profile)?;
+            crate::out!("blank card ({}) in {}", args.profile, args.card.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve(args) => serve(args),
+    }
+}
+
+/// Writes a blank card for `profile` to `path`.
+pub fn new_blank(path: &Path, profile: &str) -> anyhow::Result<()> {
+    let profile: Profile = super::card::choose_profile(Some(profile), &[])?;
+    let card = Card::new_blank(&SimSpec::from_profile(&profile));
+    card.image()
+        .save(path)
+        .with_context(|| format!("cannot write card image {}", path.display()))
+}
+
+/// The simulated card behind vpcd: every command that can change the card is followed by an
+/// atomic save of the image, so a killed `serve` never leaves a card that differs from its file.
+struct ServedCard {
+    card: Card,
+    path: PathBuf,
+}
+
+impl ServedCard {
+    fn save(&self) {
+        if let Err(e) = self.card.image().save(&self.path) {
+            // The card keeps answering: the reader's side must not see a storage problem as a
+            // card fault. The operator sees this line and the file is stale until the next save.
+            tracing::error!("cannot save card image {}: {e}", self.path.display());
+            eprintln!("error: cannot save card image {}: {e}", self.path.display());
+        }
+    }
+}
+
+/// INS bytes after which the card may have changed: CREATE FILE, UPDATE BINARY (even and odd),
+/// GENERATE ASYMMETRIC KEY PAIR, ACTIVATE FILE, DELETE FILE, ERASE BINARY.
+const WRITING_INS: [u8; 7] = [0xE0, 0xD6, 0xD7, 0x46, 0x44, 0xE4, 0x0E];
+
+impl VirtualCard for ServedCard {
+    fn atr(&self) -> Vec<u8> {
+        self.card.atr().to_vec()
+    }
+    fn power_on(&mut self) {
+        self.card.power_on();
+    }
+    fn power_off(&mut self) {
+        self.card.power_off();
+    }
+    fn reset(&mut self) {
+        self.card.reset();
+    }
+    fn process(&mut self, capdu: &[u8]) -> Vec<u8> {
+        let rapdu = self.card.process(capdu);
+        if capdu.get(1).is_some_and(|ins| WRITING_INS.contains(ins)) {
+            self.save();
+        }
+        rapdu
+    }
+}
+
+fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
+        .parse()
+        .with_context(|| format!("{}:{} is not a host address and port", args.host, args.port))?;
+    if !args.card.exists() {
+        new_blank(&args.card, &args.profile)?;
+        eprintln!(
+            "created a blank card ({}) in {}",
+            args.profile,
+            args.card.display()
+        );
+    }
+    let image = CardImage::load(&args.card)
+        .with_context(|| format!("cannot open card image {}", args.card.display()))?;
+    let mut card = ServedCard {
+        card: image.into_card(),
+        path: args.card.clone(),
+    };
+    eprintln!(
+        "serving {} to vpcd at {addr}; stop with Ctrl-C (the card is removed)",
+        args.card.display()
+    );
+    loop {
+        // A new handle for each insertion: a stopped handle stays stopped.
+        let stop = StopHandle::new();
+        match serve_card(addr, &mut card, &stop) {
+            Ok(stats) => {
+                eprintln!("card removed after {} APDUs", stats.apdus);
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(VpcdError::ConnectionClosed { apdus, .. }) => {
+                // pcscd stopped or restarted: insert the card again when vpcd listens again.
+                eprintln!("vpcd closed the connection after {apdus} APDUs; reconnecting");
+                card.save();
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot serve the card to vpcd at {addr}"))
+                    .help("start pcscd with the vpcd driver: `tools/virtual-reader.sh start --no-card`");
+            }
+        }
+    }
+}
