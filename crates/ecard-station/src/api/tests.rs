@@ -389,3 +389,30 @@ async fn serves_raw_http_on_a_real_socket_and_shuts_down() {
     stop_tx.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever the body, intake answers 400, 413 or 422 and stores nothing.
+    #[test]
+    fn arbitrary_bodies_never_cause_a_500(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        text in "\\PC{0,200}",
+        cut in 0usize..4000,
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let t = testutil::sqlite();
+        let st = station(t.store.clone());
+        // A valid record cut short anywhere is malformed JSON.
+        let mut truncated = testutil::record_json("MMC-CUT").into_bytes();
+        truncated.truncate(cut.min(truncated.len().saturating_sub(1)));
+        for body in [bytes, text.into_bytes(), truncated] {
+            let (s, _, _) = rt.block_on(call(&st, "POST", "/api/v1/enrollments", Some(INTAKE), body));
+            proptest::prop_assert!(
+                [StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY].contains(&s),
+                "status {}", s
+            );
+        }
+        proptest::prop_assert_eq!(t.store.list(None, 10).unwrap().len(), 0);
+    }
+}
