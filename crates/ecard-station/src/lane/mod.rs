@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crate::job::{Job, JobState};
 use crate::server::Station;
 use crate::shutdown::Shutdown;
-use crate::store::{Actor, StepInfo, StoreError};
+use crate::store::{Actor, Claimed, StepInfo, StoreError};
 
 mod printer;
 mod recover;
@@ -324,10 +324,10 @@ async fn encoder_stage(
         let now = station.now_ms();
         let until = now + settings.lease.as_millis() as i64;
         let claimed = station
-            .db(move |s| s.claim(&st, &ln, series, now, until))
+            .db(move |s| s.claim_to_encode(&st, &ln, series, now, until))
             .await;
-        let job = match claimed {
-            Ok(Some(job)) => job,
+        let claimed = match claimed {
+            Ok(Some(c)) => c,
             Ok(None) => {
                 set_status(status, |s| s.encoder_stage = "idle".into());
                 tokio::select! {
@@ -348,22 +348,38 @@ async fn encoder_stage(
             }
         };
         station.note_transition(JobState::Numbered);
-        encoder = encode_one(station, &actor, encoder, job, &tx, status).await;
+        station.note_transition(JobState::Encoding);
+        encoder = encode_one(station, &actor, encoder, claimed, &tx, status).await;
     }
 }
 
 /// Builds the device's view of a job from the store.
 async fn encode_job(station: &Station, job: &Job) -> Result<EncodeJob, CardError> {
     let id = job.id;
+    let (record_json, images_json) =
+        station
+            .db(move |s| s.inputs(id))
+            .await
+            .map_err(|e| CardError::Input {
+                job: id,
+                reason: e.to_string(),
+            })?;
+    build_encode_job(station, job, &record_json, &images_json)
+}
+
+/// The device's view of a job from its stored inputs.
+fn build_encode_job(
+    station: &Station,
+    job: &Job,
+    record_json: &str,
+    images_json: &str,
+) -> Result<EncodeJob, CardError> {
+    let id = job.id;
     let input = |reason: String| CardError::Input { job: id, reason };
-    let (record_json, images_json) = station
-        .db(move |s| s.inputs(id))
-        .await
-        .map_err(|e| input(e.to_string()))?;
     let record: EnrollmentRecord =
-        serde_json::from_str(&record_json).map_err(|e| input(format!("stored record: {e}")))?;
-    let images: crate::server::ChipImages = serde_json::from_str(&images_json)
-        .map_err(|e| input(format!("stored chip images: {e}")))?;
+        serde_json::from_str(record_json).map_err(|e| input(format!("stored record: {e}")))?;
+    let images: crate::server::ChipImages =
+        serde_json::from_str(images_json).map_err(|e| input(format!("stored chip images: {e}")))?;
     let (face, signature) = images.decode().map_err(input)?;
     let number: DocumentNumber = job
         .document_number
@@ -440,31 +456,33 @@ async fn spoil(
     }
 }
 
-/// Encodes, verifies and hands one claimed job to the printer stage.
+/// Encodes, verifies and hands one claimed job (already `encoding`) to the printer stage.
 async fn encode_one(
     station: &Station,
     actor: &Actor,
     encoder: Box<dyn CardEncoder>,
-    job: Job,
+    claimed: Claimed,
     tx: &mpsc::Sender<Handoff>,
     status: &Status,
 ) -> Box<dyn CardEncoder> {
+    let Claimed {
+        job,
+        record_json,
+        chip_images_json,
+    } = claimed;
     let id = job.id;
     set_status(status, |s| {
         s.encoder_stage = "encoding".into();
         s.encoding_job = Some(id);
     });
-    let ejob = match encode_job(station, &job).await {
+    let ejob = match build_encode_job(station, &job, &record_json, &chip_images_json) {
         Ok(j) => j,
         Err(e) => {
+            // No card was touched: nothing to reject.
             spoil(station, id, actor, e.to_string(), true, status).await;
             return encoder;
         }
     };
-    if let Err(e) = step(station, id, JobState::Encoding, actor, StepInfo::default()).await {
-        tracing::error!(job = id, "cannot start encoding: {e}");
-        return encoder;
-    }
     let (encoder, ejob, encoded) = {
         let (enc, (ej, r)) = on_device(encoder, move |e| {
             let r = e.encode(&ejob);

@@ -158,6 +158,25 @@ pub struct NumberRow {
     pub status: String,
 }
 
+/// A job claimed for encoding, with its inputs (personal data: Debug shows the job only).
+#[derive(Clone)]
+pub struct Claimed {
+    /// The job, now `encoding` on the claiming lane.
+    pub job: Job,
+    /// The enrollment record (JSON).
+    pub record_json: String,
+    /// The chip images (JSON).
+    pub chip_images_json: String,
+}
+
+impl std::fmt::Debug for Claimed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claimed")
+            .field("job", &self.job)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A lane lease row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseRow {
@@ -378,57 +397,54 @@ impl Store {
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Option<Job>, StoreError> {
+        self.db.with_tx(|tx| {
+            let mut head = lock_head(tx)?;
+            claim_in(tx, &mut head, station, lane, series, now_ms, lease_until_ms)
+        })
+    }
+
+    /// [`Store::claim`] and the step to `encoding` in one commit (both transitions and their
+    /// audit entries are stored together), returning the job's inputs: what a lane does before
+    /// it touches a card, in one round trip instead of three.
+    pub fn claim_to_encode(
+        &self,
+        station: &str,
+        lane: &str,
+        series: u8,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<Claimed>, StoreError> {
         let actor = Actor::lane(station, lane);
         self.db.with_tx(|tx| {
             let mut head = lock_head(tx)?;
-            upsert_lease(tx, station, lane, lease_until_ms)?;
-            // SKIP LOCKED: a row another station's transaction holds is not waited for.
-            let lock = if tx.is_postgres() {
-                " FOR UPDATE SKIP LOCKED"
-            } else {
-                ""
-            };
-            let rows = tx.rows(
-                &format!("SELECT {JOB_COLS} FROM jobs WHERE state IN ('validated', 'spoiled') ORDER BY id LIMIT 1{lock}"),
-                &[],
-            )?;
-            let Some(row) = rows.first() else {
+            let Some(mut job) =
+                claim_in(tx, &mut head, station, lane, series, now_ms, lease_until_ms)?
+            else {
                 return Ok(None);
             };
-            let mut job = job_from(row)?;
-            let next = tx.rows(
-                "UPDATE series SET next = next + 1 WHERE series = ?1 RETURNING next - 1",
-                &[i64::from(series).into()],
-            )?;
-            let n = next
-                .first()
-                .and_then(|r| r[0].int())
-                .ok_or_else(|| StoreError::Corrupt {
-                    what: format!("series {series:02} is not in the series table"),
-                })?;
-            if n > 9_999_999 {
-                return Err(StoreError::SeriesExhausted { series });
-            }
-            let number = format!("{series:02}{n:07}");
-            // The primary key makes a second use of a number fail the whole transaction.
-            tx.exec(
-                "INSERT INTO numbers (document_number, job_id, status, at_ms) VALUES (?1, ?2, 'assigned', ?3)",
-                &[number.as_str().into(), job.id.into(), now_ms.into()],
-            )?;
-            check_step(&job, JobState::Numbered, &actor, "claim")?;
-            job.document_number = Some(number);
-            job.station = Some(station.to_string());
-            job.lane = Some(lane.to_string());
+            check_step(&job, JobState::Encoding, &actor, "moving to encoding")?;
             set_state(
                 tx,
                 &mut head,
                 &mut job,
-                JobState::Numbered,
+                JobState::Encoding,
                 &actor,
                 &StepInfo::default(),
                 now_ms,
             )?;
-            Ok(Some(job))
+            let inputs = tx.rows(
+                "SELECT record, chip_images FROM jobs WHERE id = ?1",
+                &[job.id.into()],
+            )?;
+            let (record_json, chip_images_json) = inputs
+                .first()
+                .and_then(|r| Some((r[0].text()?, r[1].text()?)))
+                .ok_or(StoreError::NoJob { id: job.id })?;
+            Ok(Some(Claimed {
+                job,
+                record_json,
+                chip_images_json,
+            }))
         })
     }
 
@@ -609,4 +625,67 @@ impl Store {
             Ok(job)
         })
     }
+}
+
+/// The claim itself, inside the caller's transaction (the audit head already locked).
+fn claim_in(
+    tx: &mut dyn backend::Tx,
+    head: &mut (i64, String),
+    station: &str,
+    lane: &str,
+    series: u8,
+    now_ms: i64,
+    lease_until_ms: i64,
+) -> Result<Option<Job>, StoreError> {
+    let actor = Actor::lane(station, lane);
+    upsert_lease(tx, station, lane, lease_until_ms)?;
+    // SKIP LOCKED: a row another station's transaction holds is not waited for.
+    let lock = if tx.is_postgres() {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let rows = tx.rows(
+        &format!(
+            "SELECT {JOB_COLS} FROM jobs WHERE state IN ('validated', 'spoiled') ORDER BY id LIMIT 1{lock}"
+        ),
+        &[],
+    )?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let mut job = job_from(row)?;
+    let next = tx.rows(
+        "UPDATE series SET next = next + 1 WHERE series = ?1 RETURNING next - 1",
+        &[i64::from(series).into()],
+    )?;
+    let n = next
+        .first()
+        .and_then(|r| r[0].int())
+        .ok_or_else(|| StoreError::Corrupt {
+            what: format!("series {series:02} is not in the series table"),
+        })?;
+    if n > 9_999_999 {
+        return Err(StoreError::SeriesExhausted { series });
+    }
+    let number = format!("{series:02}{n:07}");
+    // The primary key makes a second use of a number fail the whole transaction.
+    tx.exec(
+        "INSERT INTO numbers (document_number, job_id, status, at_ms) VALUES (?1, ?2, 'assigned', ?3)",
+        &[number.as_str().into(), job.id.into(), now_ms.into()],
+    )?;
+    check_step(&job, JobState::Numbered, &actor, "claim")?;
+    job.document_number = Some(number);
+    job.station = Some(station.to_string());
+    job.lane = Some(lane.to_string());
+    set_state(
+        tx,
+        head,
+        &mut job,
+        JobState::Numbered,
+        &actor,
+        &StepInfo::default(),
+        now_ms,
+    )?;
+    Ok(Some(job))
 }

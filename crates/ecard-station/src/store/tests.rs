@@ -397,6 +397,54 @@ fn audit_tamper(s: &Store) {
     ));
 }
 
+/// A lane's claim and its step to encoding in one commit, with the job's inputs.
+fn claim_to_encode(s: &Store) {
+    assert_eq!(
+        s.claim_to_encode("s1", "l1", 77, 1, 60_000)
+            .unwrap()
+            .map(|c| c.job),
+        None
+    );
+    let (job, _) = s.submit(&new_job("MMC-CTE"), &intake(), 1).unwrap();
+    s.step(
+        job.id,
+        JobState::Validated,
+        &intake(),
+        &StepInfo::default(),
+        2,
+    )
+    .unwrap();
+    let c = s
+        .claim_to_encode("s1", "l1", 77, 3, 60_000)
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.job.state, JobState::Encoding);
+    assert_eq!(c.job.document_number.as_deref(), Some("770000001"));
+    assert_eq!(c.record_json, testutil::record_json("MMC-CTE"));
+    assert_eq!(c.chip_images_json, testutil::chip_images_json());
+    assert_eq!(s.get(job.id).unwrap(), Some(c.job.clone()));
+    let (entries, _, _) = s.audit_snapshot().unwrap();
+    let tail: Vec<_> = entries[2..]
+        .iter()
+        .map(|e| {
+            (
+                e.from_state.as_deref(),
+                e.to_state.as_str(),
+                e.lane.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            (Some("validated"), "numbered", Some("s1/l1")),
+            (Some("numbered"), "encoding", Some("s1/l1"))
+        ]
+    );
+    assert!(!format!("{c:?}").contains("KARIMOV"));
+    verified_log(s);
+}
+
 macro_rules! both_stores {
     ($($name:ident => $body:expr;)*) => {
         mod sqlite {
@@ -424,4 +472,5 @@ both_stores! {
     dead_station_lease_is_taken_over => |s, p| lease_takeover(s, p);
     concurrent_claims_never_share_a_number => |s, p| concurrent_claims(s, p);
     audit_tampering_is_detected => |s, _| audit_tamper(s);
+    claim_to_encode_is_one_commit => |s, _| claim_to_encode(s);
 }
