@@ -167,6 +167,17 @@ async fn wait_issued(station: &Station, n: i64) {
     }
 }
 
+/// CPU time this process has used (user + system), from /proc/self/stat on Linux: the machine
+/// is shared, so cards per CPU-second is the number that does not depend on other load.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = stat.rsplit_once(") ")?.1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // Fields 14 and 15 of the whole line (utime, stime) are 12 and 13 after the command name.
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10)) // USER_HZ is 100 on Linux
+}
+
 fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
@@ -184,15 +195,24 @@ async fn bench_a() {
     submit_all(&station, "A", n, 2).await;
     let intake = t.elapsed();
     let t = Instant::now();
+    let cpu0 = cpu_time();
     let set = LaneSet::start(&station, lanes).await;
     wait_issued(&station, n as i64).await;
     let pipeline = t.elapsed();
+    let cpu = cpu_time().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
     set.stop().await;
     println!(
         "(a) lanes alone: {n} cards in {:.2} s = {:.0} cards/s (2 lanes, sim cards, durable SQLite)",
         pipeline.as_secs_f64(),
         rate(n, pipeline)
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "(a) lanes alone used {:.2} ms of CPU per card: {:.0} cards/s per fully available core",
+            cpu.as_secs_f64() * 1000.0 / n as f64,
+            rate(n, cpu)
+        );
+    }
     println!(
         "(a) intake alone: {n} records in {:.2} s = {:.0} records/s (validation + DG2/DG7 JPEGs, 2 submitters)",
         intake.as_secs_f64(),
