@@ -50,6 +50,14 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Give the checkpoint verdict on a card, with Active Authentication (checkpoint officers).
     Check(cmd::check::Args),
+    /// The checkpoint device's screen: reader, card photo and verdict in a browser (checkpoint officers).
+    #[command(subcommand)]
+    Checkpoint(cmd::checkpoint::Command),
+    /// Give the checkpoint verdict from a photo or scan of a card: its QR seal (checkpoint officers).
+    Scan(cmd::scan::Args),
+    /// Card status lists: sign one from a file of revoked numbers, or verify and show one.
+    #[command(subcommand)]
+    Status(cmd::status::Command),
     /// List PC/SC readers with card presence and ATR (operators, checkpoints).
     Readers(cmd::readers::Args),
     /// Simulated cards: make a blank one, or insert one into the vpcd virtual reader.
@@ -86,6 +94,9 @@ fn main() -> ExitCode {
         Command::Read(args) => cmd::read::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Checkpoint(c) => cmd::checkpoint::run(c),
+        Command::Scan(args) => cmd::scan::run(args),
+        Command::Status(c) => cmd::status::run(c),
         Command::Readers(args) => cmd::readers::run(args),
         Command::Sim(c) => cmd::sim::run(c),
         Command::Demo(args) => cmd::demo::run(args),

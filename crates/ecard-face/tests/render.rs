@@ -362,18 +362,22 @@ fn qr_seal_is_drawn_in_its_box_at_4_px_a_module_or_refused() {
     b.qr = Some(&q);
     differs_only_in(&a.data(), &b, Element::Qr);
 
-    // 20 mm at 300 dpi is 237 px: 51 modules + 8 quiet fit at 4 px, 52 do not.
+    // 24.8 mm at 300 dpi covers 294 px: 65 modules (QR version 12, a seal with a patronymic) + 8
+    // quiet fit at 4 px, 66 do not.
     let fonts = fonts_or_skip().unwrap();
-    let q = checker(52);
+    let q = checker(65);
     let mut b = a.data();
+    b.qr = Some(&q);
+    render(&b, &template(), &fonts).unwrap();
+    let q = checker(66);
     b.qr = Some(&q);
     let err = render(&b, &template(), &fonts).unwrap_err();
     assert_eq!(
         err,
         FaceError::QrTooDense {
-            modules: 52,
-            needed_px: 240,
-            box_px: 237
+            modules: 66,
+            needed_px: 296,
+            box_px: 294
         }
     );
 }

@@ -95,7 +95,17 @@ impl CardImage {
 
     /// Writes the image atomically: a temporary file in the same directory, fsync, rename.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ImageError> {
-        let path = path.as_ref();
+        self.write(path.as_ref(), true)
+    }
+
+    /// Writes the image atomically but without fsync: the new image survives the writing process
+    /// being killed (the page cache keeps it), not a power cut. `ecard sim serve` saves after every
+    /// command that changes the card, where an fsync each time would cost milliseconds per APDU.
+    pub fn save_unsynced(&self, path: impl AsRef<Path>) -> Result<(), ImageError> {
+        self.write(path.as_ref(), false)
+    }
+
+    fn write(&self, path: &Path, durable: bool) -> Result<(), ImageError> {
         let io = |source| ImageError::Io {
             path: path.to_owned(),
             source,
@@ -109,7 +119,9 @@ impl CardImage {
         let tmp = path.with_file_name(tmp_name);
         let mut f = std::fs::File::create(&tmp).map_err(io)?;
         f.write_all(&json).map_err(io)?;
-        f.sync_all().map_err(io)?;
+        if durable {
+            f.sync_all().map_err(io)?;
+        }
         drop(f);
         std::fs::rename(&tmp, path).map_err(io)
     }

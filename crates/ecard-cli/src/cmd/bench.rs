@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ecard_chip::issue::{ChipImages, card_content, issue};
+use ecard_chip::issue::{card_content, issue};
 use ecard_chip::lds::{LdsFiles, build_card};
 use ecard_chip::pki::{self, PkiConfig, Signer};
 use ecard_chip::profile::Profile;
@@ -29,6 +29,10 @@ pub struct Args {
     /// How many cards to build for the LDS timing.
     #[arg(long, default_value_t = 200)]
     cards: u32,
+    /// Also personalize the blank card in this PC/SC reader (e.g. one that `ecard sim serve` put
+    /// there) and compare its time with the same personalization in process.
+    #[arg(long, value_name = "NAME")]
+    reader: Option<String>,
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
@@ -62,9 +66,22 @@ struct PersoBench {
 }
 
 #[derive(Serialize)]
+struct ReaderBench {
+    reader: String,
+    profile: String,
+    apdus: u64,
+    through_reader_ms: f64,
+    in_process_ms: f64,
+    ratio: f64,
+    per_apdu_us: f64,
+}
+
+#[derive(Serialize)]
 struct Results {
     lds: LdsBench,
     personalization: Vec<PersoBench>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reader: Option<ReaderBench>,
 }
 
 /// Counts the APDUs by INS on their way to the card.
@@ -106,14 +123,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let generated = pki::init(&PkiConfig::default(), now, &mut rand_core::OsRng)
         .context("cannot make a PKI")?;
     let number = DocumentNumber::new(77, 1_234_567).context("the bench's card number")?;
-    #[allow(clippy::expect_used)]
-    let side = |px: u32| u16::try_from(px).expect("chip faces are at most 480x640 pixels");
-    let images = ChipImages {
-        face_jpeg: prepared.face.jpeg.clone(),
-        face_width: side(prepared.face.width),
-        face_height: side(prepared.face.height),
-        signature_jpeg: prepared.signature.jpeg.clone(),
-    };
+    let images = super::personalize::chip_images(&prepared);
     let content = card_content(
         &prepared.holder,
         &number,
@@ -205,9 +215,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             software_to_chip_ratio: software.as_secs_f64() / chip.max(1e-9),
         });
     }
+    let reader = match &args.reader {
+        Some(name) => Some(bench_reader(
+            name,
+            &content,
+            &generated,
+            now,
+            &personalization,
+        )?),
+        None => None,
+    };
     let results = Results {
         lds,
         personalization,
+        reader,
     };
     if args.json {
         crate::output::print_json(&results)?;
@@ -215,6 +236,55 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         print_text(&results);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Personalizes the blank card in `reader` and compares the wall time with the in-process run of
+/// the same profile (the simulator's own transport): what pcscd and the reader add per card.
+fn bench_reader(
+    reader: &str,
+    content: &ecard_chip::lds::CardContent,
+    generated: &pki::GeneratedPki,
+    now: time::OffsetDateTime,
+    in_process: &[PersoBench],
+) -> anyhow::Result<ReaderBench> {
+    let card = super::card::CardArgs {
+        sim: None,
+        reader: Some(reader.to_string()),
+    };
+    let wait = super::card::WaitArgs {
+        wait: false,
+        wait_timeout: None,
+    };
+    let mut session = super::card::CardSession::open(&card, &wait)?;
+    let profile = super::card::choose_profile(None, session.transport().atr())?;
+    let started = Instant::now();
+    let issued = issue(
+        session.transport(),
+        &profile,
+        content,
+        &generated.ds_key,
+        &generated.ds,
+        now,
+    );
+    let elapsed = started.elapsed();
+    session.close()?;
+    let issued = issued
+        .with_context(|| format!("cannot personalize the card in {reader:?} (is it blank?)"))?;
+    let same = in_process
+        .iter()
+        .find(|p| p.profile == issued.report.profile)
+        .map(|p| p.software_ms)
+        .unwrap_or(f64::NAN);
+    let ms = elapsed.as_secs_f64() * 1e3;
+    Ok(ReaderBench {
+        reader: reader.to_string(),
+        profile: issued.report.profile.clone(),
+        apdus: issued.report.stats.apdus,
+        through_reader_ms: ms,
+        in_process_ms: same,
+        ratio: ms / same,
+        per_apdu_us: ms * 1e3 / issued.report.stats.apdus.max(1) as f64,
+    })
 }
 
 fn print_text(r: &Results) {
@@ -249,6 +319,18 @@ fn print_text(r: &Results) {
             p.chip_to_link_limit_ratio,
             p.software_ms,
             p.software_to_chip_ratio
+        );
+    }
+    if let Some(b) = &r.reader {
+        crate::out!(
+            "through reader {:?} ({}): {} APDUs in {:.1} ms ({:.0} us per APDU) vs {:.1} ms in process -> {:.1}x",
+            b.reader,
+            b.profile,
+            b.apdus,
+            b.through_reader_ms,
+            b.per_apdu_us,
+            b.in_process_ms,
+            b.ratio
         );
     }
 }

@@ -1,7 +1,10 @@
-//! `ecard check (--sim CARD.img | --reader NAME) --trust CSCA.pem`: the checkpoint verdict on a card
-//! in hand: read every file, run Active Authentication on a fresh random challenge where the card has
-//! DG15 (a cloned chip cannot answer it), then every check of ECARD.md section 7.
+//! `ecard check (--sim CARD.img | --reader NAME) --trust CSCA.pem [--status FILE] [--seal IMAGE]`:
+//! the checkpoint verdict on a card in hand: read every file, run Active Authentication on a fresh
+//! random challenge where the card has DG15 (a cloned chip cannot answer it), then every check of
+//! ECARD.md section 7, the status list and, with a photo of the card, its QR seal against the chip
+//! (section 8). Exit 0 green, 1 red, 2 amber (only a stale status list).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ecard_chip::lds::EfId;
@@ -10,7 +13,7 @@ use ecard_chip::verify::{AaEvidence, AaOutcome};
 use rand_core::RngCore;
 
 use super::card::{CardArgs, CardSession, WaitArgs};
-use super::verify::{TrustArgs, check_files, exit_code, print_report};
+use super::verify::{TrustArgs, check_card, print_outcome};
 use crate::output::WithHelp;
 
 /// Arguments of `ecard check`.
@@ -22,6 +25,10 @@ pub struct Args {
     wait: WaitArgs,
     #[command(flatten)]
     trust: TrustArgs,
+    /// A photo or scan of the card's front (PNG or JPEG): its QR seal is verified and compared
+    /// with the chip (fields and DG2 hash).
+    #[arg(long, value_name = "IMAGE")]
+    seal: Option<PathBuf>,
 }
 
 /// Runs `ecard check`.
@@ -29,11 +36,50 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut session = CardSession::open(&args.card, &args.wait)?;
     let outcome = read_and_authenticate(&mut session);
     session.close()?;
-    let (files, aa) =
-        outcome.help("keep the card in the reader until the verdict shows, then try again")?;
-    let report = check_files(&files, &args.trust, aa)?;
-    print_report(&report, args.trust.json)?;
-    Ok(exit_code(&report))
+    let (files, aa) = match outcome {
+        Ok(read) => read,
+        // The card answered, but not as an e-card does (a blank, a foreign or a spoiled card):
+        // that is a verdict on the card, not a failure of the check.
+        Err(e) if is_card_fault(&e) => {
+            if args.trust.json {
+                crate::output::print_json(&serde_json::json!({
+                    "verdict": "red",
+                    "reason": format!("the chip could not be read as an e-card: {e}"),
+                }))?;
+            } else {
+                crate::out!("RED: the chip could not be read as an e-card: {e}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => {
+            return Err(e)
+                .help("keep the card in the reader until the verdict shows, then try again");
+        }
+    };
+    let seal = match &args.seal {
+        Some(p) => Some(super::scan::seal_text_from_image(p)?),
+        None => None,
+    };
+    let outcome = check_card(
+        &files,
+        &args.trust,
+        aa,
+        seal.as_ref().map(|r| r.as_deref().map_err(Clone::clone)),
+    )?;
+    print_outcome(&outcome, args.trust.json, true)?;
+    Ok(ExitCode::from(outcome.verdict.exit_code()))
+}
+
+/// Whether a read failed because of what the card answered (a status word, a malformed answer),
+/// rather than because the reader or the link failed.
+fn is_card_fault(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<ecard_chip::read::ReadError>(),
+        Some(
+            ecard_chip::read::ReadError::Status { .. }
+                | ecard_chip::read::ReadError::Malformed { .. }
+        )
+    )
 }
 
 /// Reads the card and, where it has DG15, asks it to sign 8 random bytes.

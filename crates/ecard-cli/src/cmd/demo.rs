@@ -3,9 +3,13 @@
 //! one back and judges it as a checkpoint would (Active Authentication included). It exits 0 only
 //! when every card verified.
 //!
-//! Output: `OUT/pki/` (csca.pem is the trust anchor), `OUT/cards/<document number>/` with the record
-//! as used (`enrollment.json`, images beside it), `card.img`, `chip/` (a `read` dump), the printed
-//! face (`face-front.png`, `face-back.png`, `face.pdf`; when the fonts are installed), and
+//! Output: `OUT/pki/` (csca.pem is the trust anchor, ds.pem the signer of seals and status lists),
+//! `OUT/cards/<document number>/` with the record as used (`enrollment.json`, images beside it),
+//! `card.img`, `chip/` (a `read` dump), the QR seal (`seal.txt`, `seal.png`; signed after
+//! personalization over the DG2 written), the printed face with the seal (`face-front.png`,
+//! `face-back.png`, `face.pdf`; when the fonts are installed), `OUT/status.cose` (the demo's signed
+//! card status list: one entry, the number after the last card's, "voided" as a card spoiled in
+//! production would be, so that no demo card is revoked and the list is not empty), and
 //! `OUT/report.json` (per card: verdict, APDUs, bytes, simulated chip time).
 
 use std::path::{Path, PathBuf};
@@ -17,6 +21,8 @@ use ecard_chip::pki::PkiConfig;
 use ecard_chip::verify::Outcome;
 use ecard_imaging::PreparedEnrollment;
 use ecard_model::number::DocumentNumber;
+use ecard_seal::status::StatusListPayload;
+use ecard_seal::{Reason, Revocation, Seal, SealPayload};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -88,6 +94,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         trust: vec![pki_dir.join(CSCA_CERT)],
         at: Some(today),
         revoked: None,
+        status: None,
+        ds: vec![],
         strict: false,
         json: false,
     };
@@ -111,6 +119,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut cards = Vec::new();
+    let mut warned_seal = false;
     for i in 0..args.cards {
         let (record_path, prepared) = &samples[i as usize % samples.len()];
         let number = DocumentNumber::new(args.series, args.first_number + i)
@@ -145,8 +154,41 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let perso_time = session.simulated_time().unwrap_or_default();
         session.close()?;
         let (issued, content) = issued.map_err(|e| spoiled_error(e, &number))?;
+        let dg2 = issued
+            .files
+            .get(&ecard_chip::lds::EfId::Dg2)
+            .with_context(|| format!("card {number} was issued without DG2"))?;
+        let seal = Seal::sign(
+            &SealPayload::for_card(
+                &prepared.holder,
+                &number,
+                content.date_of_issue,
+                ecard_model::dates::expiry_for(content.date_of_issue),
+                dg2,
+            ),
+            &signer.key,
+            &signer.cert,
+        )
+        .with_context(|| format!("cannot sign the QR seal of card {number}"))?;
         if let Some(fonts) = &fonts {
-            super::face::write_faces(&dir, fonts, prepared, &number, &content)?;
+            let missing =
+                super::face::write_faces(&dir, fonts, prepared, &number, &content, Some(&seal))?;
+            if let Some(why) = missing
+                && !warned_seal
+            {
+                warned_seal = true;
+                // Not bar.println: indicatif drops it when stderr is not a terminal.
+                bar.suspend(|| {
+                    eprintln!(
+                        "warning: the QR seal is not printed on the faces (it is in each card's seal.png): {why}"
+                    )
+                });
+            }
+        } else {
+            let q = ecard_seal::encode_qr(&seal)?;
+            std::fs::write(dir.join("seal.txt"), format!("{seal}\n"))?;
+            ecard_seal::qr_image(&q, 4)
+                .save_with_format(dir.join("seal.png"), image::ImageFormat::Png)?;
         }
 
         // Read it back from its image file, as a checkpoint would.
@@ -184,6 +226,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     bar.finish_and_clear();
 
+    // The demo's status list: the number after the last card's, voided.
+    let mut rev = Vec::new();
+    if let Ok(voided) = DocumentNumber::new(args.series, args.first_number + args.cards) {
+        rev.push(Revocation {
+            document_number: voided.mrz_form(),
+            reason: Reason::Voided,
+            since: today,
+        });
+    }
+    let status_path = args.out.join("status.cose");
+    super::status::write_signed(&status_path, &StatusListPayload::new(now, rev), &signer)?;
+
     let all_valid = cards.iter().all(|c| c.valid);
     let valid = cards.iter().filter(|c| c.valid).count();
     let report = Report {
@@ -194,15 +248,27 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let report_path = args.out.join("report.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)
         .with_context(|| format!("cannot write {}", report_path.display()))?;
-    println!(
+    crate::out!(
         "{valid} of {} cards issued and verified; report in {}",
         report.cards.len(),
         report_path.display()
     );
-    println!(
-        "verify a card again: ecard verify {}/cards/<number>/chip --trust {}",
+    crate::out!(
+        "verify a card again: ecard verify {}/cards/<number>/chip --trust {} --status {}",
         args.out.display(),
-        report.trust_anchor
+        report.trust_anchor,
+        status_path.display()
+    );
+    crate::out!(
+        "scan a card's seal: ecard scan {0}/cards/<number>/{3} --trust {1} --ds {0}/pki/ds.pem --status {2}",
+        args.out.display(),
+        report.trust_anchor,
+        status_path.display(),
+        if warned_seal || fonts.is_none() {
+            "seal.png"
+        } else {
+            "face-front.png"
+        }
     );
     Ok(if all_valid {
         ExitCode::SUCCESS
@@ -228,6 +294,11 @@ fn prepare_out(out: &Path) -> anyhow::Result<()> {
                 out.display()
             ))
             .help("choose another --out, or remove the folder");
+        }
+        let status = out.join("status.cose");
+        if status.exists() {
+            std::fs::remove_file(&status)
+                .with_context(|| format!("cannot clear {}", status.display()))?;
         }
         for sub in ["pki", "cards"] {
             let p = out.join(sub);

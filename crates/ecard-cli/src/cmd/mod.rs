@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod card;
 pub mod check;
+pub mod checkpoint;
 pub mod demo;
 pub mod enrollment;
 pub mod face;
@@ -12,6 +13,8 @@ pub mod personalize;
 pub mod pki;
 pub mod read;
 pub mod readers;
+pub mod scan;
 pub mod sim;
+pub mod status;
 pub mod validate;
 pub mod verify;

@@ -119,16 +119,13 @@ pub fn issue_one(
     authority: &str,
     now: time::OffsetDateTime,
 ) -> Result<(IssuedCard, CardContent), PersoError> {
-    // ecard-imaging makes chip faces of at most 480x640 pixels, so both sides fit DG2's u16 fields.
-    #[allow(clippy::expect_used)]
-    let side = |px: u32| u16::try_from(px).expect("chip faces are at most 480x640 pixels");
-    let images = ChipImages {
-        face_jpeg: prepared.face.jpeg.clone(),
-        face_width: side(prepared.face.width),
-        face_height: side(prepared.face.height),
-        signature_jpeg: prepared.signature.jpeg.clone(),
-    };
-    let content = card_content(&prepared.holder, number, images, authority, now);
+    let content = card_content(
+        &prepared.holder,
+        number,
+        chip_images(prepared),
+        authority,
+        now,
+    );
     let issued = issue(
         session.transport(),
         profile,
@@ -138,6 +135,19 @@ pub fn issue_one(
         now,
     )?;
     Ok((issued, content))
+}
+
+/// The chip's images of a prepared enrollment.
+pub fn chip_images(prepared: &PreparedEnrollment) -> ChipImages {
+    // ecard-imaging makes chip faces of at most 480x640 pixels, so both sides fit DG2's u16 fields.
+    #[allow(clippy::expect_used)]
+    let side = |px: u32| u16::try_from(px).expect("chip faces are at most 480x640 pixels");
+    ChipImages {
+        face_jpeg: prepared.face.jpeg.clone(),
+        face_width: side(prepared.face.width),
+        face_height: side(prepared.face.height),
+        signature_jpeg: prepared.signature.jpeg.clone(),
+    }
 }
 
 /// The personalization error with what happened to the card and what to do.

@@ -80,14 +80,23 @@ pub fn new_blank(path: &Path, profile: &str) -> anyhow::Result<()> {
 
 /// The simulated card behind vpcd: every command that can change the card is followed by an
 /// atomic save of the image, so a killed `serve` never leaves a card that differs from its file.
+/// Those saves skip fsync (a killed process loses nothing in the page cache; an fsync per write
+/// would cost milliseconds per APDU); power-off and removal save durably.
 struct ServedCard {
     card: Card,
     path: PathBuf,
 }
 
 impl ServedCard {
-    fn save(&self) {
-        if let Err(e) = self.card.image().save(&self.path) {
+    /// Saves the image; `durable` adds an fsync (on power-off and removal, not after every write).
+    fn save(&self, durable: bool) {
+        let image = self.card.image();
+        let saved = if durable {
+            image.save(&self.path)
+        } else {
+            image.save_unsynced(&self.path)
+        };
+        if let Err(e) = saved {
             // The card keeps answering: the reader's side must not see a storage problem as a
             // card fault. The operator sees this line and the file is stale until the next save.
             tracing::error!("cannot save card image {}: {e}", self.path.display());
@@ -109,6 +118,7 @@ impl VirtualCard for ServedCard {
     }
     fn power_off(&mut self) {
         self.card.power_off();
+        self.save(true);
     }
     fn reset(&mut self) {
         self.card.reset();
@@ -116,7 +126,7 @@ impl VirtualCard for ServedCard {
     fn process(&mut self, capdu: &[u8]) -> Vec<u8> {
         let rapdu = self.card.process(capdu);
         if capdu.get(1).is_some_and(|ins| WRITING_INS.contains(ins)) {
-            self.save();
+            self.save(false);
         }
         rapdu
     }
@@ -149,13 +159,14 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let stop = StopHandle::new();
         match serve_card(addr, &mut card, &stop) {
             Ok(stats) => {
+                card.save(true);
                 eprintln!("card removed after {} APDUs", stats.apdus);
                 return Ok(ExitCode::SUCCESS);
             }
             Err(VpcdError::ConnectionClosed { apdus, .. }) => {
                 // pcscd stopped or restarted: insert the card again when vpcd listens again.
                 eprintln!("vpcd closed the connection after {apdus} APDUs; reconnecting");
-                card.save();
+                card.save(true);
             }
             Err(e) => {
                 return Err(e).with_context(|| format!("cannot serve the card to vpcd at {addr}"))

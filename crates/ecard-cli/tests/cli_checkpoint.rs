@@ -1,0 +1,239 @@
+//! `ecard checkpoint serve` with a simulated card: the screen says VALID on green for a good card
+//! and NOT VALID on red for a revoked one, both in the served HTML and, with ECARD_BROWSER_TESTS=1,
+//! in a headless Chromium screenshot (kept under target/checkpoint-screenshots/ for a look).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn ecard(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ecard"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .output()
+        .unwrap()
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(args: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecard"))
+        .args(["checkpoint", "serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("checkpoint screen on http://")
+        .and_then(|a| a.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_string();
+    Server { child, addr }
+}
+
+fn get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default()
+}
+
+/// Waits until the screen shows a verdict and returns it.
+fn verdict(addr: &str) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let body = get(addr, "/api/screen");
+        // The body may be chunked; the JSON object is the part between the outer braces.
+        let json = body
+            .find('{')
+            .and_then(|a| body.rfind('}').map(|b| &body[a..=b]))
+            .unwrap_or("{}");
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        if v["state"] == "verdict" {
+            return v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no verdict: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn screenshot(addr: &str, name: &str) -> Option<PathBuf> {
+    if std::env::var("ECARD_BROWSER_TESTS").as_deref() != Ok("1") {
+        eprintln!(
+            "skipped: browser screenshot (set ECARD_BROWSER_TESTS=1 to run headless Chromium)"
+        );
+        return None;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/checkpoint-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join(format!("{name}.png"));
+    let _ = std::fs::remove_file(&png);
+    let profile = tempfile::tempdir().unwrap();
+    let o = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1280,800")
+        .arg(format!("http://{addr}/"))
+        .output()
+        .expect("ECARD_BROWSER_TESTS=1 needs chromium (apt-get install -y chromium)");
+    assert!(
+        png.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    eprintln!("screenshot: {}", png.display());
+    Some(png)
+}
+
+/// The colour at the top-left of the screenshot: the verdict band.
+fn band_rgb(png: &Path) -> [u8; 3] {
+    let img = image::open(png).unwrap().to_rgb8();
+    img.get_pixel(10, 10).0
+}
+
+#[test]
+fn checkpoint_screen_is_green_for_a_good_card_and_red_for_a_revoked_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("demo");
+    let o = ecard(&["demo", "--cards", "2", "--out", out.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let p = |rel: &str| out.join(rel).display().to_string();
+    let rev = p("revoked.tsv");
+    std::fs::write(&rev, "771000002\treplaced\t2026-11-20\n").unwrap();
+    let revoked = p("revoked.cose");
+    let o = ecard(&[
+        "status",
+        "sign",
+        "--revoked",
+        &rev,
+        "--pki",
+        &p("pki"),
+        "--out",
+        &revoked,
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+
+    let good = serve(&[
+        "--sim",
+        &p("cards/771000001/card.img"),
+        "--trust",
+        &p("pki/csca.pem"),
+        "--status",
+        &revoked,
+    ]);
+    let v = verdict(&good.addr);
+    assert_eq!(v["verdict"], "green", "{v}");
+    let html = get(&good.addr, "/");
+    assert!(html.contains("class=\"verdict green\""));
+    assert!(html.contains(">VALID<"));
+    assert!(html.contains("src=\"data:image/jpeg;base64,"));
+    if let Some(png) = screenshot(&good.addr, "green") {
+        assert_eq!(band_rgb(&png), [0x0a, 0x7d, 0x2c]);
+    }
+
+    let bad = serve(&[
+        "--sim",
+        &p("cards/771000002/card.img"),
+        "--trust",
+        &p("pki/csca.pem"),
+        "--status",
+        &revoked,
+    ]);
+    let v = verdict(&bad.addr);
+    assert_eq!(v["verdict"], "red", "{v}");
+    assert_eq!(
+        v["problem"],
+        "card not on the status list: the card is revoked on the status list: replaced since 2026-11-20"
+    );
+    let html = get(&bad.addr, "/");
+    assert!(html.contains("class=\"verdict red\""));
+    assert!(html.contains(">NOT VALID<"));
+    assert!(html.contains("card not on the status list: the card is revoked on the status list: replaced since 2026-11-20"));
+    if let Some(png) = screenshot(&bad.addr, "red") {
+        assert_eq!(band_rgb(&png), [0xc0, 0x11, 0x1f]);
+    }
+
+    // The same revoked card, with the list fetched from a station URL instead of a file.
+    let list = std::fs::read(&revoked).unwrap();
+    let station = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/api/v1/status-list",
+        station.local_addr().unwrap()
+    );
+    std::thread::spawn(move || {
+        for conn in station.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/cose\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                list.len()
+            );
+            let _ = conn.write_all(&list);
+        }
+    });
+    let fetched = serve(&[
+        "--sim",
+        &p("cards/771000002/card.img"),
+        "--trust",
+        &p("pki/csca.pem"),
+        "--status-url",
+        &url,
+    ]);
+    let start = Instant::now();
+    loop {
+        let v = verdict(&fetched.addr);
+        if v["verdict"] == "red" {
+            assert_eq!(
+                v["problem"],
+                "card not on the status list: the card is revoked on the status list: replaced since 2026-11-20"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "list never fetched: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
