@@ -67,6 +67,10 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Measure the chip path: LDS build and signing, APDUs per card, encode time against the link's limit.
     Bench(cmd::bench::Args),
+    /// Run the station daemon (`ecard station serve`) and its helpers (operators).
+    Station(ecard_station::cli::StationCommand),
+    /// Check the station's hash-chained audit log (`ecard audit verify`; QA, auditors).
+    Audit(ecard_station::cli::AuditCommand),
 }
 
 /// Exit code for an error that stopped the command.
@@ -97,6 +101,12 @@ fn main() -> ExitCode {
         Command::Sim(c) => cmd::sim::run(c),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Station(args) => ecard_station::cli::run_station(args)
+            .map(ExitCode::from)
+            .map_err(anyhow::Error::from),
+        Command::Audit(args) => ecard_station::cli::run_audit(args)
+            .map(ExitCode::from)
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,138 @@
+//! The HTTP API under `/api/v1`: axum routes, one module per resource, JSON in and out.
+//!
+//! Every route but `/healthz` needs a bearer token with a role; errors are JSON
+//! `{"error": ..., "problems": [...]}` with 400/401/403/404/409/413/422, and 503 when the store
+//! fails: a bad request never causes a 500. Responses may echo the caller's own values; logs
+//! carry ids and numbers only.
+
+mod enrollments;
+mod jobs;
+mod lanes;
+mod metrics;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ecard_model::Problem;
+use serde::Serialize;
+
+use crate::auth::{AuthError, Role, TokenEntry};
+use crate::server::Station;
+use crate::store::{Actor, StoreError};
+
+/// The routes, with the body size limit.
+pub fn router(station: Station) -> Router {
+    let limit = station.settings().body_limit;
+    let api = Router::new()
+        .route("/enrollments", post(enrollments::submit))
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}", get(jobs::get))
+        .route("/jobs/{id}/retry", post(jobs::retry))
+        .route("/jobs/{id}/void", post(jobs::void))
+        .route("/lanes", get(lanes::list))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics));
+    Router::new()
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .with_state(station)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no such route; the API is under /api/v1",
+    )
+}
+
+/// An error answer.
+#[derive(Debug, Serialize)]
+pub(crate) struct ApiError {
+    #[serde(skip)]
+    status: StatusCode,
+    error: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<Problem>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, error: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            error: error.into(),
+            problems: Vec::new(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, axum::Json(&self)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        r
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let status = match e {
+            AuthError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let status = match e {
+            StoreError::NoJob { .. } => StatusCode::NOT_FOUND,
+            StoreError::WrongState { .. } | StoreError::NotYourJob { .. } => StatusCode::CONFLICT,
+            _ => {
+                tracing::error!("store failed: {e}");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// Checks the bearer token of a request for one of `roles` (admin always passes).
+pub(crate) fn authorize(
+    station: &Station,
+    headers: &HeaderMap,
+    roles: &[Role],
+) -> Result<(TokenEntry, Actor), ApiError> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let entry = station.auth().check(header, roles)?.clone();
+    let actor = Actor::named(&entry.name);
+    Ok((entry, actor))
+}
+
+/// A job id from the path.
+pub(crate) fn job_id(text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("job id {text:?} is not a number"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;

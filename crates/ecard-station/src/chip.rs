@@ -1,0 +1,556 @@
+//! The real card path of a lane: [`ChipEncoder`] personalizes a blank through `ecard_chip::perso`
+//! (a simulated card image from `ecard-sim`, or a card in a PC/SC reader), reads it back and runs
+//! the checkpoint's checks (`ecard_chip::verify`) with Active Authentication; and [`Pki`], the
+//! Document Signer that signs EF.SOD (a demo PKI is generated under the data dir when none is
+//! configured).
+//!
+//! Simulated cards move through folders the way cards move through a machine: a blank is taken
+//! from the blanks folder into the lane's slot (`DATA_DIR/lanes/<lane>/job-<id>.img`), the printer
+//! moves it to `DATA_DIR/cards/<number>.img`, a spoiled card goes to `DATA_DIR/rejects/`. So after
+//! a crash the card of a job is where its last persisted state says. This module logs no holder
+//! data, and never reports a card as verified that did not pass every check.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ecard_chip::lds::{CardContent, LdsFiles, build_card};
+use ecard_chip::perso::{self, Personalizer};
+use ecard_chip::pki::{self, PkiConfig, SoftwareSigner};
+use ecard_chip::profile::Profile;
+use ecard_chip::transport::Transport;
+use ecard_chip::verify::{AaEvidence, AaOutcome, Outcome, VerifyOptions};
+use ecard_model::Holder;
+use ecard_model::dates::{expiry_for, moscow_date};
+use ecard_model::mrz::Td1;
+use ecard_sim::{Card, CardImage, SimSpec, SimTransport};
+use sha2::{Digest, Sha256};
+use x509_cert::Certificate;
+
+use crate::lane::{CardEncoder, CardError, EncodeJob, EncodedCard};
+
+/// The signing side: the trusted CSCA(s), the Document Signer certificate and its key.
+pub struct Pki {
+    /// Trust anchors the lane's verification uses.
+    pub trust: Vec<Certificate>,
+    /// The Document Signer certificate put in EF.SOD.
+    pub ds: Certificate,
+    /// Its private key.
+    pub ds_key: SoftwareSigner,
+    /// SHA-256 (hex) of the DS certificate's DER, for the audit log.
+    pub ds_sha256: String,
+}
+
+impl std::fmt::Debug for Pki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pki")
+            .field("ds_sha256", &self.ds_sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the PKI could not be loaded or made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PkiLoadError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file does not hold what it should.
+    #[error("{path}: {reason}")]
+    Content {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, PkiLoadError> {
+    std::fs::read(path).map_err(|source| PkiLoadError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+impl Pki {
+    /// Loads a CSCA bundle (trust), a DS certificate and the DS PKCS#8 PEM key.
+    pub fn load(csca: &Path, ds_cert: &Path, ds_key: &Path) -> Result<Pki, PkiLoadError> {
+        let content = |path: &Path, reason: String| PkiLoadError::Content {
+            path: path.to_owned(),
+            reason,
+        };
+        let trust =
+            pki::read_certificates(&read(csca)?).map_err(|e| content(csca, e.to_string()))?;
+        let ds =
+            pki::read_certificate(&read(ds_cert)?).map_err(|e| content(ds_cert, e.to_string()))?;
+        let key_pem = String::from_utf8(read(ds_key)?)
+            .map_err(|_| content(ds_key, "is not PEM text".into()))?;
+        let ds_key_signer =
+            SoftwareSigner::from_pkcs8_pem(&key_pem).map_err(|e| content(ds_key, e.to_string()))?;
+        Pki::new(trust, ds, ds_key_signer).map_err(|r| content(ds_cert, r))
+    }
+
+    fn new(
+        trust: Vec<Certificate>,
+        ds: Certificate,
+        ds_key: SoftwareSigner,
+    ) -> Result<Pki, String> {
+        use der::Encode;
+        let der = ds
+            .to_der()
+            .map_err(|e| format!("certificate does not re-encode: {e}"))?;
+        Ok(Pki {
+            trust,
+            ds,
+            ds_key,
+            ds_sha256: hex::encode(Sha256::digest(&der)),
+        })
+    }
+
+    /// The demo PKI under `dir` (`csca.pem`, `ds.pem`, `ds.key`): loaded when present, generated
+    /// otherwise (key file mode 0600). For trials and tests, not for issuing real cards.
+    pub fn demo(dir: &Path) -> Result<Pki, PkiLoadError> {
+        let (csca, ds, key) = (dir.join("csca.pem"), dir.join("ds.pem"), dir.join("ds.key"));
+        if csca.exists() && ds.exists() && key.exists() {
+            return Pki::load(&csca, &ds, &key);
+        }
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| PkiLoadError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let content = |reason: String| PkiLoadError::Content {
+            path: dir.to_owned(),
+            reason,
+        };
+        let generated = pki::init(
+            &PkiConfig::default(),
+            time::OffsetDateTime::now_utc(),
+            &mut rand_core::OsRng,
+        )
+        .map_err(|e| content(e.to_string()))?;
+        let csca_pem = generated.csca_pem().map_err(|e| content(e.to_string()))?;
+        let ds_pem = generated.ds_pem().map_err(|e| content(e.to_string()))?;
+        let key_pem = generated
+            .ds_key
+            .to_pkcs8_pem()
+            .map_err(|e| content(e.to_string()))?;
+        crate::config::write_private(&key, key_pem.as_bytes()).map_err(io(&key))?;
+        std::fs::write(&ds, ds_pem).map_err(io(&ds))?;
+        std::fs::write(&csca, csca_pem).map_err(io(&csca))?;
+        Pki::new(vec![generated.csca], generated.ds, generated.ds_key).map_err(content)
+    }
+}
+
+/// Where a lane's cards come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CardSource {
+    /// Simulated card images (`sim:<dir>`): blanks are `*.img` files in `blanks`. With
+    /// `make_blanks`, an empty folder gets a fresh simulated blank of the lane's profile (the
+    /// embedded defaults do this so `ecard station serve` works out of the box).
+    Sim {
+        /// The blanks folder.
+        blanks: PathBuf,
+        /// Make a blank when the folder is empty.
+        make_blanks: bool,
+    },
+    /// A PC/SC reader (`pcsc:<reader name>`): the operator puts a blank in, takes the card out.
+    Pcsc {
+        /// The reader's name.
+        reader: String,
+    },
+}
+
+/// The chip path of one lane.
+pub struct ChipEncoder {
+    lane: String,
+    source: CardSource,
+    profile: Profile,
+    pki: Arc<Pki>,
+    data_dir: PathBuf,
+    issuing_authority: String,
+    real_time: bool,
+}
+
+fn card_err(job: i64, step: &str, reason: impl std::fmt::Display) -> CardError {
+    CardError::Card {
+        job,
+        step: step.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl ChipEncoder {
+    /// A lane's encoder. Cards go through `data_dir/lanes/<lane>`, `data_dir/cards`,
+    /// `data_dir/rejects`.
+    pub fn new(
+        lane: &str,
+        source: CardSource,
+        profile: Profile,
+        pki: Arc<Pki>,
+        data_dir: &Path,
+    ) -> ChipEncoder {
+        ChipEncoder {
+            lane: lane.to_string(),
+            source,
+            profile,
+            pki,
+            data_dir: data_dir.to_owned(),
+            issuing_authority: "MMC MOSCOW".into(),
+            real_time: false,
+        }
+    }
+
+    /// Simulated cards take the time their profile's timing model says (EEPROM page writes,
+    /// link speed, APDU latency) while being written, instead of none.
+    pub fn with_real_time(mut self, on: bool) -> ChipEncoder {
+        self.real_time = on;
+        self
+    }
+
+    fn slot(&self, job: i64) -> PathBuf {
+        self.data_dir
+            .join("lanes")
+            .join(&self.lane)
+            .join(format!("job-{job}.img"))
+    }
+
+    fn output(&self, job: &EncodeJob) -> PathBuf {
+        self.data_dir
+            .join("cards")
+            .join(format!("{}.img", job.document_number.mrz_form()))
+    }
+
+    /// Moves a blank into the job's slot (rename: two lanes sharing a folder never take the same
+    /// blank) and loads it, or makes a fresh one in memory (saved to the slot once written).
+    fn take_blank(
+        &self,
+        job: i64,
+        blanks: &Path,
+        make: bool,
+    ) -> Result<(PathBuf, Card), CardError> {
+        let slot = self.slot(job);
+        if let Some(dir) = slot.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| card_err(job, "preparing the lane slot", e))?;
+        }
+        for blank in list_blanks(blanks) {
+            if std::fs::rename(&blank, &slot).is_ok() {
+                let image =
+                    CardImage::load(&slot).map_err(|e| card_err(job, "loading the blank", e))?;
+                return Ok((slot, image.into_card()));
+            }
+        }
+        if make {
+            return Ok((slot, Card::new_blank(&SimSpec::from_profile(&self.profile))));
+        }
+        Err(CardError::NoBlank {
+            lane: self.lane.clone(),
+            reason: format!("no *.img in {}", blanks.display()),
+        })
+    }
+
+    fn content(&self, job: &EncodeJob) -> Result<CardContent, CardError> {
+        let input = |reason: String| CardError::Input {
+            job: job.job_id,
+            reason,
+        };
+        let holder = Holder::from_record(&job.record).map_err(|e| input(e.to_string()))?;
+        let issue = moscow_date(job.personalized_at);
+        let td1 = Td1::for_card(&holder, &job.document_number, expiry_for(issue));
+        let local = job
+            .personalized_at
+            .to_offset(ecard_model::dates::MOSCOW_OFFSET);
+        let size = |v: u32, what: &str| {
+            u16::try_from(v).map_err(|_| input(format!("face {what} {v} is over 65535")))
+        };
+        Ok(CardContent {
+            td1,
+            name_national: holder.national_name(),
+            date_of_birth: holder.date_of_birth(),
+            face_jpeg: job.face.jpeg.clone(),
+            face_width: size(job.face.width, "width")?,
+            face_height: size(job.face.height, "height")?,
+            signature_jpeg: job.signature.jpeg.clone(),
+            issuing_authority: self.issuing_authority.clone(),
+            date_of_issue: issue,
+            personalized_at: time::PrimitiveDateTime::new(local.date(), local.time()),
+        })
+    }
+
+    fn personalize(&self, job: &EncodeJob, t: &mut dyn Transport) -> Result<(), CardError> {
+        let content = self.content(job)?;
+        let p = Personalizer::new(&self.profile, t.limits());
+        let pki = self.pki.clone();
+        let at = job.personalized_at;
+        perso::run(t, p, |aa_key| {
+            build_card(&content, aa_key.as_ref(), &pki.ds_key, &pki.ds, at)
+        })
+        .map_err(|e| card_err(job.job_id, "personalizing", e))?;
+        Ok(())
+    }
+
+    /// Reads the card back and runs every checkpoint check, with Active Authentication.
+    fn check(&self, job: &EncodeJob, t: &mut dyn Transport) -> Result<(), CardError> {
+        let id = job.job_id;
+        let verify_err = |check: &str, reason: String| CardError::Verify {
+            job: id,
+            check: check.to_string(),
+            reason,
+        };
+        let (files, _) =
+            ecard_chip::read::read_card(t).map_err(|e| verify_err("read_back", e.to_string()))?;
+        let aa = aa_evidence(&files, t);
+        // The card's own number was just allocated: it cannot be on the revocation list.
+        let revoked = BTreeSet::new();
+        let report = ecard_chip::verify::verify(
+            &files,
+            &VerifyOptions {
+                trust: &self.pki.trust,
+                at: moscow_date(time::OffsetDateTime::now_utc()),
+                strict: true,
+                revoked: &revoked,
+                active_auth: aa,
+            },
+        );
+        if let Some(failed) = report.first_failure() {
+            let reason = match &failed.outcome {
+                Outcome::Fail(r) => r.clone(),
+                other => format!("{other:?}"),
+            };
+            return Err(verify_err(failed.id.name(), reason));
+        }
+        let number = report.holder.as_ref().map(|h| h.document_number.clone());
+        if number.as_deref() != Some(job.document_number.mrz_form().as_str()) {
+            return Err(verify_err(
+                "document_number",
+                format!(
+                    "the chip holds number {}, expected {}",
+                    number.unwrap_or_else(|| "none".into()),
+                    job.document_number.mrz_form()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn sim_check(&self, job: &EncodeJob, path: &Path) -> Result<EncodedCard, CardError> {
+        let image = CardImage::load(path).map_err(|e| CardError::Verify {
+            job: job.job_id,
+            check: "read_back".into(),
+            reason: e.to_string(),
+        })?;
+        let mut t = SimTransport::new(image.into_card()).with_reader_name(&self.lane);
+        self.check(job, &mut t)?;
+        Ok(EncodedCard {
+            location: path.display().to_string(),
+            ds_certificate: Some(self.pki.ds_sha256.clone()),
+        })
+    }
+
+    fn pcsc(&self, job: i64, reader: &str) -> Result<ecard_transport::PcscTransport, CardError> {
+        let ctx = ecard_transport::PcscContext::establish()
+            .map_err(|e| card_err(job, "connecting", e))?;
+        ecard_transport::PcscTransport::connect(
+            &ctx,
+            reader,
+            ecard_transport::ExtendedLength::Probe,
+        )
+        .map_err(|e| card_err(job, "connecting", e))
+    }
+}
+
+/// Runs Active Authentication when the card has DG15; a transport failure is a missing answer.
+fn aa_evidence(files: &LdsFiles, t: &mut dyn Transport) -> AaEvidence {
+    if !files.contains_key(&ecard_chip::lds::EfId::Dg15) {
+        return AaEvidence::NotPerformed;
+    }
+    let challenge: [u8; 8] = rand::random();
+    match ecard_chip::read::active_authentication(t, challenge) {
+        Ok(sig) => AaEvidence::Performed(AaOutcome {
+            challenge,
+            response: sig.to_bytes().to_vec(),
+        }),
+        Err(_) => AaEvidence::NoAnswer,
+    }
+}
+
+/// `*.img` files of a folder, sorted (the oldest blank name first).
+fn list_blanks(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "img"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Writes `count` simulated blank cards of `profile` into `dir` (`blank-<n>.img`).
+pub fn make_blanks(dir: &Path, count: usize, profile: &Profile) -> Result<(), std::io::Error> {
+    std::fs::create_dir_all(dir)?;
+    let spec = SimSpec::from_profile(profile);
+    let start = list_blanks(dir).len();
+    for i in 0..count {
+        let path = dir.join(format!(
+            "blank-{:06}-{:08x}.img",
+            start + i,
+            rand::random::<u32>()
+        ));
+        Card::new_blank(&spec)
+            .image()
+            .save(&path)
+            .map_err(std::io::Error::other)?;
+    }
+    Ok(())
+}
+
+impl CardEncoder for ChipEncoder {
+    fn describe(&self) -> String {
+        match &self.source {
+            CardSource::Sim { blanks, .. } => {
+                format!("sim:{} ({})", blanks.display(), self.profile.name)
+            }
+            CardSource::Pcsc { reader } => format!("pcsc:{reader} ({})", self.profile.name),
+        }
+    }
+
+    fn ready(&mut self) -> Result<(), CardError> {
+        match &self.source {
+            CardSource::Sim {
+                make_blanks: true, ..
+            } => Ok(()),
+            CardSource::Sim { blanks, .. } => {
+                if list_blanks(blanks).is_empty() {
+                    Err(CardError::NoBlank {
+                        lane: self.lane.clone(),
+                        reason: format!("no *.img in {}", blanks.display()),
+                    })
+                } else {
+                    Ok(())
+                }
+            }
+            CardSource::Pcsc { reader } => {
+                let ctx =
+                    ecard_transport::PcscContext::establish().map_err(|e| CardError::NoBlank {
+                        lane: self.lane.clone(),
+                        reason: e.to_string(),
+                    })?;
+                let readers =
+                    ecard_transport::list_readers(&ctx).map_err(|e| CardError::NoBlank {
+                        lane: self.lane.clone(),
+                        reason: e.to_string(),
+                    })?;
+                match readers.iter().find(|r| &r.name == reader) {
+                    Some(r) if r.card_present => Ok(()),
+                    Some(_) => Err(CardError::NoBlank {
+                        lane: self.lane.clone(),
+                        reason: format!("no card in reader {reader:?}"),
+                    }),
+                    None => Err(CardError::NoBlank {
+                        lane: self.lane.clone(),
+                        reason: format!("reader {reader:?} not found"),
+                    }),
+                }
+            }
+        }
+    }
+
+    fn encode(&mut self, job: &EncodeJob) -> Result<EncodedCard, CardError> {
+        match self.source.clone() {
+            CardSource::Sim {
+                blanks,
+                make_blanks,
+            } => {
+                let (slot, card) = self.take_blank(job.job_id, &blanks, make_blanks)?;
+                let mut t = SimTransport::new(card)
+                    .with_reader_name(&self.lane)
+                    .real_time(self.real_time);
+                let result = self.personalize(job, &mut t);
+                // The card keeps what was written, even half-way: save it either way.
+                t.card()
+                    .image()
+                    .save(&slot)
+                    .map_err(|e| card_err(job.job_id, "saving the card image", e))?;
+                result?;
+                Ok(EncodedCard {
+                    location: slot.display().to_string(),
+                    ds_certificate: None,
+                })
+            }
+            CardSource::Pcsc { reader } => {
+                let mut t = self.pcsc(job.job_id, &reader)?;
+                self.personalize(job, &mut t)?;
+                Ok(EncodedCard {
+                    location: format!("pcsc:{reader}"),
+                    ds_certificate: None,
+                })
+            }
+        }
+    }
+
+    fn verify(&mut self, job: &EncodeJob, card: &EncodedCard) -> Result<EncodedCard, CardError> {
+        match self.source.clone() {
+            CardSource::Sim { .. } => self.sim_check(job, Path::new(&card.location)),
+            CardSource::Pcsc { reader } => {
+                let mut t = self.pcsc(job.job_id, &reader)?;
+                self.check(job, &mut t)?;
+                Ok(EncodedCard {
+                    location: card.location.clone(),
+                    ds_certificate: Some(self.pki.ds_sha256.clone()),
+                })
+            }
+        }
+    }
+
+    fn recheck(&mut self, job: &EncodeJob) -> Result<EncodedCard, CardError> {
+        match self.source.clone() {
+            CardSource::Sim { .. } => {
+                let (slot, out) = (self.slot(job.job_id), self.output(job));
+                let path = [slot.clone(), out.clone()]
+                    .into_iter()
+                    .find(|p| p.is_file())
+                    .ok_or_else(|| CardError::Missing {
+                        job: job.job_id,
+                        looked: format!("{} and {}", slot.display(), out.display()),
+                    })?;
+                self.sim_check(job, &path)
+            }
+            CardSource::Pcsc { reader } => {
+                let mut t = self.pcsc(job.job_id, &reader)?;
+                self.check(job, &mut t)?;
+                Ok(EncodedCard {
+                    location: format!("pcsc:{reader}"),
+                    ds_certificate: Some(self.pki.ds_sha256.clone()),
+                })
+            }
+        }
+    }
+
+    fn reject(&mut self, job: &EncodeJob) -> Result<(), CardError> {
+        if let CardSource::Sim { .. } = self.source {
+            let slot = self.slot(job.job_id);
+            if slot.is_file() {
+                let dir = self.data_dir.join("rejects");
+                std::fs::create_dir_all(&dir).map_err(|e| card_err(job.job_id, "rejecting", e))?;
+                let dst = dir.join(format!(
+                    "{}-job-{}.img",
+                    job.document_number.mrz_form(),
+                    job.job_id
+                ));
+                std::fs::rename(&slot, &dst).map_err(|e| card_err(job.job_id, "rejecting", e))?;
+            }
+        }
+        // A PC/SC card stays in the reader: the operator takes it to the reject bin.
+        Ok(())
+    }
+}

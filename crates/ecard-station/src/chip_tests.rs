@@ -1,0 +1,206 @@
+//! The lanes on the real chip path: simulated card images personalized by `ecard_chip::perso`,
+//! read back and verified with the checkpoint's checks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ecard_chip::profile::Profile;
+use ecard_chip::verify::{AaEvidence, VerifyOptions};
+use ecard_sim::{CardImage, SimTransport};
+
+use crate::auth::Auth;
+use crate::chip::{CardSource, ChipEncoder, Pki, make_blanks};
+use crate::job::JobState;
+use crate::lane::{Lane, SimPrinter};
+use crate::server::{LaneSet, Settings, Station};
+use crate::store::Actor;
+use crate::testutil;
+
+fn lane(name: &str, dir: &std::path::Path, pki: &Arc<Pki>, source: CardSource) -> Lane {
+    Lane {
+        name: name.into(),
+        encoder: Box::new(ChipEncoder::new(
+            name,
+            source,
+            Profile::builtin("ecard-sim").unwrap(),
+            pki.clone(),
+            dir,
+        )),
+        printer: Box::new(SimPrinter {
+            per_card: Duration::ZERO,
+            output_dir: dir.join("cards"),
+        }),
+    }
+}
+
+async fn settle(station: &Station) {
+    for _ in 0..1000 {
+        let counts = station.store().counts().unwrap();
+        if counts
+            .iter()
+            .all(|(s, n)| *n == 0 || s.terminal() || *s == JobState::Failed)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("jobs did not settle: {:?}", station.store().counts());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_lanes_issue_cards_a_checkpoint_accepts() {
+    let t = testutil::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Arc::new(Pki::demo(&dir.path().join("pki")).unwrap());
+    // The demo PKI is kept: a second start loads the same DS.
+    assert_eq!(
+        Pki::demo(&dir.path().join("pki")).unwrap().ds_sha256,
+        pki.ds_sha256
+    );
+    let blanks = dir.path().join("blanks");
+    make_blanks(&blanks, 3, &Profile::builtin("ecard-sim").unwrap()).unwrap();
+    // One blank is broken: its card cannot be loaded, so it is spoiled and the job takes another.
+    std::fs::write(blanks.join("a-broken.img"), b"not a card").unwrap();
+    let station = Station::new(
+        t.store.clone(),
+        Settings {
+            poll: Duration::from_millis(20),
+            ..Settings::default()
+        },
+        Auth::default(),
+    );
+    let mut ids = Vec::new();
+    for i in 0..2 {
+        let body = testutil::record_json(&format!("MMC-CHIP-{i}"));
+        let s = station
+            .submit(body.as_bytes(), &Actor::named("intake-1"))
+            .await
+            .unwrap();
+        ids.push(s.job.id);
+    }
+    let source = CardSource::Sim {
+        blanks: blanks.clone(),
+        make_blanks: false,
+    };
+    let lanes = LaneSet::start(&station, vec![lane("lane-1", dir.path(), &pki, source)]).await;
+    let settled = tokio::time::timeout(
+        Duration::from_secs(60),
+        station.wait_until_settled(Duration::from_millis(10)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(settled.len(), 2);
+    lanes.stop().await;
+
+    let store = station.store();
+    let numbers: Vec<(String, String)> = store
+        .numbers()
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.document_number, n.status))
+        .collect();
+    assert_eq!(
+        numbers,
+        vec![
+            ("770000001".to_string(), "voided".to_string()),
+            ("770000002".into(), "issued".into()),
+            ("770000003".into(), "issued".into()),
+        ]
+    );
+    assert_eq!(
+        std::fs::read_dir(&blanks).unwrap().count(),
+        1,
+        "one good blank left"
+    );
+    assert!(dir.path().join("rejects/770000001-job-1.img").is_file());
+    for (id, number) in ids.iter().zip(["770000002", "770000003"]) {
+        let job = store.get(*id).unwrap().unwrap();
+        assert_eq!(job.state, JobState::Issued);
+        assert_eq!(job.ds_certificate.as_deref(), Some(pki.ds_sha256.as_str()));
+        // Read the issued card independently and verify it.
+        let path = dir.path().join("cards").join(format!("{number}.img"));
+        let mut t = SimTransport::new(CardImage::load(&path).unwrap().into_card());
+        let (files, _) = ecard_chip::read::read_card(&mut t).unwrap();
+        let revoked = Default::default();
+        let report = ecard_chip::verify::verify(
+            &files,
+            &VerifyOptions {
+                trust: &pki.trust,
+                at: time::macros::date!(2026 - 11 - 25),
+                strict: true,
+                revoked: &revoked,
+                active_auth: AaEvidence::NotPerformed,
+            },
+        );
+        assert!(report.is_valid(), "{:?}", report.first_failure());
+        assert_eq!(report.holder.unwrap().document_number, number);
+    }
+    let (entries, _, _) = store.audit_snapshot().unwrap();
+    let issued: Vec<_> = entries.iter().filter(|e| e.to_state == "issued").collect();
+    assert_eq!(issued.len(), 2);
+    let printing: Vec<_> = entries
+        .iter()
+        .filter(|e| e.to_state == "printing")
+        .collect();
+    assert!(
+        printing
+            .iter()
+            .all(|e| e.ds_certificate.as_deref() == Some(pki.ds_sha256.as_str()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_that_fails_verification_is_never_issued() {
+    let t = testutil::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    // The lane signs with one PKI but trusts another: every card fails the chain check.
+    let signing = Pki::demo(&dir.path().join("pki-a")).unwrap();
+    let other = Pki::demo(&dir.path().join("pki-b")).unwrap();
+    let pki = Arc::new(Pki {
+        trust: other.trust,
+        ..signing
+    });
+    let station = Station::new(
+        t.store.clone(),
+        Settings {
+            poll: Duration::from_millis(20),
+            max_attempts: 2,
+            ..Settings::default()
+        },
+        Auth::default(),
+    );
+    let body = testutil::record_json("MMC-UNTRUSTED");
+    let id = station
+        .submit(body.as_bytes(), &Actor::named("intake-1"))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let source = CardSource::Sim {
+        blanks: dir.path().join("blanks"),
+        make_blanks: true,
+    };
+    let lanes = LaneSet::start(&station, vec![lane("lane-1", dir.path(), &pki, source)]).await;
+    settle(&station).await;
+    lanes.stop().await;
+    let job = t.store.get(id).unwrap().unwrap();
+    assert_eq!((job.state, job.attempts), (JobState::Failed, 2));
+    let err = job.last_error.unwrap();
+    assert!(err.contains("2 spoiled cards"), "{err}");
+    let (entries, _, _) = t.store.audit_snapshot().unwrap();
+    let spoils: Vec<_> = entries
+        .iter()
+        .filter(|e| e.to_state == "spoiled")
+        .map(|e| e.detail.clone().unwrap())
+        .collect();
+    assert_eq!(spoils.len(), 2);
+    assert!(spoils[0].contains("failed verification"), "{}", spoils[0]);
+    assert!(!entries.iter().any(|e| e.to_state == "printing"));
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("rejects"))
+            .unwrap()
+            .count(),
+        2
+    );
+}

@@ -1,0 +1,308 @@
+//! The `ecard station ...` and `ecard audit ...` commands: argument types for clap and the code
+//! that assembles a running station from a config (store, PKI, tokens, lanes, listener).
+//!
+//! Prints what an operator needs (listen address, admin token path, audit verdict) to stdout;
+//! never prints or logs a token or personal data.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::auth::{Auth, Role, hash_token, new_token};
+use crate::chip::{ChipEncoder, Pki, PkiLoadError, make_blanks};
+use crate::config::{ConfigError, StationConfig, StoreConfig, write_private};
+use crate::lane::{Lane, SimPrinter};
+use crate::server::Station;
+use crate::store::{Store, StoreError};
+
+/// `ecard station ...`
+#[derive(Debug, clap::Args)]
+pub struct StationCommand {
+    #[command(subcommand)]
+    command: StationSub,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum StationSub {
+    /// Run the station daemon: HTTP API, job queue and lanes, until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// Print the SHA-256 of a token, for the `[[tokens]]` table of the config.
+    HashToken {
+        /// The token.
+        token: String,
+    },
+    /// Write simulated blank cards into a folder, for `encoder = "sim:<folder>"` lanes.
+    Blanks {
+        /// The folder.
+        #[arg(long)]
+        dir: PathBuf,
+        /// How many.
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+        /// Firmware profile (built-in name).
+        #[arg(long, default_value = "ecard-sim")]
+        profile: String,
+    },
+}
+
+/// `ecard station serve` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// TOML config; without it the embedded defaults run (SQLite, two simulated lanes, demo PKI).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data folder (SQLite file, admin token, demo PKI, issued card images).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Listen address, e.g. 127.0.0.1:8080 (port 0 picks a free port, printed at start).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
+/// `ecard audit ...`
+#[derive(Debug, clap::Args)]
+pub struct AuditCommand {
+    #[command(subcommand)]
+    command: AuditSub,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AuditSub {
+    /// Check the audit log's hash chain, its head and every job's last entry; exit 1 on tampering.
+    Verify {
+        /// The station's config (for a PostgreSQL store).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data folder holding station.db.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// Why a command could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// The config is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store could not be opened or failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The PKI could not be loaded or made.
+    #[error("pki: {0}")]
+    Pki(#[from] PkiLoadError),
+    /// A file or socket operation failed.
+    #[error("{what}: {cause}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        cause: std::io::Error,
+    },
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
+    let what = what.into();
+    move |cause| CliError::Io { what, cause }
+}
+
+/// Runs `ecard station ...`; returns the exit code (0 success).
+pub fn run_station(cmd: &StationCommand) -> Result<u8, CliError> {
+    match &cmd.command {
+        StationSub::Serve(args) => serve(args).map(|()| 0),
+        StationSub::HashToken { token } => {
+            println!("{}", hash_token(token));
+            Ok(0)
+        }
+        StationSub::Blanks {
+            dir,
+            count,
+            profile,
+        } => {
+            let profile = ecard_chip::profile::Profile::builtin(profile).map_err(|e| {
+                CliError::Config(ConfigError::Value {
+                    file: "command line".into(),
+                    key: "--profile".into(),
+                    problem: e.to_string(),
+                })
+            })?;
+            make_blanks(dir, *count, &profile)
+                .map_err(io(format!("writing blanks in {}", dir.display())))?;
+            println!("wrote {count} blank cards in {}", dir.display());
+            Ok(0)
+        }
+    }
+}
+
+/// Runs `ecard audit ...`; returns 0 when the log is intact, 1 when it was tampered with.
+pub fn run_audit(cmd: &AuditCommand) -> Result<u8, CliError> {
+    let AuditSub::Verify { config, data_dir } = &cmd.command;
+    let config = resolve(config.as_deref(), data_dir.as_deref())?;
+    if let StoreConfig::Sqlite(path) = &config.store
+        && !path.is_file()
+    {
+        return Err(CliError::Io {
+            what: format!("opening {}", path.display()),
+            cause: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no station database there; pass the station's --data-dir or --config",
+            ),
+        });
+    }
+    let store = open_store(&config.store)?;
+    let (entries, head, jobs) = store.audit_snapshot()?;
+    let verdict = crate::audit::verify_chain(&entries, (head.0, &head.1))
+        .and_then(|n| crate::audit::verify_jobs(&entries, &jobs).map(|()| n));
+    match verdict {
+        Ok(n) => {
+            println!(
+                "audit log intact: {n} entries, {} jobs, head {}",
+                jobs.len(),
+                head.1
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            println!("audit log TAMPERED: {e}");
+            Ok(1)
+        }
+    }
+}
+
+fn resolve(config: Option<&Path>, data_dir: Option<&Path>) -> Result<StationConfig, CliError> {
+    Ok(match config {
+        Some(file) => StationConfig::load(file, data_dir)?,
+        None => StationConfig::defaults(data_dir.unwrap_or(Path::new("ecard-data"))),
+    })
+}
+
+/// Opens the configured store (creating the SQLite folder).
+pub fn open_store(store: &StoreConfig) -> Result<Store, CliError> {
+    match store {
+        StoreConfig::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+            }
+            Ok(Store::open_sqlite(path)?)
+        }
+        StoreConfig::Postgres { url, schema } => Ok(Store::open_postgres(url, schema)?),
+    }
+}
+
+/// Everything `serve` assembles before it listens: usable in-process (benchmarks, the demo).
+pub struct Assembled {
+    /// The station handle.
+    pub station: Station,
+    /// Its lanes, not yet started.
+    pub lanes: Vec<Lane>,
+    /// The admin token file written, when one was generated.
+    pub admin_token_file: Option<PathBuf>,
+}
+
+/// Opens the store, loads (or makes) the PKI, sets up tokens (generating an admin token into
+/// `DATA_DIR/admin.token`, mode 0600, when the config names no admin) and builds the lanes.
+pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(io(format!("creating {}", config.data_dir.display())))?;
+    let store = open_store(&config.store)?;
+    store.ensure_series(config.settings.series)?;
+    let pki = Arc::new(match &config.pki {
+        Some(p) => Pki::load(&p.csca, &p.ds_cert, &p.ds_key)?,
+        None => Pki::demo(&config.data_dir.join("pki"))?,
+    });
+    let mut auth = Auth::new(config.tokens.clone());
+    let mut admin_token_file = None;
+    if !config.tokens.iter().any(|t| t.role == Role::Admin) {
+        let token = new_token();
+        let path = config.data_dir.join("admin.token");
+        write_private(&path, format!("{token}\n").as_bytes())
+            .map_err(io(format!("writing {}", path.display())))?;
+        auth.add_token("admin", Role::Admin, &token);
+        admin_token_file = Some(path);
+    }
+    let lanes = config
+        .lanes
+        .iter()
+        .map(|l| Lane {
+            name: l.name.clone(),
+            encoder: Box::new(
+                ChipEncoder::new(
+                    &l.name,
+                    l.source.clone(),
+                    l.profile.clone(),
+                    pki.clone(),
+                    &config.data_dir,
+                )
+                .with_real_time(l.real_time),
+            ),
+            printer: Box::new(SimPrinter {
+                per_card: l.print_time,
+                output_dir: config.data_dir.join("cards"),
+            }),
+        })
+        .collect();
+    Ok(Assembled {
+        station: Station::new(Arc::new(store), config.settings.clone(), auth),
+        lanes,
+        admin_token_file,
+    })
+}
+
+fn serve(args: &ServeArgs) -> Result<(), CliError> {
+    let mut config = resolve(args.config.as_deref(), args.data_dir.as_deref())?;
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    let Assembled {
+        station,
+        lanes,
+        admin_token_file,
+    } = assemble(&config)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(io("starting the runtime"))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(io(format!("listening on {}", config.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(io("reading the listen address"))?;
+        if let Some(path) = &admin_token_file {
+            println!("admin token: {}", path.display());
+        }
+        println!(
+            "ecard station {} listening on http://{addr}/api/v1 ({} store, {} lanes)",
+            station.settings().station_id,
+            station.store().kind(),
+            lanes.len()
+        );
+        crate::server::run(station, lanes, listener, shutdown_signal())
+            .await
+            .map_err(io("serving HTTP"))
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,691 @@
+//! The durable queue: jobs, card numbers, revocations, lane leases and the audit log, in SQLite or
+//! PostgreSQL, with the same rules for both.
+//!
+//! Every public method is one transaction: it checks the transition against [`JobState::can_go`]
+//! and the lane's ownership, changes the rows, and appends the audit entry, all committed together
+//! or not at all. A number comes from the `series` row exactly once and is never deleted: voided
+//! numbers stay in `numbers`. Calls block (SQLite and the sync PostgreSQL client); async code calls
+//! them inside `spawn_blocking`. No clock is read here: `now_ms` is a parameter, so lease expiry is
+//! testable without waiting. Records (personal data) are stored but never logged.
+
+mod backend;
+mod read;
+mod rows;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use backend::{Backend, Val};
+use rows::{
+    Entry, JOB_COLS, append_audit, check_step, job_from, load_job, lock_head, moscow_day_ms,
+    set_state, upsert_lease, void_number,
+};
+
+pub(crate) use rows::rfc3339_ms;
+
+use crate::audit::GENESIS;
+use crate::job::{Job, JobState};
+
+/// What went wrong in the store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database refused or failed (our side or the server's).
+    #[error("{store} error: {reason}")]
+    Database {
+        /// `sqlite` or `postgresql`.
+        store: &'static str,
+        /// The driver's message.
+        reason: String,
+    },
+    /// No such job.
+    #[error("no job {id}")]
+    NoJob {
+        /// The id asked for.
+        id: i64,
+    },
+    /// The job is not in a state that allows this step.
+    #[error("job {id} is {got}; {action} needs it to be {expected}")]
+    WrongState {
+        /// The job.
+        id: i64,
+        /// Its state.
+        got: JobState,
+        /// What was attempted.
+        action: String,
+        /// The states that allow it.
+        expected: String,
+    },
+    /// The job is on another lane (another station took it over after this lane's lease ran out).
+    #[error("job {id} is held by {holder}, not {lane}")]
+    NotYourJob {
+        /// The job.
+        id: i64,
+        /// `station/lane` holding it.
+        holder: String,
+        /// `station/lane` that tried.
+        lane: String,
+    },
+    /// Every number of the series was given out.
+    #[error("series {series:02} has no number left (9999999 were issued); configure a new series")]
+    SeriesExhausted {
+        /// The series.
+        series: u8,
+    },
+    /// A row holds something this code never writes.
+    #[error("store holds unexpected data: {what}")]
+    Corrupt {
+        /// What and where.
+        what: String,
+    },
+    /// A thread panicked while holding the connection.
+    #[error("store connection poisoned by a panic in another thread")]
+    Poisoned,
+}
+
+/// Who performs a step: written to the audit log, and checked against the job's lane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// Token name, `lane:<station>/<lane>` or `station:<id>`.
+    pub name: String,
+    /// The lane, when a lane acts: `(station, lane)`.
+    pub lane: Option<(String, String)>,
+}
+
+impl Actor {
+    /// A lane of a station.
+    pub fn lane(station: &str, lane: &str) -> Actor {
+        Actor {
+            name: format!("lane:{station}/{lane}"),
+            lane: Some((station.to_string(), lane.to_string())),
+        }
+    }
+    /// A person or process named by a token or role.
+    pub fn named(name: &str) -> Actor {
+        Actor {
+            name: name.to_string(),
+            lane: None,
+        }
+    }
+    fn lane_label(&self) -> Option<String> {
+        self.lane.as_ref().map(|(s, l)| format!("{s}/{l}"))
+    }
+}
+
+/// A new application for [`Store::submit`].
+#[derive(Clone)]
+pub struct NewJob {
+    /// The MMC's application id.
+    pub application_id: String,
+    /// The validated enrollment record (JSON; personal data).
+    pub record_json: String,
+    /// The chip images made at intake (JSON, see [`crate::server::ChipImages`]; personal data).
+    pub chip_images_json: String,
+    /// A replacement filed late.
+    pub late_notification: bool,
+    /// For a replacement: the number it revokes, and why (`lost`, `damaged`, `details_changed`).
+    pub replaces: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for NewJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewJob")
+            .field("application_id", &self.application_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Extra facts recorded with a step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepInfo {
+    /// SHA-256 (hex) of the DS certificate that signed the card.
+    pub ds_certificate: Option<String>,
+    /// A reason, e.g. the error that spoiled the card (no personal data).
+    pub detail: Option<String>,
+}
+
+/// A number in the `numbers` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberRow {
+    /// The 9 digits.
+    pub document_number: String,
+    /// The job it was given to.
+    pub job_id: i64,
+    /// `assigned`, `issued` or `voided`.
+    pub status: String,
+}
+
+/// A job claimed for encoding, with its inputs (personal data: Debug shows the job only).
+#[derive(Clone)]
+pub struct Claimed {
+    /// The job, now `encoding` on the claiming lane.
+    pub job: Job,
+    /// The enrollment record (JSON).
+    pub record_json: String,
+    /// The chip images (JSON).
+    pub chip_images_json: String,
+}
+
+impl std::fmt::Debug for Claimed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claimed")
+            .field("job", &self.job)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A lane lease row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseRow {
+    /// Station id.
+    pub station: String,
+    /// Lane name.
+    pub lane: String,
+    /// Lease end, ms since the Unix epoch.
+    pub until_ms: i64,
+}
+
+/// The store: one handle, cheap to share behind an `Arc`.
+pub struct Store {
+    db: Backend,
+    kind: &'static str,
+}
+
+impl Store {
+    /// Opens (creating if needed) a SQLite store: WAL journal, `synchronous=FULL`, so a commit
+    /// survives power loss, and a busy timeout so `ecard audit verify` can run beside the daemon.
+    pub fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        let conn = rusqlite::Connection::open(path).map_err(backend::sqlite_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
+        )
+        .map_err(backend::sqlite_err)?;
+        conn.execute_batch(schema::SQLITE)
+            .map_err(backend::sqlite_err)?;
+        let store = Store {
+            db: Backend::Sqlite(Mutex::new(conn)),
+            kind: "sqlite",
+        };
+        store.init_head()?;
+        Ok(store)
+    }
+
+    /// Opens a PostgreSQL store in `schema` (created if absent), for one or several stations.
+    pub fn open_postgres(url: &str, schema: &str) -> Result<Store, StoreError> {
+        if schema.is_empty()
+            || !schema
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(StoreError::Database {
+                store: "postgresql",
+                reason: format!("schema name {schema:?} must be lowercase letters, digits and _"),
+            });
+        }
+        let mut client =
+            postgres::Client::connect(url, postgres::NoTls).map_err(backend::pg_err)?;
+        // Several stations may start at once: serialize schema creation on an advisory lock.
+        let ddl = format!(
+            "SELECT pg_advisory_lock(4711); CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}; {} SELECT pg_advisory_unlock(4711);",
+            schema::POSTGRES
+        );
+        client.batch_execute(&ddl).map_err(backend::pg_err)?;
+        let store = Store {
+            db: Backend::Postgres(Mutex::new(backend::PgClient::new(client))),
+            kind: "postgresql",
+        };
+        store.init_head()?;
+        Ok(store)
+    }
+
+    /// `sqlite` or `postgresql`.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn init_head(&self) -> Result<(), StoreError> {
+        self.db.with_tx(|tx| {
+            tx.exec(
+                "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, ?1) ON CONFLICT (id) DO NOTHING",
+                &[GENESIS.into()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Makes sure `series` exists, starting at number 1 (0000000 is never issued).
+    pub fn ensure_series(&self, series: u8) -> Result<(), StoreError> {
+        self.db.with_tx(|tx| {
+            tx.exec(
+                "INSERT INTO series (series, next) VALUES (?1, 1) ON CONFLICT (series) DO NOTHING",
+                &[i64::from(series).into()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Stores a new application as `received`, or returns the job that already has this
+    /// `application_id` (`false`: nothing was stored).
+    pub fn submit(
+        &self,
+        new: &NewJob,
+        actor: &Actor,
+        now_ms: i64,
+    ) -> Result<(Job, bool), StoreError> {
+        self.db.with_tx(|tx| {
+            let mut head = lock_head(tx)?;
+            let existing = tx.rows(
+                &format!("SELECT {JOB_COLS} FROM jobs WHERE application_id = ?1"),
+                &[new.application_id.as_str().into()],
+            )?;
+            if let Some(row) = existing.first() {
+                return Ok((job_from(row)?, false));
+            }
+            let (prev, cause) = match &new.replaces {
+                Some((n, c)) => (Some(n.clone()), Some(c.clone())),
+                None => (None, None),
+            };
+            let rows = tx.rows(
+                "INSERT INTO jobs (application_id, state, record, chip_images, attempts, late_notification, previous_number, replacement_cause, created_ms, updated_ms) VALUES (?1, 'received', ?2, ?7, 0, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+                &[
+                    new.application_id.as_str().into(),
+                    new.record_json.as_str().into(),
+                    i64::from(new.late_notification).into(),
+                    prev.into(),
+                    cause.into(),
+                    now_ms.into(),
+                    new.chip_images_json.as_str().into(),
+                ],
+            )?;
+            let id = rows
+                .first()
+                .and_then(|r| r.first())
+                .and_then(Val::int)
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "INSERT INTO jobs returned no id".into(),
+                })?;
+            append_audit(
+                tx,
+                &mut head,
+                now_ms,
+                Entry {
+                    actor,
+                    job_id: id,
+                    from: None,
+                    to: JobState::Received,
+                    number: None,
+                    info: &StepInfo {
+                        detail: new.late_notification.then(|| "late_notification".to_string()),
+                        ..StepInfo::default()
+                    },
+                },
+            )?;
+            Ok((load_job(tx, id, false)?, true))
+        })
+    }
+
+    /// One step of the machine (validate, reject, encoding, verifying, printing, issued), checked
+    /// against the table and the lane holding the job. Issuing a replacement revokes the
+    /// previous number in the same transaction.
+    pub fn step(
+        &self,
+        id: i64,
+        to: JobState,
+        actor: &Actor,
+        info: &StepInfo,
+        now_ms: i64,
+    ) -> Result<Job, StoreError> {
+        if matches!(
+            to,
+            JobState::Spoiled | JobState::Numbered | JobState::Voided
+        ) {
+            return Err(StoreError::WrongState {
+                id,
+                got: to,
+                action: "step".into(),
+                expected:
+                    "a target other than spoiled, numbered or voided (use spoil, claim, void)"
+                        .into(),
+            });
+        }
+        self.db.with_tx(|tx| {
+            let mut head = lock_head(tx)?;
+            let mut job = load_job(tx, id, true)?;
+            check_step(&job, to, actor, &format!("moving to {to}"))?;
+            if to == JobState::Issued {
+                if let Some(n) = &job.document_number {
+                    tx.exec(
+                        "UPDATE numbers SET status = 'issued', at_ms = ?2 WHERE document_number = ?1",
+                        &[n.as_str().into(), now_ms.into()],
+                    )?;
+                }
+                if let Some(prev) = &job.previous_document_number {
+                    let cause = tx
+                        .rows(
+                            "SELECT replacement_cause FROM jobs WHERE id = ?1",
+                            &[id.into()],
+                        )?
+                        .first()
+                        .and_then(|r| r[0].text())
+                        .unwrap_or_else(|| "replaced".into());
+                    tx.exec(
+                        "INSERT INTO revocations (document_number, reason, since, job_id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (document_number) DO NOTHING",
+                        &[
+                            prev.as_str().into(),
+                            cause.into(),
+                            moscow_day_ms(now_ms).into(),
+                            id.into(),
+                        ],
+                    )?;
+                }
+            }
+            set_state(tx, &mut head, &mut job, to, actor, info, now_ms)?;
+            Ok(job)
+        })
+    }
+
+    /// Takes the oldest waiting job for `station`/`lane`, gives it the next number of `series`
+    /// and renews the lane's lease to `lease_until_ms`. `None` when the queue is empty.
+    pub fn claim(
+        &self,
+        station: &str,
+        lane: &str,
+        series: u8,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<Job>, StoreError> {
+        self.db.with_tx(|tx| {
+            let mut head = lock_head(tx)?;
+            claim_in(tx, &mut head, station, lane, series, now_ms, lease_until_ms)
+        })
+    }
+
+    /// [`Store::claim`] and the step to `encoding` in one commit (both transitions and their
+    /// audit entries are stored together), returning the job's inputs: what a lane does before
+    /// it touches a card, in one round trip instead of three.
+    pub fn claim_to_encode(
+        &self,
+        station: &str,
+        lane: &str,
+        series: u8,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<Claimed>, StoreError> {
+        let actor = Actor::lane(station, lane);
+        self.db.with_tx(|tx| {
+            let mut head = lock_head(tx)?;
+            let Some(mut job) =
+                claim_in(tx, &mut head, station, lane, series, now_ms, lease_until_ms)?
+            else {
+                return Ok(None);
+            };
+            check_step(&job, JobState::Encoding, &actor, "moving to encoding")?;
+            set_state(
+                tx,
+                &mut head,
+                &mut job,
+                JobState::Encoding,
+                &actor,
+                &StepInfo::default(),
+                now_ms,
+            )?;
+            let inputs = tx.rows(
+                "SELECT record, chip_images FROM jobs WHERE id = ?1",
+                &[job.id.into()],
+            )?;
+            let (record_json, chip_images_json) = inputs
+                .first()
+                .and_then(|r| Some((r[0].text()?, r[1].text()?)))
+                .ok_or(StoreError::NoJob { id: job.id })?;
+            Ok(Some(Claimed {
+                job,
+                record_json,
+                chip_images_json,
+            }))
+        })
+    }
+
+    /// The card of a job on a lane failed: its number is voided, and the job waits for a new
+    /// blank, or becomes `failed` when `max_attempts` spoiled cards were counted.
+    /// `count_attempt` is false when the card was lost to a crash rather than to its own fault.
+    #[allow(clippy::too_many_arguments)]
+    pub fn spoil(
+        &self,
+        id: i64,
+        actor: &Actor,
+        reason: &str,
+        count_attempt: bool,
+        max_attempts: i64,
+        now_ms: i64,
+    ) -> Result<Job, StoreError> {
+        self.db.with_tx(|tx| {
+            let mut head = lock_head(tx)?;
+            let mut job = load_job(tx, id, true)?;
+            check_step(&job, JobState::Spoiled, actor, "spoiling the card")?;
+            if let Some(n) = &job.document_number {
+                void_number(tx, n, now_ms)?;
+            }
+            if count_attempt {
+                job.attempts += 1;
+            }
+            let info = StepInfo {
+                detail: Some(reason.to_string()),
+                ..StepInfo::default()
+            };
+            set_state(
+                tx,
+                &mut head,
+                &mut job,
+                JobState::Spoiled,
+                actor,
+                &info,
+                now_ms,
+            )?;
+            if job.attempts >= max_attempts {
+                let info = StepInfo {
+                    detail: Some(format!(
+                        "{} spoiled cards; an operator decides",
+                        job.attempts
+                    )),
+                    ..StepInfo::default()
+                };
+                set_state(
+                    tx,
+                    &mut head,
+                    &mut job,
+                    JobState::Failed,
+                    actor,
+                    &info,
+                    now_ms,
+                )?;
+            }
+            Ok(job)
+        })
+    }
+
+    /// Operator: puts a failed job back in the queue with its attempts reset.
+    pub fn retry(&self, id: i64, actor: &Actor, now_ms: i64) -> Result<Job, StoreError> {
+        self.db.with_tx(|tx| {
+            let mut head = lock_head(tx)?;
+            let mut job = load_job(tx, id, true)?;
+            if job.state != JobState::Failed {
+                return Err(StoreError::WrongState {
+                    id,
+                    got: job.state,
+                    action: "retry".into(),
+                    expected: "failed".into(),
+                });
+            }
+            check_step(&job, JobState::Validated, actor, "retry")?;
+            job.attempts = 0;
+            let info = StepInfo {
+                detail: Some("operator retry".into()),
+                ..StepInfo::default()
+            };
+            set_state(
+                tx,
+                &mut head,
+                &mut job,
+                JobState::Validated,
+                actor,
+                &info,
+                now_ms,
+            )?;
+            Ok(job)
+        })
+    }
+
+    /// Operator: cancels a job that is not on a lane; a number it holds is voided and revoked
+    /// (an issued card becomes invalid).
+    pub fn void(&self, id: i64, actor: &Actor, now_ms: i64) -> Result<Job, StoreError> {
+        self.db.with_tx(|tx| {
+            let mut head = lock_head(tx)?;
+            let mut job = load_job(tx, id, true)?;
+            check_step(&job, JobState::Voided, actor, "void")?;
+            if let Some(n) = &job.document_number {
+                void_number(tx, n, now_ms)?;
+            }
+            let info = StepInfo {
+                detail: Some("operator void".into()),
+                ..StepInfo::default()
+            };
+            set_state(
+                tx,
+                &mut head,
+                &mut job,
+                JobState::Voided,
+                actor,
+                &info,
+                now_ms,
+            )?;
+            Ok(job)
+        })
+    }
+
+    /// Renews a lane's lease (its heartbeat).
+    pub fn heartbeat(&self, station: &str, lane: &str, until_ms: i64) -> Result<(), StoreError> {
+        self.db
+            .with_tx(|tx| upsert_lease(tx, station, lane, until_ms))
+    }
+
+    /// Jobs left on lanes that nobody works: this station's own (after a restart), and other
+    /// stations' whose lane lease ran out before `now_ms`.
+    pub fn orphaned(&self, station: &str, now_ms: i64) -> Result<Vec<Job>, StoreError> {
+        self.db.with_tx(|tx| {
+            let rows = tx.rows(
+                &format!(
+                    "SELECT {} FROM jobs j WHERE j.state IN ('numbered', 'encoding', 'verifying', 'printing') AND (j.station = ?1 OR NOT EXISTS (SELECT 1 FROM lanes l WHERE l.station = j.station AND l.lane = j.lane AND l.lease_until_ms >= ?2)) ORDER BY j.id",
+                    JOB_COLS.split(", ").map(|c| format!("j.{c}")).collect::<Vec<_>>().join(", ")
+                ),
+                &[station.into(), now_ms.into()],
+            )?;
+            rows.iter().map(|r| job_from(r)).collect()
+        })
+    }
+
+    /// Moves a job another station abandoned (lease expired) to this lane, so this lane may
+    /// spoil it. Fails when the lease was renewed meanwhile.
+    pub fn take_over(
+        &self,
+        id: i64,
+        station: &str,
+        lane: &str,
+        now_ms: i64,
+    ) -> Result<Job, StoreError> {
+        self.db.with_tx(|tx| {
+            let mut job = load_job(tx, id, true)?;
+            let holder = (
+                job.station.clone().unwrap_or_default(),
+                job.lane.clone().unwrap_or_default(),
+            );
+            let alive = tx.rows(
+                "SELECT 1 FROM lanes WHERE station = ?1 AND lane = ?2 AND lease_until_ms >= ?3",
+                &[
+                    holder.0.as_str().into(),
+                    holder.1.as_str().into(),
+                    now_ms.into(),
+                ],
+            )?;
+            if !job.state.on_lane() || (holder.0 != station && !alive.is_empty()) {
+                return Err(StoreError::NotYourJob {
+                    id,
+                    holder: format!("{}/{}", holder.0, holder.1),
+                    lane: format!("{station}/{lane}"),
+                });
+            }
+            tx.exec(
+                "UPDATE jobs SET station = ?1, lane = ?2 WHERE id = ?3",
+                &[station.into(), lane.into(), id.into()],
+            )?;
+            job.station = Some(station.to_string());
+            job.lane = Some(lane.to_string());
+            Ok(job)
+        })
+    }
+}
+
+/// The claim itself, inside the caller's transaction (the audit head already locked).
+fn claim_in(
+    tx: &mut dyn backend::Tx,
+    head: &mut (i64, String),
+    station: &str,
+    lane: &str,
+    series: u8,
+    now_ms: i64,
+    lease_until_ms: i64,
+) -> Result<Option<Job>, StoreError> {
+    let actor = Actor::lane(station, lane);
+    upsert_lease(tx, station, lane, lease_until_ms)?;
+    // SKIP LOCKED: a row another station's transaction holds is not waited for.
+    let lock = if tx.is_postgres() {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let rows = tx.rows(
+        &format!(
+            "SELECT {JOB_COLS} FROM jobs WHERE state IN ('validated', 'spoiled') ORDER BY id LIMIT 1{lock}"
+        ),
+        &[],
+    )?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let mut job = job_from(row)?;
+    let next = tx.rows(
+        "UPDATE series SET next = next + 1 WHERE series = ?1 RETURNING next - 1",
+        &[i64::from(series).into()],
+    )?;
+    let n = next
+        .first()
+        .and_then(|r| r[0].int())
+        .ok_or_else(|| StoreError::Corrupt {
+            what: format!("series {series:02} is not in the series table"),
+        })?;
+    if n > 9_999_999 {
+        return Err(StoreError::SeriesExhausted { series });
+    }
+    let number = format!("{series:02}{n:07}");
+    // The primary key makes a second use of a number fail the whole transaction.
+    tx.exec(
+        "INSERT INTO numbers (document_number, job_id, status, at_ms) VALUES (?1, ?2, 'assigned', ?3)",
+        &[number.as_str().into(), job.id.into(), now_ms.into()],
+    )?;
+    check_step(&job, JobState::Numbered, &actor, "claim")?;
+    job.document_number = Some(number);
+    job.station = Some(station.to_string());
+    job.lane = Some(lane.to_string());
+    set_state(
+        tx,
+        head,
+        &mut job,
+        JobState::Numbered,
+        &actor,
+        &StepInfo::default(),
+        now_ms,
+    )?;
+    Ok(Some(job))
+}

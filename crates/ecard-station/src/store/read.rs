@@ -1,0 +1,187 @@
+//! Read-only queries: jobs, numbers, revocations, leases and the audit log as stored.
+
+use super::rows::{JOB_COLS, job_from, load_job, lock_head};
+use super::{LeaseRow, NumberRow, Store, StoreError, backend};
+use crate::audit::AuditEntry;
+use crate::job::{Job, JobState};
+
+impl Store {
+    /// One job.
+    pub fn get(&self, id: i64) -> Result<Option<Job>, StoreError> {
+        self.db.with_tx(|tx| match load_job(tx, id, false) {
+            Ok(j) => Ok(Some(j)),
+            Err(StoreError::NoJob { .. }) => Ok(None),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Jobs, newest first, optionally in one state.
+    pub fn list(&self, state: Option<JobState>, limit: i64) -> Result<Vec<Job>, StoreError> {
+        self.db.with_tx(|tx| {
+            let rows = match state {
+                Some(s) => tx.rows(
+                    &format!(
+                        "SELECT {JOB_COLS} FROM jobs WHERE state = ?1 ORDER BY id DESC LIMIT ?2"
+                    ),
+                    &[s.as_str().into(), limit.into()],
+                )?,
+                None => tx.rows(
+                    &format!("SELECT {JOB_COLS} FROM jobs ORDER BY id DESC LIMIT ?1"),
+                    &[limit.into()],
+                )?,
+            };
+            rows.iter().map(|r| job_from(r)).collect()
+        })
+    }
+
+    /// The enrollment record and chip images of a job (JSON; personal data: never log them).
+    pub fn inputs(&self, id: i64) -> Result<(String, String), StoreError> {
+        self.db.with_tx(|tx| {
+            tx.rows(
+                "SELECT record, chip_images FROM jobs WHERE id = ?1",
+                &[id.into()],
+            )?
+            .first()
+            .and_then(|r| Some((r[0].text()?, r[1].text()?)))
+            .ok_or(StoreError::NoJob { id })
+        })
+    }
+
+    /// Whether a number is on the revocation list.
+    pub fn is_revoked(&self, number: &str) -> Result<bool, StoreError> {
+        self.db.with_tx(|tx| {
+            Ok(!tx
+                .rows(
+                    "SELECT 1 FROM revocations WHERE document_number = ?1",
+                    &[number.into()],
+                )?
+                .is_empty())
+        })
+    }
+
+    /// Number of jobs in each state that has any.
+    pub fn counts(&self) -> Result<Vec<(JobState, i64)>, StoreError> {
+        self.db.with_tx(|tx| {
+            let rows = tx.rows("SELECT state, COUNT(*) FROM jobs GROUP BY state", &[])?;
+            rows.iter()
+                .map(|r| {
+                    let state = r[0].text().unwrap_or_default();
+                    let state = JobState::parse(&state).map_err(|e| StoreError::Corrupt {
+                        what: format!("jobs.state: {e}"),
+                    })?;
+                    Ok((state, r[1].int().unwrap_or(0)))
+                })
+                .collect()
+        })
+    }
+
+    /// Every number ever given out, in order.
+    pub fn numbers(&self) -> Result<Vec<NumberRow>, StoreError> {
+        self.db.with_tx(|tx| {
+            let rows = tx.rows(
+                "SELECT document_number, job_id, status FROM numbers ORDER BY document_number",
+                &[],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| NumberRow {
+                    document_number: r[0].text().unwrap_or_default(),
+                    job_id: r[1].int().unwrap_or(-1),
+                    status: r[2].text().unwrap_or_default(),
+                })
+                .collect())
+        })
+    }
+
+    /// The revocation list: `(number, reason, since)`.
+    pub fn revocations(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.db.with_tx(|tx| {
+            let rows = tx.rows(
+                "SELECT document_number, reason, since FROM revocations ORDER BY document_number",
+                &[],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    (
+                        r[0].text().unwrap_or_default(),
+                        r[1].text().unwrap_or_default(),
+                        r[2].text().unwrap_or_default(),
+                    )
+                })
+                .collect())
+        })
+    }
+
+    /// Lane leases.
+    pub fn leases(&self) -> Result<Vec<LeaseRow>, StoreError> {
+        self.db.with_tx(|tx| {
+            let rows = tx.rows(
+                "SELECT station, lane, lease_until_ms FROM lanes ORDER BY station, lane",
+                &[],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| LeaseRow {
+                    station: r[0].text().unwrap_or_default(),
+                    lane: r[1].text().unwrap_or_default(),
+                    until_ms: r[2].int().unwrap_or(0),
+                })
+                .collect())
+        })
+    }
+
+    /// The whole audit log in order, the head row, and every job's state: what
+    /// [`crate::audit`] checks.
+    #[allow(clippy::type_complexity)]
+    pub fn audit_snapshot(
+        &self,
+    ) -> Result<(Vec<AuditEntry>, (i64, String), Vec<(i64, String)>), StoreError> {
+        self.db.with_tx(|tx| {
+            let head = lock_head(tx)?;
+            let rows = tx.rows(
+                "SELECT seq, at, actor, job_id, from_state, to_state, lane, document_number, ds_cert, detail, prev_hash, hash FROM audit ORDER BY seq",
+                &[],
+            )?;
+            let entries = rows
+                .iter()
+                .map(|r| AuditEntry {
+                    seq: r[0].int().unwrap_or(-1),
+                    at: r[1].text().unwrap_or_default(),
+                    actor: r[2].text().unwrap_or_default(),
+                    job_id: r[3].int().unwrap_or(-1),
+                    from_state: r[4].text(),
+                    to_state: r[5].text().unwrap_or_default(),
+                    lane: r[6].text(),
+                    document_number: r[7].text(),
+                    ds_certificate: r[8].text(),
+                    detail: r[9].text(),
+                    prev_hash: r[10].text().unwrap_or_default(),
+                    hash: r[11].text().unwrap_or_default(),
+                })
+                .collect();
+            let jobs = tx
+                .rows("SELECT id, state FROM jobs ORDER BY id", &[])?
+                .iter()
+                .map(|r| (r[0].int().unwrap_or(-1), r[1].text().unwrap_or_default()))
+                .collect();
+            Ok((entries, head, jobs))
+        })
+    }
+
+    /// Runs raw SQL: for tests that tamper with the log. Not for production paths.
+    #[doc(hidden)]
+    pub fn exec_raw(&self, sql: &str) -> Result<u64, StoreError> {
+        self.db.with_tx(|tx| tx.exec(sql, &[]))
+    }
+
+    /// Drops a PostgreSQL schema (test clean-up).
+    #[doc(hidden)]
+    pub fn drop_pg_schema(url: &str, schema: &str) -> Result<(), StoreError> {
+        let mut client =
+            postgres::Client::connect(url, postgres::NoTls).map_err(backend::pg_err)?;
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .map_err(backend::pg_err)
+    }
+}

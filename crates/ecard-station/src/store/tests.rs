@@ -1,0 +1,476 @@
+//! The store conformance suite: every case runs against SQLite and PostgreSQL.
+
+use super::*;
+use crate::audit::{verify_chain, verify_jobs};
+use crate::testutil;
+
+const MAX: i64 = 3;
+
+fn new_job(app: &str) -> NewJob {
+    NewJob {
+        application_id: app.into(),
+        record_json: testutil::record_json(app),
+        chip_images_json: testutil::chip_images_json(),
+        late_notification: false,
+        replaces: None,
+    }
+}
+
+fn intake() -> Actor {
+    Actor::named("intake-1")
+}
+
+fn verified_log(s: &Store) -> i64 {
+    let (entries, head, jobs) = s.audit_snapshot().unwrap();
+    verify_jobs(&entries, &jobs).unwrap();
+    verify_chain(&entries, (head.0, &head.1)).unwrap()
+}
+
+/// received → validated → numbered → encoding → verifying → printing → issued.
+fn happy_path(s: &Store) {
+    let (job, created) = s.submit(&new_job("MMC-1"), &intake(), 1_000).unwrap();
+    assert!(created);
+    assert_eq!(job.state, JobState::Received);
+    assert_eq!(job.document_number, None);
+    let (again, created) = s.submit(&new_job("MMC-1"), &intake(), 1_001).unwrap();
+    assert!(!created);
+    assert_eq!(again.id, job.id);
+
+    let j = s
+        .step(
+            job.id,
+            JobState::Validated,
+            &Actor::named("station:s1"),
+            &StepInfo::default(),
+            1_002,
+        )
+        .unwrap();
+    assert_eq!(j.state, JobState::Validated);
+    let lane = Actor::lane("s1", "lane-1");
+    let j = s.claim("s1", "lane-1", 77, 1_003, 60_000).unwrap().unwrap();
+    assert_eq!(j.state, JobState::Numbered);
+    assert_eq!(j.document_number.as_deref(), Some("770000001"));
+    assert_eq!(
+        (j.station.as_deref(), j.lane.as_deref()),
+        (Some("s1"), Some("lane-1"))
+    );
+    assert_eq!(s.claim("s1", "lane-2", 77, 1_003, 60_000).unwrap(), None);
+
+    // Skipping verification is refused.
+    assert_eq!(
+        s.step(j.id, JobState::Printing, &lane, &StepInfo::default(), 1_004),
+        Err(StoreError::WrongState {
+            id: j.id,
+            got: JobState::Numbered,
+            action: "moving to printing".into(),
+            expected: "verifying".into(),
+        })
+    );
+    // Another lane may not move it.
+    assert!(matches!(
+        s.step(
+            j.id,
+            JobState::Encoding,
+            &Actor::lane("s1", "lane-2"),
+            &StepInfo::default(),
+            1_004
+        ),
+        Err(StoreError::NotYourJob { .. })
+    ));
+    for to in [JobState::Encoding, JobState::Verifying, JobState::Printing] {
+        assert_eq!(
+            s.step(j.id, to, &lane, &StepInfo::default(), 1_005)
+                .unwrap()
+                .state,
+            to
+        );
+    }
+    let info = StepInfo {
+        ds_certificate: Some("ab".repeat(32)),
+        detail: None,
+    };
+    let j = s.step(j.id, JobState::Issued, &lane, &info, 1_006).unwrap();
+    assert_eq!(j.state, JobState::Issued);
+    assert_eq!(j.station, None);
+    assert_eq!(j.ds_certificate, Some("ab".repeat(32)));
+    assert_eq!(s.get(j.id).unwrap(), Some(j.clone()));
+    assert_eq!(
+        s.numbers().unwrap(),
+        vec![NumberRow {
+            document_number: "770000001".into(),
+            job_id: j.id,
+            status: "issued".into()
+        }]
+    );
+    assert_eq!(verified_log(s), 7);
+    let (entries, _, _) = s.audit_snapshot().unwrap();
+    let states: Vec<_> = entries.iter().map(|e| e.to_state.as_str()).collect();
+    assert_eq!(
+        states,
+        [
+            "received",
+            "validated",
+            "numbered",
+            "encoding",
+            "verifying",
+            "printing",
+            "issued"
+        ]
+    );
+    assert_eq!(entries[6].ds_certificate, Some("ab".repeat(32)));
+    assert_eq!(entries[6].lane.as_deref(), Some("s1/lane-1"));
+    assert_eq!(entries[0].actor, "intake-1");
+}
+
+/// Spoiled cards void their numbers; the job gets a new number; attempts run out into failed;
+/// an operator retries or voids.
+fn spoil_retry_void(s: &Store) {
+    let (job, _) = s.submit(&new_job("MMC-2"), &intake(), 1).unwrap();
+    s.step(
+        job.id,
+        JobState::Validated,
+        &intake(),
+        &StepInfo::default(),
+        2,
+    )
+    .unwrap();
+    let lane = Actor::lane("s1", "l1");
+    let mut numbers = Vec::new();
+    for attempt in 1..=MAX {
+        let j = s.claim("s1", "l1", 77, 3, 60_000).unwrap().unwrap();
+        numbers.push(j.document_number.clone().unwrap());
+        s.step(j.id, JobState::Encoding, &lane, &StepInfo::default(), 4)
+            .unwrap();
+        let j = s.spoil(j.id, &lane, "card removed", true, MAX, 5).unwrap();
+        assert_eq!(j.attempts, attempt);
+        let expected = if attempt < MAX {
+            JobState::Spoiled
+        } else {
+            JobState::Failed
+        };
+        assert_eq!(j.state, expected);
+        assert_eq!(j.station, None);
+    }
+    assert_eq!(numbers, ["770000001", "770000002", "770000003"]);
+    assert_eq!(s.claim("s1", "l1", 77, 6, 60_000).unwrap(), None);
+    let revoked = s.revocations().unwrap();
+    assert_eq!(revoked.len(), 3);
+    assert!(revoked.iter().all(|(_, reason, _)| reason == "voided"));
+    assert!(s.numbers().unwrap().iter().all(|n| n.status == "voided"));
+
+    let op = Actor::named("operator-1");
+    let j = s.retry(job.id, &op, 7).unwrap();
+    assert_eq!((j.state, j.attempts), (JobState::Validated, 0));
+    assert!(matches!(
+        s.retry(job.id, &op, 8),
+        Err(StoreError::WrongState {
+            got: JobState::Validated,
+            ..
+        })
+    ));
+    let j = s.claim("s1", "l1", 77, 9, 60_000).unwrap().unwrap();
+    assert_eq!(j.document_number.as_deref(), Some("770000004"));
+    // Void is refused on a lane, allowed once back in the queue.
+    assert!(matches!(
+        s.void(j.id, &op, 10),
+        Err(StoreError::WrongState {
+            got: JobState::Numbered,
+            ..
+        })
+    ));
+    let j = s.spoil(j.id, &lane, "printer jam", true, MAX, 11).unwrap();
+    assert_eq!(j.state, JobState::Spoiled);
+    let j = s.void(j.id, &op, 12).unwrap();
+    assert_eq!(j.state, JobState::Voided);
+    assert!(s.void(j.id, &op, 13).is_err());
+    assert_eq!(verified_log(s), 16);
+}
+
+/// A rejected job never gets a number; a replacement revokes the previous number when issued.
+fn reject_and_replacement(s: &Store) {
+    let (bad, _) = s.submit(&new_job("MMC-BAD"), &intake(), 1).unwrap();
+    let info = StepInfo {
+        detail: Some("application.previous_document_number: already revoked".into()),
+        ..StepInfo::default()
+    };
+    let j = s
+        .step(bad.id, JobState::Rejected, &intake(), &info, 2)
+        .unwrap();
+    assert_eq!(j.state, JobState::Rejected);
+    assert_eq!(s.claim("s1", "l1", 77, 3, 60_000).unwrap(), None);
+
+    let mut new = new_job("MMC-REPL");
+    new.late_notification = true;
+    new.replaces = Some(("770000042".into(), "lost".into()));
+    let (j, _) = s.submit(&new, &intake(), 4).unwrap();
+    assert!(j.late_notification);
+    assert_eq!(j.previous_document_number.as_deref(), Some("770000042"));
+    s.step(
+        j.id,
+        JobState::Validated,
+        &intake(),
+        &StepInfo::default(),
+        5,
+    )
+    .unwrap();
+    let lane = Actor::lane("s1", "l1");
+    let j = s.claim("s1", "l1", 77, 6, 60_000).unwrap().unwrap();
+    assert!(!s.is_revoked("770000042").unwrap());
+    for to in [
+        JobState::Encoding,
+        JobState::Verifying,
+        JobState::Printing,
+        JobState::Issued,
+    ] {
+        s.step(j.id, to, &lane, &StepInfo::default(), 7).unwrap();
+    }
+    assert!(s.is_revoked("770000042").unwrap());
+    assert_eq!(
+        s.revocations().unwrap(),
+        vec![("770000042".into(), "lost".into(), "1970-01-01".into())]
+    );
+    let (entries, _, _) = s.audit_snapshot().unwrap();
+    assert_eq!(entries[2].detail.as_deref(), Some("late_notification"));
+    verified_log(s);
+}
+
+/// A dead station's lease runs out; another station takes its job over and spoils the card.
+fn lease_takeover(s: &Store, peer: &Store) {
+    let (job, _) = s.submit(&new_job("MMC-3"), &intake(), 1).unwrap();
+    s.step(
+        job.id,
+        JobState::Validated,
+        &intake(),
+        &StepInfo::default(),
+        2,
+    )
+    .unwrap();
+    let j = s.claim("dead", "l1", 77, 1_000, 31_000).unwrap().unwrap();
+    s.step(
+        j.id,
+        JobState::Encoding,
+        &Actor::lane("dead", "l1"),
+        &StepInfo::default(),
+        1_001,
+    )
+    .unwrap();
+    // Lease still running: nothing is orphaned for the other station.
+    assert_eq!(peer.orphaned("alive", 30_000).unwrap(), vec![]);
+    assert!(matches!(
+        peer.take_over(j.id, "alive", "l9", 30_000),
+        Err(StoreError::NotYourJob { .. })
+    ));
+    // After it: the job is the other station's to spoil.
+    let orphans = peer.orphaned("alive", 31_001).unwrap();
+    assert_eq!(orphans.iter().map(|j| j.id).collect::<Vec<_>>(), vec![j.id]);
+    let taken = peer.take_over(j.id, "alive", "l9", 31_001).unwrap();
+    assert_eq!(taken.lane.as_deref(), Some("l9"));
+    let j = peer
+        .spoil(
+            j.id,
+            &Actor::lane("alive", "l9"),
+            "lane lease expired",
+            false,
+            MAX,
+            31_002,
+        )
+        .unwrap();
+    assert_eq!((j.state, j.attempts), (JobState::Spoiled, 0));
+    // The dead station comes back and tries to continue: refused.
+    assert!(matches!(
+        s.step(
+            j.id,
+            JobState::Verifying,
+            &Actor::lane("dead", "l1"),
+            &StepInfo::default(),
+            31_003
+        ),
+        Err(StoreError::WrongState { .. })
+    ));
+    let j = peer
+        .claim("alive", "l9", 77, 31_004, 61_000)
+        .unwrap()
+        .unwrap();
+    assert_eq!(j.document_number.as_deref(), Some("770000002"));
+    assert_eq!(s.orphaned("alive", 31_005).unwrap().len(), 1);
+    verified_log(s);
+}
+
+/// Several lanes (threads) claiming at once never share a number or a job.
+fn concurrent_claims(s: &Arc<Store>, peer: &Arc<Store>) {
+    let n = 40;
+    for i in 0..n {
+        let (j, _) = s
+            .submit(&new_job(&format!("MMC-C{i}")), &intake(), 1)
+            .unwrap();
+        s.step(
+            j.id,
+            JobState::Validated,
+            &intake(),
+            &StepInfo::default(),
+            2,
+        )
+        .unwrap();
+    }
+    let mut handles = Vec::new();
+    for (k, store) in [s.clone(), peer.clone(), s.clone(), peer.clone()]
+        .into_iter()
+        .enumerate()
+    {
+        handles.push(std::thread::spawn(move || {
+            let lane = format!("l{k}");
+            let mut got = Vec::new();
+            while let Some(j) = store.claim("s", &lane, 77, 3, 60_000).unwrap() {
+                got.push((j.id, j.document_number.unwrap()));
+            }
+            got
+        }));
+    }
+    let mut all: Vec<(i64, String)> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(all.len(), n);
+    all.sort();
+    let mut ids: Vec<_> = all.iter().map(|a| a.0).collect();
+    ids.dedup();
+    let mut nums: Vec<_> = all.iter().map(|a| a.1.clone()).collect();
+    nums.sort();
+    nums.dedup();
+    assert_eq!((ids.len(), nums.len()), (n, n));
+    assert_eq!(nums.first().map(String::as_str), Some("770000001"));
+    assert_eq!(nums.last().map(String::as_str), Some("770000040"));
+    verified_log(s);
+}
+
+/// Editing, deleting or cutting off audit rows is detected.
+fn audit_tamper(s: &Store) {
+    for i in 0..3 {
+        let (j, _) = s
+            .submit(&new_job(&format!("MMC-A{i}")), &intake(), 1)
+            .unwrap();
+        s.step(
+            j.id,
+            JobState::Validated,
+            &intake(),
+            &StepInfo::default(),
+            2,
+        )
+        .unwrap();
+    }
+    assert_eq!(verified_log(s), 6);
+    let check = |s: &Store| {
+        let (entries, head, jobs) = s.audit_snapshot().unwrap();
+        verify_chain(&entries, (head.0, &head.1)).and_then(|_| verify_jobs(&entries, &jobs))
+    };
+    s.exec_raw("UPDATE audit SET actor = 'someone-else' WHERE seq = 3")
+        .unwrap();
+    assert!(matches!(
+        check(s),
+        Err(crate::audit::AuditError::Edited { seq: 3, .. })
+    ));
+    s.exec_raw("UPDATE audit SET actor = 'intake-1' WHERE seq = 3")
+        .unwrap();
+    assert_eq!(check(s), Ok(()));
+    s.exec_raw("DELETE FROM audit WHERE seq = 6").unwrap();
+    assert!(matches!(
+        check(s),
+        Err(crate::audit::AuditError::Head {
+            head_seq: 6,
+            last_seq: 5,
+            ..
+        })
+    ));
+    s.exec_raw("UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit WHERE seq = 5)")
+        .unwrap();
+    assert!(
+        matches!(check(s), Err(crate::audit::AuditError::JobMismatch { state, .. }) if state == "validated")
+    );
+    s.exec_raw("INSERT INTO audit SELECT 7, at, actor, job_id, from_state, to_state, lane, document_number, ds_cert, detail, prev_hash, hash FROM audit WHERE seq = 5").unwrap();
+    assert!(matches!(
+        check(s),
+        Err(crate::audit::AuditError::Gap {
+            got: 7,
+            previous: 5,
+            expected: 6
+        })
+    ));
+}
+
+/// A lane's claim and its step to encoding in one commit, with the job's inputs.
+fn claim_to_encode(s: &Store) {
+    assert_eq!(
+        s.claim_to_encode("s1", "l1", 77, 1, 60_000)
+            .unwrap()
+            .map(|c| c.job),
+        None
+    );
+    let (job, _) = s.submit(&new_job("MMC-CTE"), &intake(), 1).unwrap();
+    s.step(
+        job.id,
+        JobState::Validated,
+        &intake(),
+        &StepInfo::default(),
+        2,
+    )
+    .unwrap();
+    let c = s
+        .claim_to_encode("s1", "l1", 77, 3, 60_000)
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.job.state, JobState::Encoding);
+    assert_eq!(c.job.document_number.as_deref(), Some("770000001"));
+    assert_eq!(c.record_json, testutil::record_json("MMC-CTE"));
+    assert_eq!(c.chip_images_json, testutil::chip_images_json());
+    assert_eq!(s.get(job.id).unwrap(), Some(c.job.clone()));
+    let (entries, _, _) = s.audit_snapshot().unwrap();
+    let tail: Vec<_> = entries[2..]
+        .iter()
+        .map(|e| {
+            (
+                e.from_state.as_deref(),
+                e.to_state.as_str(),
+                e.lane.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            (Some("validated"), "numbered", Some("s1/l1")),
+            (Some("numbered"), "encoding", Some("s1/l1"))
+        ]
+    );
+    assert!(!format!("{c:?}").contains("KARIMOV"));
+    verified_log(s);
+}
+
+macro_rules! both_stores {
+    ($($name:ident => $body:expr;)*) => {
+        mod sqlite {
+            use super::*;
+            $(#[test] fn $name() { let t = testutil::sqlite(); let peer = t.store.clone(); let f: &dyn Fn(&Arc<Store>, &Arc<Store>) = &$body; f(&t.store, &peer); })*
+        }
+        mod postgres {
+            use super::*;
+            $(#[test] fn $name() {
+                let Some(t) = testutil::postgres() else { return };
+                let peer = Arc::new(testutil::postgres_peer(&t));
+                let f: &dyn Fn(&Arc<Store>, &Arc<Store>) = &$body;
+                f(&t.store, &peer);
+            })*
+        }
+    };
+}
+
+use std::sync::Arc;
+
+both_stores! {
+    every_happy_transition => |s, _| happy_path(s);
+    spoil_void_retry_fail => |s, _| spoil_retry_void(s);
+    reject_and_replacement_revokes => |s, _| reject_and_replacement(s);
+    dead_station_lease_is_taken_over => |s, p| lease_takeover(s, p);
+    concurrent_claims_never_share_a_number => |s, p| concurrent_claims(s, p);
+    audit_tampering_is_detected => |s, _| audit_tamper(s);
+    claim_to_encode_is_one_commit => |s, _| claim_to_encode(s);
+}
