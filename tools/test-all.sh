@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/install-deps.sh
+# PostgreSQL at 127.0.0.1:5432 (trust auth, database `test`) for the store's conformance suite and
+# the crash tests; this machine kind starts it, and a stopped cluster is started here.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && command -v pg_ctlcluster >/dev/null; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+fi
 cargo build --bin ecard
 export ECARD_BIN="$PWD/target/debug/ecard"
 
@@ -18,5 +23,5 @@ export ECARD_CUPS_URI ECARD_CUPS_OUT
 # Tests that talk to pcscd serialize themselves (one pcscd per machine; cargo runs test binaries one
 # after another); the rest run in parallel. The simulator card started above sits in "Virtual PCD 00 00";
 # tests insert their own cards into "Virtual PCD 00 01" (vpcd port 35964).
-ECARD_PCSC_TESTS=1 ECARD_VPCD_PORT=35964 ECARD_CUPS_TESTS=1 ECARD_OCR_TESTS=1 ECARD_FACE_TESTS=1 ECARD_BROWSER_TESTS=1 \
+ECARD_PCSC_TESTS=1 ECARD_VPCD_PORT=35964 ECARD_PG_TESTS=1 ECARD_CUPS_TESTS=1 ECARD_OCR_TESTS=1 ECARD_FACE_TESTS=1 ECARD_BROWSER_TESTS=1 \
     cargo test --workspace

@@ -37,7 +37,7 @@ struct Daemon {
 }
 
 fn start(dir: &Path) -> Daemon {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ecard-stationd"))
+    let mut child = Command::new(ecard_system_tests::ecard_bin())
         .args(["station", "serve", "--config"])
         .arg(dir.join("station.toml"))
         .arg("--data-dir")
@@ -107,7 +107,7 @@ fn http(d: &Daemon, method: &str, path: &str, body: &[u8]) -> Option<(u16, serde
 
 fn record(app: &str) -> Vec<u8> {
     use base64::Engine as _;
-    let samples = format!("{}/../../samples/karimov", env!("CARGO_MANIFEST_DIR"));
+    let samples = format!("{}/../samples/karimov", env!("CARGO_MANIFEST_DIR"));
     let b64 = |f: &str| {
         base64::engine::general_purpose::STANDARD
             .encode(std::fs::read(format!("{samples}/{f}")).unwrap())
@@ -281,7 +281,7 @@ fn kill_test(dir: &Path, open: &dyn Fn() -> Store, label: &str) {
     }
     let cards = std::fs::read_dir(dir.join("cards")).unwrap().count();
     assert_eq!(cards, acked.len());
-    let out = Command::new(env!("CARGO_BIN_EXE_ecard-stationd"))
+    let out = Command::new(ecard_system_tests::ecard_bin())
         .args(["audit", "verify", "--config"])
         .arg(dir.join("station.toml"))
         .arg("--data-dir")

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use ecard_station::store::{Actor, NewJob, StepInfo, Store};
 
-fn stationd() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ecard-stationd"))
+fn ecard() -> Command {
+    Command::new(ecard_system_tests::ecard_bin())
 }
 
 #[test]
@@ -37,7 +37,7 @@ fn audit_verify_exit_codes() {
         }
     }
     let run = || {
-        let out = stationd()
+        let out = ecard()
             .args(["audit", "verify", "--data-dir"])
             .arg(dir.path())
             .output()
@@ -64,7 +64,7 @@ fn audit_verify_exit_codes() {
         "audit log TAMPERED: audit entry 4 follows entry 2; expected 3 (an entry was deleted or inserted)"
     );
     // No database at all: an error (exit 3), not a fresh empty log.
-    let out = stationd()
+    let out = ecard()
         .args(["audit", "verify", "--data-dir"])
         .arg(dir.path().join("elsewhere"))
         .output()
@@ -78,7 +78,7 @@ fn config_errors_name_the_key_and_helpers_work() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("station.toml");
     std::fs::write(&cfg, "[[lanes]]\nname = \"a\"\nencoder = \"usb:1\"\n").unwrap();
-    let out = stationd()
+    let out = ecard()
         .args(["station", "serve", "--config"])
         .arg(&cfg)
         .output()
@@ -89,7 +89,7 @@ fn config_errors_name_the_key_and_helpers_work() {
         err.contains("lanes[0].encoder: \"usb:1\" must be \"sim:<folder of blank cards>\" or \"pcsc:<reader name>\""),
         "{err}"
     );
-    let out = stationd()
+    let out = ecard()
         .args(["station", "hash-token", "abc"])
         .output()
         .unwrap();
@@ -98,7 +98,7 @@ fn config_errors_name_the_key_and_helpers_work() {
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
     let blanks = dir.path().join("blanks");
-    let out = stationd()
+    let out = ecard()
         .args(["station", "blanks", "--count", "2", "--dir"])
         .arg(&blanks)
         .output()
