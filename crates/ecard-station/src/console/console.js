@@ -180,7 +180,11 @@ async function openDetail(id) {
   fact(person, "sex", holder.sex);
   fact(person, "nationality", holder.nationality);
   fact(person, "residence", holder.residence_status);
-  fact(person, "identity doc", holder.identity_document);
+  const doc = holder.identity_document;
+  if (doc) {
+    fact(person, "identity doc", [doc.kind, doc.number, doc.issuing_state].filter(Boolean).join(" "));
+    fact(person, "doc expires", doc.date_of_expiry);
+  }
   const photo = chip_photo ? el("img", { src: chip_photo, alt: "chip photo (DG2)" }) : el("p", { class: "muted" }, "no chip photo");
   const facts = el("dl", { class: "facts" });
   fact(facts, "application", job.application_id);

@@ -185,3 +185,82 @@ fn verification(job: &Job, history: &[AuditEntry]) -> Verification {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::JobState;
+
+    fn job() -> Job {
+        Job {
+            id: 4,
+            application_id: "MMC-2026-0000004".into(),
+            state: JobState::Spoiled,
+            document_number: Some("770000002".into()),
+            attempts: 1,
+            station: None,
+            lane: None,
+            late_notification: false,
+            previous_document_number: None,
+            last_error: None,
+            ds_certificate: None,
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    fn entry(from: Option<&str>, to: &str, detail: Option<&str>, ds: Option<&str>) -> AuditEntry {
+        AuditEntry {
+            seq: 1,
+            at: "2026-11-25T10:00:00.000Z".into(),
+            actor: "lane:s/lane-1".into(),
+            job_id: 4,
+            from_state: from.map(Into::into),
+            to_state: to.into(),
+            lane: None,
+            document_number: None,
+            ds_certificate: ds.map(Into::into),
+            detail: detail.map(Into::into),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn verification_is_the_latest_read_back_outcome() {
+        let spoiled = entry(
+            Some("verifying"),
+            "spoiled",
+            Some("ef.sod signature invalid"),
+            None,
+        );
+        let passed = entry(Some("verifying"), "printing", None, Some("ab12"));
+        assert_eq!(
+            verification(&job(), &[]),
+            Verification {
+                outcome: "pending",
+                detail: None,
+                ds_certificate: None
+            }
+        );
+        assert_eq!(
+            verification(&job(), &[passed.clone(), spoiled.clone()]),
+            Verification {
+                outcome: "failed",
+                detail: Some("ef.sod signature invalid".into()),
+                ds_certificate: None
+            }
+        );
+        assert_eq!(
+            verification(&job(), &[spoiled, passed]),
+            Verification {
+                outcome: "passed",
+                detail: None,
+                ds_certificate: Some("ab12".into())
+            }
+        );
+        // A spoil while printing says nothing about the chip.
+        let print_spoil = entry(Some("printing"), "spoiled", Some("printer jam"), None);
+        assert_eq!(verification(&job(), &[print_spoil]).outcome, "pending");
+    }
+}
