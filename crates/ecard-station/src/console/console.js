@@ -68,6 +68,8 @@ async function signIn(token) {
   $("submit-panel").hidden = !["intake", "admin"].includes(state.role);
   $("retry").hidden = !operates;
   $("void").hidden = !operates;
+  // Intake cannot read jobs: no stream, no live badge.
+  $("live").hidden = !reads;
   if (reads) connect();
 }
 
