@@ -19,6 +19,7 @@ pub mod chip;
 mod chip_tests;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod job;
 pub mod lane;
 #[cfg(test)]

@@ -70,6 +70,9 @@ struct Inner {
     lane_names: Mutex<Vec<String>>,
     transitions: Mutex<HashMap<JobState, u64>>,
     work: Notify,
+    // Set when shutdown begins: long-lived responses (the console's event streams) end on it,
+    // or the HTTP server's graceful shutdown would wait for them forever.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// The chip JPEGs made at intake, stored with the job so lanes do no image work. Personal data:
@@ -181,6 +184,7 @@ impl Station {
                 lane_names: Mutex::new(Vec::new()),
                 transitions: Mutex::new(HashMap::new()),
                 work: Notify::new(),
+                closing: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -217,6 +221,11 @@ impl Station {
             Ok(r) => r,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
+    }
+
+    /// Becomes `true` when the station starts shutting down.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.closing.subscribe()
     }
 
     pub(crate) fn notify_work(&self) {
@@ -417,8 +426,10 @@ pub async fn run(
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move { http_shutdown.recv().await });
     let notify = notify_shutdown.clone();
+    let closing = station.clone();
     tokio::spawn(async move {
         shutdown.await;
+        closing.inner.closing.send_replace(true);
         tracing::info!("shutting down: lanes finish their cards");
         let _ = notify.send(());
     });

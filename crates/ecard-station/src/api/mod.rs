@@ -6,6 +6,7 @@
 //! carry ids and numbers only.
 
 mod enrollments;
+mod events;
 mod jobs;
 mod lanes;
 mod metrics;
@@ -33,9 +34,11 @@ pub fn router(station: Station) -> Router {
         .route("/jobs/{id}/void", post(jobs::void))
         .route("/lanes", get(lanes::list))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::metrics));
+        .route("/metrics", get(metrics::metrics))
+        .route("/events", get(events::stream));
     Router::new()
         .nest("/api/v1", api)
+        .merge(crate::console::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))

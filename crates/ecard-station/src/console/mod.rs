@@ -1,0 +1,266 @@
+//! The operator console: one page served at `/` (HTML, CSS and JS embedded in the binary, no
+//! external URL, no framework), plus the two API routes only it needs: who am I (so it shows the
+//! buttons a role may press) and a job's detail (holder, chip photo, verification, history).
+//!
+//! The page does everything through the public API with the signed-in bearer token; it has no
+//! route of its own that skips a role check and no test-only switch. Personal data leaves the
+//! station only in the detail answer, which needs a reading role; this module never logs it.
+//!
+//! Face preview: the station does not render card faces (the lanes print on a simulated
+//! printer), so the detail shows the chip photo, the DG2 JPEG made at intake and written to the
+//! card.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde::Serialize;
+
+use crate::api::{ApiError, authorize, job_id};
+use crate::audit::AuditEntry;
+use crate::auth::Role;
+use crate::job::Job;
+use crate::server::{ChipImages, Station};
+
+const INDEX_HTML: &str = include_str!("index.html");
+const CONSOLE_CSS: &str = include_str!("console.css");
+const CONSOLE_JS: &str = include_str!("console.js");
+
+/// The page and its assets at `/`, and the console's API routes under `/api/v1/console`.
+pub fn routes() -> Router<Station> {
+    Router::new()
+        .route("/", get(index))
+        .route("/console.css", get(css))
+        .route("/console.js", get(js))
+        .route("/api/v1/console/session", get(session))
+        .route("/api/v1/console/jobs/{id}", get(detail))
+}
+
+/// The page may load only itself: no CDN, no inline script, no framing.
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+fn asset(kind: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+}
+
+async fn index() -> impl IntoResponse {
+    asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+async fn css() -> impl IntoResponse {
+    asset("text/css; charset=utf-8", CONSOLE_CSS)
+}
+
+async fn js() -> impl IntoResponse {
+    asset("text/javascript; charset=utf-8", CONSOLE_JS)
+}
+
+/// `GET /api/v1/console/session`: the token's name and role (any role).
+#[derive(Serialize)]
+struct Session {
+    name: String,
+    role: Role,
+    station: String,
+}
+
+async fn session(
+    State(station): State<Station>,
+    headers: HeaderMap,
+) -> Result<Json<Session>, ApiError> {
+    let all = [Role::Intake, Role::Operator, Role::Qa, Role::Admin];
+    let (entry, _) = authorize(&station, &headers, &all)?;
+    Ok(Json(Session {
+        name: entry.name,
+        role: entry.role,
+        station: station.settings().station_id.clone(),
+    }))
+}
+
+/// `GET /api/v1/console/jobs/{id}`: one job with its holder (personal data), chip photo,
+/// verification outcome and audit history.
+#[derive(Serialize)]
+struct Detail {
+    job: Job,
+    /// A few record fields, as stored.
+    holder: serde_json::Map<String, serde_json::Value>,
+    /// `data:image/jpeg;base64,...` of the DG2 face written to the chip.
+    chip_photo: Option<String>,
+    verification: Verification,
+    history: Vec<AuditEntry>,
+}
+
+/// What the lane's read-back check said, from the audit log.
+#[derive(Serialize, PartialEq, Eq, Debug)]
+struct Verification {
+    /// `passed` (verifying → printing), `failed` (a spoil after encoding), `pending`.
+    outcome: &'static str,
+    /// The audit detail of that step, if any.
+    detail: Option<String>,
+    /// SHA-256 of the DS certificate that signed the card.
+    ds_certificate: Option<String>,
+}
+
+const HOLDER_FIELDS: &[&str] = &[
+    "application_id",
+    "surname",
+    "given_names",
+    "patronymic",
+    "date_of_birth",
+    "sex",
+    "nationality",
+    "residence_status",
+    "identity_document",
+    "application",
+];
+
+async fn detail(
+    State(station): State<Station>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Detail>, ApiError> {
+    authorize(&station, &headers, &[Role::Qa, Role::Operator])?;
+    let id = job_id(&id)?;
+    let Some(job) = station.db(move |s| s.get(id)).await? else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")));
+    };
+    let (record, images) = station.db(move |s| s.inputs(id)).await?;
+    // The whole log is read to pick this job's entries: the store has no per-job audit query
+    // yet, and the detail view is opened by a person, one job at a time.
+    let (entries, _, _) = station.db(|s| s.audit_snapshot()).await?;
+    let history: Vec<AuditEntry> = entries.into_iter().filter(|e| e.job_id == id).collect();
+    let holder = match serde_json::from_str::<serde_json::Value>(&record) {
+        Ok(serde_json::Value::Object(m)) => m
+            .into_iter()
+            .filter(|(k, _)| HOLDER_FIELDS.contains(&k.as_str()))
+            .collect(),
+        _ => {
+            tracing::warn!(job = id, "stored record is not a JSON object");
+            Default::default()
+        }
+    };
+    let chip_photo = serde_json::from_str::<ChipImages>(&images)
+        .ok()
+        .map(|i| format!("data:image/jpeg;base64,{}", i.face));
+    Ok(Json(Detail {
+        verification: verification(&job, &history),
+        job,
+        holder,
+        chip_photo,
+        history,
+    }))
+}
+
+/// The verification outcome of the latest attempt, from the job's audit entries (oldest first).
+fn verification(job: &Job, history: &[AuditEntry]) -> Verification {
+    let last = history.iter().rev().find(|e| {
+        (e.from_state.as_deref() == Some("verifying") && e.to_state == "printing")
+            || (e.to_state == "spoiled"
+                && matches!(e.from_state.as_deref(), Some("verifying" | "encoding")))
+    });
+    match last {
+        Some(e) if e.to_state == "printing" => Verification {
+            outcome: "passed",
+            detail: e.detail.clone(),
+            ds_certificate: e.ds_certificate.clone().or(job.ds_certificate.clone()),
+        },
+        Some(e) => Verification {
+            outcome: "failed",
+            detail: e.detail.clone(),
+            ds_certificate: e.ds_certificate.clone(),
+        },
+        None => Verification {
+            outcome: "pending",
+            detail: None,
+            ds_certificate: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::JobState;
+
+    fn job() -> Job {
+        Job {
+            id: 4,
+            application_id: "MMC-2026-0000004".into(),
+            state: JobState::Spoiled,
+            document_number: Some("770000002".into()),
+            attempts: 1,
+            station: None,
+            lane: None,
+            late_notification: false,
+            previous_document_number: None,
+            last_error: None,
+            ds_certificate: None,
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    fn entry(from: Option<&str>, to: &str, detail: Option<&str>, ds: Option<&str>) -> AuditEntry {
+        AuditEntry {
+            seq: 1,
+            at: "2026-11-25T10:00:00.000Z".into(),
+            actor: "lane:s/lane-1".into(),
+            job_id: 4,
+            from_state: from.map(Into::into),
+            to_state: to.into(),
+            lane: None,
+            document_number: None,
+            ds_certificate: ds.map(Into::into),
+            detail: detail.map(Into::into),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn verification_is_the_latest_read_back_outcome() {
+        let spoiled = entry(
+            Some("verifying"),
+            "spoiled",
+            Some("ef.sod signature invalid"),
+            None,
+        );
+        let passed = entry(Some("verifying"), "printing", None, Some("ab12"));
+        assert_eq!(
+            verification(&job(), &[]),
+            Verification {
+                outcome: "pending",
+                detail: None,
+                ds_certificate: None
+            }
+        );
+        assert_eq!(
+            verification(&job(), &[passed.clone(), spoiled.clone()]),
+            Verification {
+                outcome: "failed",
+                detail: Some("ef.sod signature invalid".into()),
+                ds_certificate: None
+            }
+        );
+        assert_eq!(
+            verification(&job(), &[spoiled, passed]),
+            Verification {
+                outcome: "passed",
+                detail: None,
+                ds_certificate: Some("ab12".into())
+            }
+        );
+        // A spoil while printing says nothing about the chip.
+        let print_spoil = entry(Some("printing"), "spoiled", Some("printer jam"), None);
+        assert_eq!(verification(&job(), &[print_spoil]).outcome, "pending");
+    }
+}
