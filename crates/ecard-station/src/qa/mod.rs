@@ -8,6 +8,8 @@
 //! unlocked. It must not write the card, and it holds no personal data: checks and reasons name
 //! EFs, numbers and status words only.
 
+#[cfg(test)]
+mod api_tests;
 pub mod report;
 #[cfg(test)]
 mod tests;
@@ -122,6 +124,37 @@ fn fail(check: &str, reason: impl Into<String>) -> Failure {
     }
 }
 
+/// What the station knows about one number: everything [`inspect`] compares a card against.
+/// The CLI gets it from the store (`--data-dir`) or from `GET /api/v1/qa/cards/{number}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StationFacts {
+    /// The number.
+    pub document_number: String,
+    /// The job it was given to, and its status (`assigned`, `issued`, `voided`); `None`: never.
+    pub owner: Option<(i64, String)>,
+    /// On the revocation list.
+    pub revoked: bool,
+    /// What the lane wrote, when it recorded it.
+    pub record: Option<IssuedCardRow>,
+}
+
+impl StationFacts {
+    /// Looks `number` up in the store.
+    pub fn from_store(store: &Store, number: &str) -> Result<StationFacts, StoreError> {
+        Ok(StationFacts {
+            document_number: number.to_string(),
+            owner: store.number_owner(number)?,
+            revoked: store.is_revoked(number)?,
+            record: store.issued_card(number)?,
+        })
+    }
+}
+
+/// The document number on a card (DG1), if it parses; `at` settles a two-digit birth century.
+pub fn card_number(files: &LdsFiles, at: time::Date) -> Option<String> {
+    ecard_chip::verify::holder_summary(files, at).map(|h| h.document_number)
+}
+
 /// Inspects a card against what the station recorded, with the station's CSCA(s) as trust and
 /// `at` as the check date.
 pub fn inspect(
@@ -130,28 +163,43 @@ pub fn inspect(
     trust: &[Certificate],
     at: time::Date,
 ) -> Result<QaVerdict, StoreError> {
+    let facts = match card_number(card.files, at) {
+        Some(n) => Some(StationFacts::from_store(store, &n)?),
+        None => None,
+    };
+    inspect_with(facts.as_ref(), card, trust, at).map_err(|what| StoreError::Corrupt { what })
+}
+
+/// [`inspect`] over facts gathered by the caller (`None`: the card has no readable number).
+/// Fails only when the record itself is unreadable.
+pub fn inspect_with(
+    facts: Option<&StationFacts>,
+    card: CardEvidence<'_>,
+    trust: &[Certificate],
+    at: time::Date,
+) -> Result<QaVerdict, String> {
     let mut failures = Vec::new();
-    let number = ecard_chip::verify::holder_summary(card.files, at).map(|h| h.document_number);
     let mut verdict = QaVerdict {
-        document_number: number.clone(),
+        document_number: facts.map(|f| f.document_number.clone()),
         job_id: None,
         lane: None,
         failures: Vec::new(),
     };
-    let Some(number) = number else {
+    let Some(facts) = facts else {
         verdict.failures.push(fail(
             "read",
-            "EF.DG1 is missing or does not parse: no document number to look up",
+            "DG1 is missing or does not parse: no document number to look up",
         ));
         return Ok(verdict);
     };
-    match store.number_owner(&number)? {
+    let number = &facts.document_number;
+    match &facts.owner {
         None => failures.push(fail(
             "issued",
             format!("number {number} was never issued by this station"),
         )),
         Some((job, status)) => {
-            verdict.job_id = Some(job);
+            verdict.job_id = Some(*job);
             if status != "issued" {
                 failures.push(fail(
                     "issued",
@@ -160,10 +208,10 @@ pub fn inspect(
             }
         }
     }
-    if store.is_revoked(&number)? {
+    if facts.revoked {
         failures.push(fail("revoked", format!("number {number} is revoked")));
     }
-    match store.issued_card(&number)? {
+    match &facts.record {
         None if verdict.job_id.is_some() => failures.push(fail(
             "ef_hashes",
             format!("the station has no record of the files written under number {number}"),
@@ -172,9 +220,7 @@ pub fn inspect(
         Some(row) => {
             verdict.lane = row.lane.clone();
             let recorded: BTreeMap<String, String> = serde_json::from_str(&row.ef_sha256_json)
-                .map_err(|e| StoreError::Corrupt {
-                    what: format!("qa_cards.ef_sha256 of {number}: {e}"),
-                })?;
+                .map_err(|e| format!("qa_cards.ef_sha256 of {number}: {e}"))?;
             let read = ef_hashes(card.files);
             let names: BTreeSet<&String> = recorded.keys().chain(read.keys()).collect();
             let differing: Vec<String> = names

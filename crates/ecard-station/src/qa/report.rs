@@ -5,13 +5,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
-
 use super::Failure;
 use crate::store::{NumberRow, QaResultRow};
 
 /// Counts over a period.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QaReport {
     /// Inspections.
     pub inspected: u64,
@@ -170,4 +168,80 @@ pub fn html(r: &QaReport, from: &str, to: &str) -> String {
         esc(&r.voided_numbers.join(", "))
     );
     s
+}
+
+/// The period from Moscow midnight starting `from` to Moscow midnight ending `to` (both days
+/// included), in ms since the Unix epoch.
+pub fn day_range_ms(from: time::Date, to: time::Date) -> (i64, i64) {
+    let start = |d: time::Date| {
+        let t = time::PrimitiveDateTime::new(d, time::Time::MIDNIGHT)
+            .assume_offset(ecard_model::dates::MOSCOW_OFFSET);
+        (t.unix_timestamp_nanos() / 1_000_000) as i64
+    };
+    let end = to.next_day().map_or(i64::MAX, start);
+    (start(from), end)
+}
+
+/// Parses a `YYYY-MM-DD` day.
+pub fn parse_day(text: &str) -> Result<time::Date, String> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format).map_err(|_| format!("{text:?} is not a date YYYY-MM-DD"))
+}
+
+/// A report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// `text/html` with the SVG chart.
+    Html,
+    /// `text/csv`.
+    Csv,
+    /// `application/json`.
+    Json,
+}
+
+impl Format {
+    /// `html`, `csv` or `json`.
+    pub fn parse(text: &str) -> Result<Format, String> {
+        match text {
+            "html" => Ok(Format::Html),
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            _ => Err(format!("format {text:?} is not one of html, csv, json")),
+        }
+    }
+    /// The HTTP content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Html => "text/html; charset=utf-8",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Json => "application/json",
+        }
+    }
+}
+
+/// The report in `format`.
+pub fn render(r: &QaReport, format: Format, from: &str, to: &str) -> String {
+    match format {
+        Format::Html => html(r, from, to),
+        Format::Csv => csv(r),
+        // Maps of strings and counts always serialize; tuple keys are flattened first.
+        Format::Json => {
+            let defects: Vec<_> = r
+                .defects
+                .iter()
+                .map(|((lane, day), n)| serde_json::json!({"lane": lane, "day": day, "failed": n}))
+                .collect();
+            serde_json::json!({
+                "from": from, "to": to,
+                "inspected": r.inspected, "passed": r.passed, "failed": r.failed,
+                "by_lane": r.by_lane.iter().map(|(k, (i, f))| (k.clone(), serde_json::json!({"inspected": i, "failed": f}))).collect::<serde_json::Map<_, _>>(),
+                "by_day": r.by_day.iter().map(|(k, (i, f))| (k.clone(), serde_json::json!({"inspected": i, "failed": f}))).collect::<serde_json::Map<_, _>>(),
+                "by_reason": r.by_reason,
+                "defects": defects,
+                "voided_numbers": r.voided_numbers,
+            })
+            .to_string()
+        }
+    }
 }

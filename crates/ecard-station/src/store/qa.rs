@@ -7,7 +7,7 @@ use super::backend::Val;
 use super::{Store, StoreError};
 
 /// One card as its lane wrote it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IssuedCardRow {
     /// The 9 digits.
     pub document_number: String,
