@@ -61,6 +61,8 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Run the station daemon (`ecard station serve`) and its helpers (operators).
     Station(ecard_station::cli::StationCommand),
+    /// Inspect an issued card against what the station wrote and record the verdict; batch and report (QA inspectors).
+    Qa(Box<cmd::qa::Args>),
     /// Check the station's hash-chained audit log (`ecard audit verify`; QA, auditors).
     Audit(ecard_station::cli::AuditCommand),
 }
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         Command::Read(args) => cmd::read::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Qa(args) => cmd::qa::run(args),
         Command::Readers(args) => cmd::readers::run(args),
         Command::Sim(c) => cmd::sim::run(c),
         Command::Demo(args) => cmd::demo::run(args),
