@@ -177,7 +177,7 @@ pub struct ChipEncoder {
     data_dir: PathBuf,
     issuing_authority: String,
     real_time: bool,
-    qa_store: Option<Arc<crate::store::Store>>,
+    qa_store: Option<(Arc<crate::store::Store>, crate::qa::sampling::SamplingPlan)>,
 }
 
 fn card_err(job: i64, step: &str, reason: impl std::fmt::Display) -> CardError {
@@ -218,9 +218,13 @@ impl ChipEncoder {
     }
 
     /// Records what each verified card holds (EF hashes, EF.SOD, DS certificate, lock probe) in
-    /// `store` for QA (see [`crate::qa`]).
-    pub fn with_qa_store(mut self, store: Arc<crate::store::Store>) -> ChipEncoder {
-        self.qa_store = Some(store);
+    /// `store` for QA (see [`crate::qa`]), marking the cards `plan` samples for inspection.
+    pub fn with_qa(
+        mut self,
+        store: Arc<crate::store::Store>,
+        plan: crate::qa::sampling::SamplingPlan,
+    ) -> ChipEncoder {
+        self.qa_store = Some((store, plan));
         self
     }
 
@@ -358,7 +362,7 @@ impl ChipEncoder {
         files: &ecard_chip::lds::LdsFiles,
         t: &mut dyn Transport,
     ) -> Result<(), CardError> {
-        let Some(store) = &self.qa_store else {
+        let Some((store, plan)) = &self.qa_store else {
             return Ok(());
         };
         use der::Encode;
@@ -375,7 +379,8 @@ impl ChipEncoder {
             now_ms,
         );
         store
-            .record_issued_card(&row)
+            .record_issued_card(&row, Some(plan))
+            .map(|_| ())
             .map_err(|e| CardError::Verify {
                 job: job.job_id,
                 check: "qa_record".into(),

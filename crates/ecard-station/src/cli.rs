@@ -235,7 +235,7 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
                     &config.data_dir,
                 )
                 .with_real_time(l.real_time)
-                .with_qa_store(store.clone()),
+                .with_qa(store.clone(), config.qa.clone()),
             ),
             printer: Box::new(SimPrinter {
                 per_card: l.print_time,

@@ -37,6 +37,7 @@ pub fn router(station: Station) -> Router {
         .route("/qa/results", post(qa::bare_result))
         .route("/qa/cards/{number}", get(qa::card))
         .route("/qa/report", get(qa::report_route))
+        .route("/qa/queue", get(qa::queue))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics));
     Router::new()

@@ -168,3 +168,67 @@ pub(super) async fn report_route(
     let body = report::render(&r, format, &from.to_string(), &to.to_string());
     Ok(([(header::CONTENT_TYPE, format.content_type())], body))
 }
+
+/// One card in the QA queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuedCard {
+    /// The number.
+    pub document_number: String,
+    /// The job.
+    pub job_id: i64,
+    /// The lane that wrote it.
+    pub lane: Option<String>,
+    /// When it was written, ms since the Unix epoch.
+    pub written_ms: i64,
+    /// Why it was sampled.
+    pub reasons: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct Queue {
+    cards: Vec<QueuedCard>,
+}
+
+pub(super) async fn queue(
+    State(station): State<Station>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Queue>, ApiError> {
+    authorize(&station, &headers, &[Role::Qa])?;
+    if let Some(k) = q.keys().find(|k| *k != "limit") {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("unknown query parameter {k:?}; use limit"),
+        ));
+    }
+    let limit = match q.get("limit") {
+        None => 100,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=10_000).contains(&n) => n,
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("limit {l:?} must be a number from 1 to 10000"),
+                ));
+            }
+        },
+    };
+    let rows = station.db(move |s| s.qa_queue(limit)).await?;
+    let cards = rows
+        .into_iter()
+        .map(|r| QueuedCard {
+            document_number: r.document_number,
+            job_id: r.job_id,
+            lane: r.lane,
+            written_ms: r.written_ms,
+            reasons: r
+                .sample
+                .unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        })
+        .collect();
+    Ok(Json(Queue { cards }))
+}

@@ -44,16 +44,20 @@ fn seed(store: &Store) {
         .exec_raw("INSERT INTO numbers (document_number, job_id, status, at_ms) VALUES ('770000001', 1, 'issued', 0), ('770000002', 2, 'voided', 0)")
         .unwrap();
     store
-        .record_issued_card(&IssuedCardRow {
-            document_number: "770000001".into(),
-            job_id: 1,
-            lane: Some("lane-1".into()),
-            ef_sha256_json: "{\"DG1\":\"00\"}".into(),
-            sod_hex: "77".into(),
-            ds_cert_hex: "30".into(),
-            lock_result: "refused:6982".into(),
-            written_ms: 5,
-        })
+        .record_issued_card(
+            &IssuedCardRow {
+                document_number: "770000001".into(),
+                job_id: 1,
+                lane: Some("lane-1".into()),
+                ef_sha256_json: "{\"DG1\":\"00\"}".into(),
+                sod_hex: "77".into(),
+                ds_cert_hex: "30".into(),
+                lock_result: "refused:6982".into(),
+                written_ms: 5,
+                sample: Some("first_of_shift".into()),
+            },
+            None,
+        )
         .unwrap();
 }
 
@@ -100,6 +104,15 @@ async fn run(store: Arc<Store>) {
     let (s, _) = call(&st, "GET", "/api/v1/qa/cards/77", "t-qa", Value::Null).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
+    let (s, body) = call(&st, "GET", "/api/v1/qa/queue", "t-qa", Value::Null).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let q: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        q,
+        json!({"cards": [{"document_number": "770000001", "job_id": 1, "lane": "lane-1", "written_ms": 5, "reasons": ["first_of_shift"]}]})
+    );
+    let (s, _) = call(&st, "GET", "/api/v1/qa/queue", "t-op", Value::Null).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     let pass = json!({"document_number": "770000001", "failures": []});
     let (s, body) = call(&st, "POST", "/api/v1/jobs/1/qa", "t-qa", pass.clone()).await;
     assert_eq!(s, StatusCode::OK, "{body}");
@@ -108,6 +121,8 @@ async fn run(store: Arc<Store>) {
         (rec["verdict"].clone(), rec["inspector"].clone()),
         (json!("pass"), json!("qa-anna"))
     );
+    let (_, body) = call(&st, "GET", "/api/v1/qa/queue", "t-qa", Value::Null).await;
+    assert_eq!(body, r#"{"cards":[]}"#);
     let (s, body) = call(&st, "POST", "/api/v1/jobs/2/qa", "t-qa", pass).await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert!(body.contains("belongs to job 1, not job 2"), "{body}");

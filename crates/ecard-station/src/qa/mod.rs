@@ -11,6 +11,7 @@
 #[cfg(test)]
 mod api_tests;
 pub mod report;
+pub mod sampling;
 #[cfg(test)]
 mod tests;
 
@@ -71,6 +72,7 @@ pub fn capture(
         ds_cert_hex: hex::encode(ds_cert_der),
         lock_result: lock_text(lock),
         written_ms,
+        sample: None,
     }
 }
 

@@ -34,7 +34,7 @@ fn lane(name: &str, dir: &Path, pki: &Arc<Pki>, profile: &str, store: &Arc<Store
                 pki.clone(),
                 dir,
             )
-            .with_qa_store(store.clone()),
+            .with_qa(store.clone(), super::sampling::SamplingPlan::default()),
         ),
         printer: Box::new(SimPrinter {
             per_card: Duration::ZERO,
@@ -178,7 +178,7 @@ async fn genuine_passes_and_each_bad_card_fails_for_its_reason() {
         serde_json::from_str(&rec2.ef_sha256_json).unwrap();
     hashes.insert(DG11.into(), "00".repeat(32));
     rec2.ef_sha256_json = serde_json::to_string(&hashes).unwrap();
-    store.record_issued_card(&rec2).unwrap();
+    store.record_issued_card(&rec2, None).unwrap();
     let v = inspect_card(store, &card("770000002"), &pki.trust);
     assert_eq!(
         v.failures,

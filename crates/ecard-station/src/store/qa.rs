@@ -5,6 +5,7 @@
 
 use super::backend::Val;
 use super::{Store, StoreError};
+use crate::qa::sampling::SamplingPlan;
 
 /// One card as its lane wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -25,6 +26,8 @@ pub struct IssuedCardRow {
     pub lock_result: String,
     /// When it was written, ms since the Unix epoch.
     pub written_ms: i64,
+    /// Why QA must inspect it (`first_of_shift`, `one_in_20`, comma-separated); `None`: not sampled.
+    pub sample: Option<String>,
 }
 
 /// One QA inspection.
@@ -58,24 +61,48 @@ fn issued_from(r: &[Val]) -> IssuedCardRow {
         ds_cert_hex: r[5].text().unwrap_or_default(),
         lock_result: r[6].text().unwrap_or_default(),
         written_ms: r[7].int().unwrap_or(0),
+        sample: r[8].text(),
     }
 }
 
 const ISSUED_COLS: &str =
-    "document_number, job_id, lane, ef_sha256, sod, ds_cert, lock_result, written_ms";
+    "document_number, job_id, lane, ef_sha256, sod, ds_cert, lock_result, written_ms, sample";
 
 impl Store {
     /// Records what a lane wrote on a card (replacing an earlier record of the same number,
-    /// which only a re-verification after a crash writes again).
-    pub fn record_issued_card(&self, row: &IssuedCardRow) -> Result<(), StoreError> {
+    /// which only a re-verification after a crash writes again). With a `plan`, decides in the
+    /// same transaction whether QA must inspect it (counting the lane's earlier cards of the
+    /// shift); without, keeps `row.sample`. Returns the row as stored.
+    pub fn record_issued_card(
+        &self,
+        row: &IssuedCardRow,
+        plan: Option<&SamplingPlan>,
+    ) -> Result<IssuedCardRow, StoreError> {
         self.db.with_tx(|tx| {
+            let mut row = row.clone();
             tx.exec(
                 "DELETE FROM qa_cards WHERE document_number = ?1",
                 &[row.document_number.as_str().into()],
             )?;
+            if let Some(plan) = plan {
+                let earlier = tx
+                    .rows(
+                        "SELECT COUNT(*) FROM qa_cards WHERE lane = ?1 AND written_ms >= ?2 AND written_ms < ?3",
+                        &[
+                            row.lane.clone().into(),
+                            plan.shift_start_ms(row.written_ms).into(),
+                            row.written_ms.into(),
+                        ],
+                    )?
+                    .first()
+                    .and_then(|r| r[0].int())
+                    .unwrap_or(0);
+                let reasons = plan.reasons(&row.document_number, earlier);
+                row.sample = (!reasons.is_empty()).then(|| reasons.join(","));
+            }
             tx.exec(
                 &format!(
-                    "INSERT INTO qa_cards ({ISSUED_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                    "INSERT INTO qa_cards ({ISSUED_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                 ),
                 &[
                     row.document_number.as_str().into(),
@@ -86,9 +113,28 @@ impl Store {
                     row.ds_cert_hex.as_str().into(),
                     row.lock_result.as_str().into(),
                     row.written_ms.into(),
+                    row.sample.clone().into(),
                 ],
             )?;
-            Ok(())
+            Ok(row)
+        })
+    }
+
+    /// Sampled cards of issued numbers that no inspection has recorded yet, oldest first.
+    pub fn qa_queue(&self, limit: i64) -> Result<Vec<IssuedCardRow>, StoreError> {
+        self.db.with_tx(|tx| {
+            let cols = ISSUED_COLS
+                .split(", ")
+                .map(|c| format!("c.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let rows = tx.rows(
+                &format!(
+                    "SELECT {cols} FROM qa_cards c JOIN numbers n ON n.document_number = c.document_number WHERE c.sample IS NOT NULL AND n.status = 'issued' AND NOT EXISTS (SELECT 1 FROM qa_results r WHERE r.document_number = c.document_number) ORDER BY c.written_ms, c.document_number LIMIT ?1"
+                ),
+                &[limit.into()],
+            )?;
+            Ok(rows.iter().map(|r| issued_from(r)).collect())
         })
     }
 

@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS qa_cards (
     sod TEXT NOT NULL,
     ds_cert TEXT NOT NULL,
     lock_result TEXT NOT NULL,
-    written_ms BIGINT NOT NULL
+    written_ms BIGINT NOT NULL,
+    sample TEXT
 );
 CREATE TABLE IF NOT EXISTS qa_results (
     seq BIGINT PRIMARY KEY,
@@ -141,7 +142,8 @@ CREATE TABLE IF NOT EXISTS qa_cards (
     sod TEXT NOT NULL,
     ds_cert TEXT NOT NULL,
     lock_result TEXT NOT NULL,
-    written_ms BIGINT NOT NULL
+    written_ms BIGINT NOT NULL,
+    sample TEXT
 );
 CREATE TABLE IF NOT EXISTS qa_results (
     seq BIGINT PRIMARY KEY,
