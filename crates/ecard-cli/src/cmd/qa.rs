@@ -419,7 +419,7 @@ fn report_cmd(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         None => {
             let store = local_store(&args.station)?;
             let (a, b) = report::day_range_ms(from, to);
-            let r = report::build(&store.qa_results(a, b)?, &store.numbers()?);
+            let r = report::build(&store.qa_results(a, b)?, &store.voided_numbers(a, b)?);
             report::render(&r, format, &from.to_string(), &to.to_string())
         }
     };

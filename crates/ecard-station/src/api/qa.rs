@@ -162,7 +162,7 @@ pub(super) async fn report_route(
         report::Format::parse(q.get("format").map_or("json", String::as_str)).map_err(bad)?;
     let (a, b) = report::day_range_ms(from, to);
     let (rows, numbers) = station
-        .db(move |s| Ok((s.qa_results(a, b)?, s.numbers()?)))
+        .db(move |s| Ok((s.qa_results(a, b)?, s.voided_numbers(a, b)?)))
         .await?;
     let r = report::build(&rows, &numbers);
     let body = report::render(&r, format, &from.to_string(), &to.to_string());

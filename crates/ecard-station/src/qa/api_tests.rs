@@ -40,8 +40,10 @@ async fn call(
 }
 
 fn seed(store: &Store) {
+    // 770000002 was voided now (its job is not in the store: counted as spoiled).
+    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     store
-        .exec_raw("INSERT INTO numbers (document_number, job_id, status, at_ms) VALUES ('770000001', 1, 'issued', 0), ('770000002', 2, 'voided', 0)")
+        .exec_raw(&format!("INSERT INTO numbers (document_number, job_id, status, at_ms) VALUES ('770000001', 1, 'issued', 0), ('770000002', 2, 'voided', {now})"))
         .unwrap();
     store
         .record_issued_card(
@@ -166,7 +168,7 @@ async fn run(store: Arc<Store>) {
     assert_eq!(
         body,
         format!(
-            "section,key,inspected,failed\ntotal,all,3,2\nlane,-,2,2\nlane,lane-1,1,0\nday,{day},3,2\nreason,issued,,2\nvoided,770000002,,\n"
+            "section,key,inspected,failed\ntotal,all,3,2\nlane,-,2,2\nlane,lane-1,1,0\nday,{day},3,2\nreason,issued,,2\nspoiled,770000002,,\n"
         )
     );
     let prev = day.previous_day().unwrap();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::Failure;
-use crate::store::{NumberRow, QaResultRow};
+use crate::store::QaResultRow;
 
 /// Counts over a period.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,7 +25,9 @@ pub struct QaReport {
     pub defects: BTreeMap<(String, String), u64>,
     /// Failed check name → count.
     pub by_reason: BTreeMap<String, u64>,
-    /// Numbers voided (spoiled cards and operator voids) in the store.
+    /// Numbers voided in the period because their card was spoiled.
+    pub spoiled_numbers: Vec<String>,
+    /// Numbers voided in the period by an operator voiding the job.
     pub voided_numbers: Vec<String>,
 }
 
@@ -35,8 +37,9 @@ fn day(ms: i64) -> String {
     ecard_model::dates::moscow_date(t).to_string()
 }
 
-/// Counts `results`; `numbers` gives the voided ones.
-pub fn build(results: &[QaResultRow], numbers: &[NumberRow]) -> QaReport {
+/// Counts `results`; `voided` are the period's voided numbers, `true` when an operator voided
+/// the job (see `Store::voided_numbers`).
+pub fn build(results: &[QaResultRow], voided: &[(String, bool)]) -> QaReport {
     let mut r = QaReport::default();
     for row in results {
         let failed = row.verdict != "pass";
@@ -61,11 +64,13 @@ pub fn build(results: &[QaResultRow], numbers: &[NumberRow]) -> QaReport {
             }
         }
     }
-    r.voided_numbers = numbers
-        .iter()
-        .filter(|n| n.status == "voided")
-        .map(|n| n.document_number.clone())
-        .collect();
+    for (n, by_operator) in voided {
+        if *by_operator {
+            r.voided_numbers.push(n.clone());
+        } else {
+            r.spoiled_numbers.push(n.clone());
+        }
+    }
     r
 }
 
@@ -81,6 +86,9 @@ pub fn csv(r: &QaReport) -> String {
     }
     for (k, f) in &r.by_reason {
         let _ = writeln!(s, "reason,{k},,{f}");
+    }
+    for n in &r.spoiled_numbers {
+        let _ = writeln!(s, "spoiled,{n},,");
     }
     for n in &r.voided_numbers {
         let _ = writeln!(s, "voided,{n},,");
@@ -162,8 +170,10 @@ pub fn html(r: &QaReport, from: &str, to: &str) -> String {
     );
     let _ = write!(
         s,
-        "<h2>Defects by lane and day</h2>{}<h2>Spoiled and voided numbers ({})</h2><p>{}</p></body></html>",
+        "<h2>Defects by lane and day</h2>{}<h2>Spoiled numbers ({})</h2><p>{}</p><h2>Voided numbers ({})</h2><p>{}</p></body></html>",
         svg(r),
+        r.spoiled_numbers.len(),
+        esc(&r.spoiled_numbers.join(", ")),
         r.voided_numbers.len(),
         esc(&r.voided_numbers.join(", "))
     );
@@ -239,6 +249,7 @@ pub fn render(r: &QaReport, format: Format, from: &str, to: &str) -> String {
                 "by_day": r.by_day.iter().map(|(k, (i, f))| (k.clone(), serde_json::json!({"inspected": i, "failed": f}))).collect::<serde_json::Map<_, _>>(),
                 "by_reason": r.by_reason,
                 "defects": defects,
+                "spoiled_numbers": r.spoiled_numbers,
                 "voided_numbers": r.voided_numbers,
             })
             .to_string()

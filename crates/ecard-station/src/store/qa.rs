@@ -211,4 +211,28 @@ impl Store {
                 .map(|r| (r[0].int().unwrap_or(-1), r[1].text().unwrap_or_default())))
         })
     }
+
+    /// Numbers voided from `from_ms` (inclusive) to `to_ms` (exclusive), in order, each with
+    /// whether an operator voided its job (`true`) or its card was spoiled (`false`).
+    pub fn voided_numbers(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(String, bool)>, StoreError> {
+        self.db.with_tx(|tx| {
+            let rows = tx.rows(
+                "SELECT n.document_number, j.state, j.document_number FROM numbers n LEFT JOIN jobs j ON j.id = n.job_id WHERE n.status = 'voided' AND n.at_ms >= ?1 AND n.at_ms < ?2 ORDER BY n.document_number",
+                &[from_ms.into(), to_ms.into()],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let n = r[0].text().unwrap_or_default();
+                    let by_operator =
+                        r[1].text().as_deref() == Some("voided") && r[2].text().as_deref() == Some(n.as_str());
+                    (n, by_operator)
+                })
+                .collect())
+        })
+    }
 }
