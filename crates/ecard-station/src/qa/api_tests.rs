@@ -216,3 +216,47 @@ fn qa_routes_on_postgres() {
         .unwrap()
         .block_on(run(t.store.clone()));
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Arbitrary bodies to the QA routes answer 200 or a 4xx, never a 5xx, and only a 200
+        /// records anything.
+        #[test]
+        fn arbitrary_qa_bodies_never_fail_the_server(
+            body in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..200).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+                ("[0-9]{0,12}", proptest::collection::vec(("[a-z_]{0,10}", ".{0,20}"), 0..3)).prop_map(|(n, f)| {
+                    json!({"document_number": n, "failures": f.iter().map(|(c, r)| json!({"check": c, "reason": r})).collect::<Vec<_>>()}).to_string()
+                }),
+            ],
+            job in prop_oneof![Just("1".to_string()), Just("2".to_string()), "[a-z0-9-]{0,5}"],
+        ) {
+            let t = testutil::sqlite();
+            seed(&t.store);
+            let mut auth = Auth::default();
+            auth.add_token("qa-anna", Role::Qa, "t-qa");
+            let st = Station::new(t.store.clone(), Settings::default(), auth);
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            for uri in [format!("/api/v1/jobs/{job}/qa"), "/api/v1/qa/results".to_string()] {
+                let req = Request::builder()
+                    .method("POST")
+                    .uri(&uri)
+                    .header("authorization", "Bearer t-qa")
+                    .header("content-type", "application/json")
+                    .body(Body::from(body.clone()))
+                    .unwrap();
+                let before = t.store.qa_results(0, i64::MAX).unwrap().len();
+                let status = rt.block_on(async { crate::api::router(st.clone()).oneshot(req).await.unwrap().status() });
+                let after = t.store.qa_results(0, i64::MAX).unwrap().len();
+                prop_assert!(status == StatusCode::OK || status.is_client_error(), "{uri}: {status}");
+                prop_assert_eq!(after - before, usize::from(status == StatusCode::OK));
+            }
+        }
+    }
+}

@@ -277,3 +277,43 @@ async fn genuine_passes_and_each_bad_card_fails_for_its_reason() {
     let html = report::html(&r, "2026-11-25", "2026-11-26");
     assert_eq!(html.matches("<rect ").count(), r.defects.len());
 }
+
+mod props {
+    use ecard_chip::lds::{EfId, LdsFiles};
+    use ecard_chip::read::WriteProbe;
+    use proptest::prelude::*;
+
+    use super::super::{CardEvidence, StationFacts, inspect_with};
+    use super::AT;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Arbitrary card files never panic the inspection, and never pass it.
+        #[test]
+        fn arbitrary_files_never_pass(
+            files in proptest::collection::btree_map(
+                proptest::sample::select(EfId::ALL.to_vec()),
+                proptest::collection::vec(any::<u8>(), 0..64),
+                0..9,
+            ),
+            issued in any::<bool>(),
+        ) {
+            let files: LdsFiles = files;
+            let facts = StationFacts {
+                document_number: "770000001".into(),
+                owner: issued.then(|| (1, "issued".to_string())),
+                revoked: false,
+                record: None,
+            };
+            let card = CardEvidence {
+                files: &files,
+                active_auth: ecard_chip::verify::AaEvidence::NotPerformed,
+                lock: Ok(WriteProbe::Refused(ecard_chip::apdu::StatusWord::from_u16(0x6982))),
+            };
+            let v = inspect_with(Some(&facts), card, &[], AT).unwrap();
+            prop_assert!(!v.passed());
+            prop_assert!(v.failures.iter().any(|f| f.check == "checkpoint"));
+        }
+    }
+}
