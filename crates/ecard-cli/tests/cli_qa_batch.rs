@@ -130,4 +130,30 @@ fn batch_judges_three_cards_through_pcscd_and_sums_up() {
         all.contains("summary: 3 cards, 2 passed, 1 failed, 0 not judged\n  failed 770000003: issued, revoked"),
         "{all}"
     );
+
+    // Ctrl-C (SIGINT) while waiting for a card ends the batch with its summary.
+    let mut batch = Command::new(env!("CARGO_BIN_EXE_ecard"))
+        .args(["qa", "batch", "--reader", READER, "--data-dir"])
+        .arg(dir.path())
+        .args(["--inspector", "batch-test"])
+        .env("ECARD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(batch.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("insert a card"), "{first}");
+    let kill = Command::new("kill")
+        .args(["-INT", &batch.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = batch.wait().unwrap();
+    assert_eq!(
+        rest,
+        vec!["summary: 0 cards, 0 passed, 0 failed, 0 not judged".to_string()]
+    );
+    assert_eq!(status.code(), Some(0));
 }

@@ -9,6 +9,8 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -351,11 +353,15 @@ fn batch(args: &BatchArgs) -> anyhow::Result<ExitCode> {
         wait: false,
         wait_timeout: None,
     };
+    let stop = stop_on_ctrl_c();
     let mut n = 0u64;
     while args.count.is_none_or(|c| n < c) {
         println!("insert a card in {:?} (Ctrl-C to stop)", args.reader);
-        ecard_transport::wait_for_card(&ctx, &args.reader, None)
-            .help("check the reader name with `ecard readers`")?;
+        if !wait_or_stop(&stop, |t| {
+            ecard_transport::wait_for_card(&ctx, &args.reader, Some(t)).map(|_| ())
+        })? {
+            break;
+        }
         n += 1;
         let result = CardSession::open(&card, &no_wait).and_then(|mut s| {
             let r = inspect_session(&mut s, &station, today(args.station.at));
@@ -388,15 +394,69 @@ fn batch(args: &BatchArgs) -> anyhow::Result<ExitCode> {
             }
         }
         println!("remove the card");
-        ecard_transport::wait_for_removal(&ctx, &args.reader, None)
-            .help("check the reader name with `ecard readers`")?;
+        let removed = wait_or_stop(&stop, |t| {
+            ecard_transport::wait_for_removal(&ctx, &args.reader, Some(t))
+        })?;
         println!("so far: {passed} passed, {failed} failed, {errors} not judged\n");
+        if !removed {
+            break;
+        }
     }
     println!("summary: {n} cards, {passed} passed, {failed} failed, {errors} not judged");
     for f in &failures {
         println!("  failed {f}");
     }
     Ok(ExitCode::from(u8::from(failed + errors > 0)))
+}
+
+/// A flag Ctrl-C sets: the batch finishes the card in hand, then prints its summary. Without a
+/// handler (no signal support) Ctrl-C ends the process as usual.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    {
+        let flag = stop.clone();
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+        {
+            // `signal` installs the handler when called (inside the runtime), so a Ctrl-C from
+            // here on is caught; the thread only waits for it.
+            let installed = {
+                let _guard = rt.enter();
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            };
+            if let Ok(mut sigint) = installed {
+                std::thread::spawn(move || {
+                    if rt.block_on(sigint.recv()).is_some() {
+                        flag.store(true, Ordering::SeqCst);
+                    }
+                });
+            }
+        }
+    }
+    stop
+}
+
+/// Runs a reader wait in short slices so Ctrl-C is noticed; `false` when it was pressed.
+fn wait_or_stop(
+    stop: &AtomicBool,
+    mut wait: impl FnMut(Duration) -> Result<(), ecard_chip::transport::TransportError>,
+) -> anyhow::Result<bool> {
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        match wait(Duration::from_millis(300)) {
+            // The card in hand is finished even when Ctrl-C comes meanwhile.
+            Ok(()) => return Ok(true),
+            Err(ecard_chip::transport::TransportError::Timeout { .. }) => {}
+            Err(e) => {
+                return Err(anyhow::Error::from(e))
+                    .help("check the reader name with `ecard readers`");
+            }
+        }
+    }
 }
 
 fn report_cmd(args: &ReportArgs) -> anyhow::Result<ExitCode> {

@@ -89,11 +89,13 @@ async fn record(
                     "number {} was never issued, so not to job {j}; post to /api/v1/qa/results",
                     body.document_number
                 ),
-                (None, Some(o)) => format!(
-                    "number {} belongs to job {o}; post to /api/v1/jobs/{o}/qa",
-                    body.document_number
+                // `owner != job` leaves only a number some job holds, sent without its job.
+                (None, _) => format!(
+                    "number {} belongs to job {}; post to /api/v1/jobs/{}/qa",
+                    body.document_number,
+                    owner.unwrap_or_default(),
+                    owner.unwrap_or_default()
                 ),
-                (None, None) => "unreachable: owners agree".into(),
             },
         ));
     }
