@@ -69,6 +69,8 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Run the station daemon (`ecard station serve`) and its helpers (operators).
     Station(ecard_station::cli::StationCommand),
+    /// Inspect an issued card against what the station wrote and record the verdict; batch and report (QA inspectors).
+    Qa(Box<cmd::qa::Args>),
     /// Check the station's hash-chained audit log (`ecard audit verify`; QA, auditors).
     Audit(ecard_station::cli::AuditCommand),
 }
@@ -97,6 +99,7 @@ fn main() -> ExitCode {
         Command::Checkpoint(c) => cmd::checkpoint::run(c),
         Command::Scan(args) => cmd::scan::run(args),
         Command::Status(c) => cmd::status::run(c),
+        Command::Qa(args) => cmd::qa::run(args),
         Command::Readers(args) => cmd::readers::run(args),
         Command::Sim(c) => cmd::sim::run(c),
         Command::Demo(args) => cmd::demo::run(args),

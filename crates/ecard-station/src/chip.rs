@@ -177,6 +177,7 @@ pub struct ChipEncoder {
     data_dir: PathBuf,
     issuing_authority: String,
     real_time: bool,
+    qa_store: Option<(Arc<crate::store::Store>, crate::qa::sampling::SamplingPlan)>,
 }
 
 fn card_err(job: i64, step: &str, reason: impl std::fmt::Display) -> CardError {
@@ -205,6 +206,7 @@ impl ChipEncoder {
             data_dir: data_dir.to_owned(),
             issuing_authority: "MMC MOSCOW".into(),
             real_time: false,
+            qa_store: None,
         }
     }
 
@@ -212,6 +214,17 @@ impl ChipEncoder {
     /// link speed, APDU latency) while being written, instead of none.
     pub fn with_real_time(mut self, on: bool) -> ChipEncoder {
         self.real_time = on;
+        self
+    }
+
+    /// Records what each verified card holds (EF hashes, EF.SOD, DS certificate, lock probe) in
+    /// `store` for QA (see [`crate::qa`]), marking the cards `plan` samples for inspection.
+    pub fn with_qa(
+        mut self,
+        store: Arc<crate::store::Store>,
+        plan: crate::qa::sampling::SamplingPlan,
+    ) -> ChipEncoder {
+        self.qa_store = Some((store, plan));
         self
     }
 
@@ -338,7 +351,41 @@ impl ChipEncoder {
                 ),
             ));
         }
-        Ok(())
+        self.record_for_qa(job, &files, t)
+    }
+
+    /// Probes the lock and stores what QA compares cards against, with the probe's answer (QA
+    /// fails a card whose record says it accepted the write).
+    fn record_for_qa(
+        &self,
+        job: &EncodeJob,
+        files: &ecard_chip::lds::LdsFiles,
+        t: &mut dyn Transport,
+    ) -> Result<(), CardError> {
+        let Some((store, plan)) = &self.qa_store else {
+            return Ok(());
+        };
+        use der::Encode;
+        let lock = ecard_chip::read::try_write_same_byte(t, crate::qa::LOCK_PROBE_EF);
+        let ds = self.pki.ds.to_der().unwrap_or_default();
+        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let row = crate::qa::capture(
+            job.job_id,
+            &job.document_number.mrz_form(),
+            Some(&self.lane),
+            files,
+            &ds,
+            &lock,
+            now_ms,
+        );
+        store
+            .record_issued_card(&row, Some(plan))
+            .map(|_| ())
+            .map_err(|e| CardError::Verify {
+                job: job.job_id,
+                check: "qa_record".into(),
+                reason: e.to_string(),
+            })
     }
 
     fn sim_check(&self, job: &EncodeJob, path: &Path) -> Result<EncodedCard, CardError> {

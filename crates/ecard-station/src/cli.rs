@@ -205,7 +205,7 @@ pub struct Assembled {
 pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(io(format!("creating {}", config.data_dir.display())))?;
-    let store = open_store(&config.store)?;
+    let store = Arc::new(open_store(&config.store)?);
     store.ensure_series(config.settings.series)?;
     let pki = Arc::new(match &config.pki {
         Some(p) => Pki::load(&p.csca, &p.ds_cert, &p.ds_key)?,
@@ -234,7 +234,8 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
                     pki.clone(),
                     &config.data_dir,
                 )
-                .with_real_time(l.real_time),
+                .with_real_time(l.real_time)
+                .with_qa(store.clone(), config.qa.clone()),
             ),
             printer: Box::new(SimPrinter {
                 per_card: l.print_time,
@@ -243,7 +244,7 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
         })
         .collect();
     Ok(Assembled {
-        station: Station::new(Arc::new(store), config.settings.clone(), auth),
+        station: Station::new(store, config.settings.clone(), auth),
         lanes,
         admin_token_file,
     })

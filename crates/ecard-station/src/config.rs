@@ -64,6 +64,7 @@ struct RawConfig {
     lanes: Vec<RawLane>,
     #[serde(default)]
     tokens: Vec<RawToken>,
+    qa: Option<crate::qa::sampling::RawQa>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,6 +163,8 @@ pub struct StationConfig {
     pub lanes: Vec<LaneConfig>,
     /// Known tokens (hashes).
     pub tokens: Vec<TokenEntry>,
+    /// Which issued cards QA must inspect (`[qa]`).
+    pub qa: crate::qa::sampling::SamplingPlan,
 }
 
 /// The default listen address.
@@ -191,6 +194,7 @@ impl StationConfig {
             pki: None,
             lanes: vec![lane(1), lane(2)],
             tokens: Vec::new(),
+            qa: crate::qa::sampling::SamplingPlan::default(),
         }
     }
 
@@ -301,6 +305,9 @@ impl StationConfig {
                     ));
                 }
             };
+        }
+        if let Some(q) = raw.qa {
+            c.qa = q.resolve().map_err(|(k, p)| value(&k, p))?;
         }
         c.pki = raw.pki.map(|p| PkiPaths {
             csca: rel(&p.csca),

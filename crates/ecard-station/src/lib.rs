@@ -24,6 +24,7 @@ pub mod job;
 pub mod lane;
 #[cfg(test)]
 mod lane_tests;
+pub mod qa;
 pub mod server;
 mod shutdown;
 pub mod store;

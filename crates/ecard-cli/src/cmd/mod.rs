@@ -11,6 +11,7 @@ pub mod face;
 pub mod mrz;
 pub mod personalize;
 pub mod pki;
+pub mod qa;
 pub mod read;
 pub mod readers;
 pub mod scan;

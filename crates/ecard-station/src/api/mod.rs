@@ -10,6 +10,7 @@ mod events;
 mod jobs;
 mod lanes;
 mod metrics;
+pub mod qa;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -33,6 +34,11 @@ pub fn router(station: Station) -> Router {
         .route("/jobs/{id}/retry", post(jobs::retry))
         .route("/jobs/{id}/void", post(jobs::void))
         .route("/lanes", get(lanes::list))
+        .route("/jobs/{id}/qa", post(qa::job_result))
+        .route("/qa/results", post(qa::bare_result))
+        .route("/qa/cards/{number}", get(qa::card))
+        .route("/qa/report", get(qa::report_route))
+        .route("/qa/queue", get(qa::queue))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/events", get(events::stream));

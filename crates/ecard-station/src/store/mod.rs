@@ -9,6 +9,7 @@
 //! testable without waiting. Records (personal data) are stored but never logged.
 
 mod backend;
+mod qa;
 mod read;
 mod rows;
 mod schema;
@@ -24,6 +25,7 @@ use rows::{
     set_state, upsert_lease, void_number,
 };
 
+pub use qa::{IssuedCardRow, QaResultRow};
 pub(crate) use rows::rfc3339_ms;
 
 use crate::audit::GENESIS;

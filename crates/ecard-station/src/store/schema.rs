@@ -56,6 +56,27 @@ CREATE TABLE IF NOT EXISTS audit (
     hash TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit_head (id BIGINT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS qa_cards (
+    document_number TEXT PRIMARY KEY,
+    job_id BIGINT NOT NULL,
+    lane TEXT,
+    ef_sha256 TEXT NOT NULL,
+    sod TEXT NOT NULL,
+    ds_cert TEXT NOT NULL,
+    lock_result TEXT NOT NULL,
+    written_ms BIGINT NOT NULL,
+    sample TEXT
+);
+CREATE TABLE IF NOT EXISTS qa_results (
+    seq BIGINT PRIMARY KEY,
+    job_id BIGINT,
+    document_number TEXT NOT NULL,
+    lane TEXT,
+    inspector TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    failures TEXT NOT NULL,
+    at_ms BIGINT NOT NULL
+);
 ";
 
 /// PostgreSQL (run with `search_path` set to the store's schema).
@@ -113,4 +134,25 @@ CREATE TABLE IF NOT EXISTS audit (
     hash TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit_head (id BIGINT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS qa_cards (
+    document_number TEXT PRIMARY KEY,
+    job_id BIGINT NOT NULL,
+    lane TEXT,
+    ef_sha256 TEXT NOT NULL,
+    sod TEXT NOT NULL,
+    ds_cert TEXT NOT NULL,
+    lock_result TEXT NOT NULL,
+    written_ms BIGINT NOT NULL,
+    sample TEXT
+);
+CREATE TABLE IF NOT EXISTS qa_results (
+    seq BIGINT PRIMARY KEY,
+    job_id BIGINT,
+    document_number TEXT NOT NULL,
+    lane TEXT,
+    inspector TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    failures TEXT NOT NULL,
+    at_ms BIGINT NOT NULL
+);
 ";

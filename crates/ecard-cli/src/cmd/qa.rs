@@ -1,0 +1,522 @@
+//! `ecard qa`: a QA inspector checks an issued card against what the station wrote, and records
+//! the verdict on its job. `ecard qa batch` does it card after card at a reader; `ecard qa report`
+//! counts the recorded verdicts.
+//!
+//! The judging lives in `ecard_station::qa` (so the tests reach it); this module only gathers the
+//! evidence (files, Active Authentication, the lock probe) and the station's facts (from the store
+//! with `--data-dir`, over HTTP with `--station`), prints, and maps the verdict to the exit code:
+//! 0 pass, 1 fail, 3 error. It prints numbers and check names, never holder data.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use ecard_chip::read::try_write_same_byte;
+use ecard_station::qa::{self, CardEvidence, QaVerdict, StationFacts, report};
+use ecard_station::store::Store;
+use x509_cert::Certificate;
+
+use super::card::{CardArgs, CardSession, WaitArgs};
+use crate::output::WithHelp;
+
+/// Where the station's facts come from and where the verdict goes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StationArgs {
+    /// The station's API base URL (plain http), e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["data_dir", "config"], requires = "token")]
+    pub station: Option<String>,
+    /// A bearer token with role qa (the verdict is recorded under its name).
+    #[arg(long, value_name = "T")]
+    pub token: Option<String>,
+    /// The station's data directory: read and write its store directly.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The station's config file (its store and PKI), with --data-dir or alone.
+    #[arg(long, value_name = "station.toml")]
+    pub config: Option<PathBuf>,
+    /// Trusted CSCA certificates (default with --data-dir: the station's CSCA).
+    #[arg(long, value_name = "CSCA.pem")]
+    pub trust: Vec<PathBuf>,
+    /// Who inspects, with --data-dir (default: $USER).
+    #[arg(long, value_name = "NAME")]
+    pub inspector: Option<String>,
+    /// Check as of this date instead of today in Moscow (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = super::enrollment::parse_date)]
+    pub at: Option<time::Date>,
+}
+
+/// Arguments of `ecard qa`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    #[command(flatten)]
+    card: Option<CardArgs>,
+    #[command(flatten)]
+    wait: WaitArgs,
+    #[command(flatten)]
+    station: StationArgs,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Inspect card after card at a reader until Ctrl-C or --count cards.
+    Batch(BatchArgs),
+    /// Count recorded verdicts by lane, day and failed check.
+    Report(ReportArgs),
+}
+
+/// Arguments of `ecard qa batch`.
+#[derive(Debug, clap::Args)]
+struct BatchArgs {
+    /// The PC/SC reader.
+    #[arg(long, value_name = "NAME")]
+    reader: String,
+    /// Stop after this many cards.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    #[command(flatten)]
+    station: StationArgs,
+}
+
+/// Arguments of `ecard qa report`.
+#[derive(Debug, clap::Args)]
+struct ReportArgs {
+    /// First day (Moscow), YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    from: String,
+    /// Last day (Moscow), YYYY-MM-DD, included.
+    #[arg(long, value_name = "DATE")]
+    to: String,
+    /// html, csv or json.
+    #[arg(long, default_value = "html")]
+    format: String,
+    #[command(flatten)]
+    station: StationArgs,
+}
+
+/// The station, as the inspector reaches it.
+enum Station {
+    Local {
+        store: Box<Store>,
+        trust: Vec<Certificate>,
+        inspector: String,
+    },
+    Remote {
+        base: String,
+        token: String,
+        trust: Vec<Certificate>,
+        agent: ureq::Agent,
+    },
+}
+
+impl Station {
+    fn open(args: &StationArgs) -> anyhow::Result<Station> {
+        if let Some(url) = &args.station {
+            let trust = super::pki::load_trust(&args.trust)?;
+            if trust.is_empty() {
+                return Err(anyhow::anyhow!("--station needs the trusted CSCA"))
+                    .help("add --trust CSCA.pem (the station's CSCA certificate)");
+            }
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(30)))
+                .build()
+                .into();
+            return Ok(Station::Remote {
+                base: url.trim_end_matches('/').to_string(),
+                token: args.token.clone().unwrap_or_default(),
+                trust,
+                agent,
+            });
+        }
+        let config = match (&args.config, &args.data_dir) {
+            (Some(file), dir) => ecard_station::config::StationConfig::load(file, dir.as_deref())?,
+            (None, Some(dir)) => ecard_station::config::StationConfig::defaults(dir),
+            (None, None) => {
+                return Err(anyhow::anyhow!("no station named"))
+                    .help("add --station URL --token T, or --data-dir DIR of the station");
+            }
+        };
+        let store = ecard_station::cli::open_store(&config.store)?;
+        let trust = if args.trust.is_empty() {
+            let csca = match &config.pki {
+                Some(p) => p.csca.clone(),
+                None => config.data_dir.join("pki").join("csca.pem"),
+            };
+            super::pki::load_trust(&[csca])?
+        } else {
+            super::pki::load_trust(&args.trust)?
+        };
+        let inspector = match &args.inspector {
+            Some(n) => n.clone(),
+            None => std::env::var("USER")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| anyhow::anyhow!("no inspector name: $USER is not set"))
+                .help("add --inspector NAME")?,
+        };
+        Ok(Station::Local {
+            store: Box::new(store),
+            trust,
+            inspector,
+        })
+    }
+
+    fn trust(&self) -> &[Certificate] {
+        match self {
+            Station::Local { trust, .. } | Station::Remote { trust, .. } => trust,
+        }
+    }
+
+    fn get(&self, path: &str) -> anyhow::Result<String> {
+        let Station::Remote {
+            base, token, agent, ..
+        } = self
+        else {
+            anyhow::bail!("internal: HTTP call on a local station");
+        };
+        let url = format!("{base}/api/v1{path}");
+        let mut resp = agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .with_context(|| format!("cannot reach the station at {url}"))?;
+        let status = resp.status().as_u16();
+        let body = resp.body_mut().read_to_string().unwrap_or_default();
+        if status != 200 {
+            anyhow::bail!("station answered {status} to GET {url}: {}", body.trim());
+        }
+        Ok(body)
+    }
+
+    fn post(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<String> {
+        let Station::Remote {
+            base, token, agent, ..
+        } = self
+        else {
+            anyhow::bail!("internal: HTTP call on a local station");
+        };
+        let url = format!("{base}/api/v1{path}");
+        let mut resp = agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .with_context(|| format!("cannot reach the station at {url}"))?;
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        if status != 200 {
+            anyhow::bail!("station answered {status} to POST {url}: {}", text.trim());
+        }
+        Ok(text)
+    }
+
+    fn facts(&self, number: &str) -> anyhow::Result<StationFacts> {
+        match self {
+            Station::Local { store, .. } => Ok(StationFacts::from_store(store, number)?),
+            Station::Remote { .. } => {
+                let body = self.get(&format!("/qa/cards/{number}"))?;
+                serde_json::from_str(&body).context("the station's answer is not QA facts")
+            }
+        }
+    }
+
+    /// Records the verdict; returns who it was recorded as.
+    fn record(&self, verdict: &QaVerdict) -> anyhow::Result<String> {
+        match self {
+            Station::Local {
+                store, inspector, ..
+            } => {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+                qa::record(store, verdict, inspector, now as i64)?;
+                Ok(inspector.clone())
+            }
+            Station::Remote { .. } => {
+                let number = verdict.document_number.clone().unwrap_or_default();
+                let body =
+                    serde_json::json!({"document_number": number, "failures": verdict.failures});
+                let path = match verdict.job_id {
+                    Some(id) => format!("/jobs/{id}/qa"),
+                    None => "/qa/results".into(),
+                };
+                let answer: serde_json::Value = serde_json::from_str(&self.post(&path, &body)?)
+                    .context("the station's answer is not JSON")?;
+                Ok(answer["inspector"].as_str().unwrap_or("?").to_string())
+            }
+        }
+    }
+}
+
+fn today(at: Option<time::Date>) -> time::Date {
+    at.unwrap_or_else(|| ecard_model::dates::moscow_date(time::OffsetDateTime::now_utc()))
+}
+
+/// Reads the card in `session`, judges it and records the verdict (when the card has a number).
+fn inspect_session(
+    session: &mut CardSession,
+    station: &Station,
+    at: time::Date,
+) -> anyhow::Result<(QaVerdict, Option<String>)> {
+    let (files, active_auth) = super::check::read_and_authenticate(session)?;
+    let lock = try_write_same_byte(session.transport(), qa::LOCK_PROBE_EF);
+    let facts = match qa::card_number(&files, at) {
+        Some(n) => Some(station.facts(&n)?),
+        None => None,
+    };
+    let evidence = CardEvidence {
+        files: &files,
+        active_auth,
+        lock,
+    };
+    let verdict = qa::inspect_with(facts.as_ref(), evidence, station.trust(), at)
+        .map_err(anyhow::Error::msg)?;
+    let recorded = match verdict.document_number {
+        Some(_) => Some(station.record(&verdict)?),
+        None => None,
+    };
+    Ok((verdict, recorded))
+}
+
+fn print_verdict(v: &QaVerdict, recorded: Option<&str>, json: bool) -> anyhow::Result<()> {
+    if json {
+        return crate::output::print_json(v);
+    }
+    let number = v.document_number.as_deref().unwrap_or("(unreadable)");
+    let banner = if v.passed() {
+        "==========  QA PASS  =========="
+    } else {
+        "##########  QA FAIL  ##########"
+    };
+    crate::out!("{banner}");
+    crate::out!(
+        "card {number}{}",
+        match (v.job_id, &v.lane) {
+            (Some(j), Some(l)) => format!(", job {j}, lane {l}"),
+            (Some(j), None) => format!(", job {j}"),
+            _ => String::new(),
+        }
+    );
+    for f in &v.failures {
+        crate::out!("  {}: {}", f.check, f.reason);
+    }
+    match recorded {
+        Some(who) => crate::out!("recorded as {who}"),
+        None => crate::out!("not recorded: the card has no readable number"),
+    }
+    Ok(())
+}
+
+fn code(v: &QaVerdict) -> ExitCode {
+    ExitCode::from(u8::from(!v.passed()))
+}
+
+/// Runs `ecard qa`.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        Some(Sub::Batch(b)) => return batch(b),
+        Some(Sub::Report(r)) => return report_cmd(r),
+        None => {}
+    }
+    let Some(card) = &args.card else {
+        anyhow::bail!("name a card with --sim CARD.img or --reader NAME");
+    };
+    let station = Station::open(&args.station)?;
+    let mut session = CardSession::open(card, &args.wait)?;
+    let outcome = inspect_session(&mut session, &station, today(args.station.at));
+    session.close()?;
+    let (verdict, recorded) =
+        outcome.help("keep the card in the reader until the verdict shows, then try again")?;
+    print_verdict(&verdict, recorded.as_deref(), args.json)?;
+    Ok(code(&verdict))
+}
+
+fn batch(args: &BatchArgs) -> anyhow::Result<ExitCode> {
+    let station = Station::open(&args.station)?;
+    let ctx = ecard_transport::PcscContext::establish().help(
+        "start the PC/SC service (`pcscd`), or `tools/virtual-reader.sh start` for the simulator",
+    )?;
+    let (mut passed, mut failed, mut errors) = (0u64, 0u64, 0u64);
+    let mut failures: Vec<String> = Vec::new();
+    let card = CardArgs {
+        sim: None,
+        reader: Some(args.reader.clone()),
+    };
+    let no_wait = WaitArgs {
+        wait: false,
+        wait_timeout: None,
+    };
+    let stop = stop_on_ctrl_c();
+    let mut n = 0u64;
+    while args.count.is_none_or(|c| n < c) {
+        crate::out!("insert a card in {:?} (Ctrl-C to stop)", args.reader);
+        if !wait_or_stop(&stop, |t| {
+            ecard_transport::wait_for_card(&ctx, &args.reader, Some(t)).map(|_| ())
+        })? {
+            break;
+        }
+        n += 1;
+        let result = CardSession::open(&card, &no_wait).and_then(|mut s| {
+            let r = inspect_session(&mut s, &station, today(args.station.at));
+            s.close()?;
+            r
+        });
+        match result {
+            Ok((v, recorded)) => {
+                print_verdict(&v, recorded.as_deref(), false)?;
+                if v.passed() {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                    failures.push(format!(
+                        "{}: {}",
+                        v.document_number.as_deref().unwrap_or("(unreadable)"),
+                        v.failures
+                            .iter()
+                            .map(|f| f.check.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                crate::out!(
+                    "!!!!!!!!!!  QA ERROR  !!!!!!!!!!\n  {e:#}\n  the card was not judged; insert it again"
+                );
+            }
+        }
+        crate::out!("remove the card");
+        let removed = wait_or_stop(&stop, |t| {
+            ecard_transport::wait_for_removal(&ctx, &args.reader, Some(t))
+        })?;
+        crate::out!("so far: {passed} passed, {failed} failed, {errors} not judged\n");
+        if !removed {
+            break;
+        }
+    }
+    crate::out!("summary: {n} cards, {passed} passed, {failed} failed, {errors} not judged");
+    for f in &failures {
+        crate::out!("  failed {f}");
+    }
+    Ok(ExitCode::from(u8::from(failed + errors > 0)))
+}
+
+/// A flag Ctrl-C sets: the batch finishes the card in hand, then prints its summary. Without a
+/// handler (no signal support) Ctrl-C ends the process as usual.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    {
+        let flag = stop.clone();
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+        {
+            // `signal` installs the handler when called (inside the runtime), so a Ctrl-C from
+            // here on is caught; the thread only waits for it.
+            let installed = {
+                let _guard = rt.enter();
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            };
+            if let Ok(mut sigint) = installed {
+                std::thread::spawn(move || {
+                    if rt.block_on(sigint.recv()).is_some() {
+                        flag.store(true, Ordering::SeqCst);
+                    }
+                });
+            }
+        }
+    }
+    stop
+}
+
+/// Runs a reader wait in short slices so Ctrl-C is noticed; `false` when it was pressed.
+fn wait_or_stop(
+    stop: &AtomicBool,
+    mut wait: impl FnMut(Duration) -> Result<(), ecard_chip::transport::TransportError>,
+) -> anyhow::Result<bool> {
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        match wait(Duration::from_millis(300)) {
+            // The card in hand is finished even when Ctrl-C comes meanwhile.
+            Ok(()) => return Ok(true),
+            Err(ecard_chip::transport::TransportError::Timeout { .. }) => {}
+            Err(e) => {
+                return Err(anyhow::Error::from(e))
+                    .help("check the reader name with `ecard readers`");
+            }
+        }
+    }
+}
+
+fn report_cmd(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let format = report::Format::parse(&args.format)
+        .map_err(anyhow::Error::msg)
+        .help("use --format html, csv or json")?;
+    let from = report::parse_day(&args.from).map_err(anyhow::Error::msg)?;
+    let to = report::parse_day(&args.to).map_err(anyhow::Error::msg)?;
+    let text = match &args.station.station {
+        Some(_) => {
+            let mut s = args.station.clone();
+            // The report needs no CSCA; the connection is the same as an inspection's.
+            s.trust = Vec::new();
+            let station = remote_for_report(&s)?;
+            station.get(&format!(
+                "/qa/report?from={from}&to={to}&format={}",
+                args.format
+            ))?
+        }
+        None => {
+            let store = local_store(&args.station)?;
+            let (a, b) = report::day_range_ms(from, to);
+            let r = report::build(&store.qa_results(a, b)?, &store.voided_numbers(a, b)?);
+            report::render(&r, format, &from.to_string(), &to.to_string())
+        }
+    };
+    print!("{text}");
+    if !text.ends_with('\n') {
+        crate::out!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remote_for_report(args: &StationArgs) -> anyhow::Result<Station> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    Ok(Station::Remote {
+        base: args
+            .station
+            .clone()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string(),
+        token: args.token.clone().unwrap_or_default(),
+        trust: Vec::new(),
+        agent,
+    })
+}
+
+fn local_store(args: &StationArgs) -> anyhow::Result<Store> {
+    let config = match (&args.config, &args.data_dir) {
+        (Some(file), dir) => ecard_station::config::StationConfig::load(file, dir.as_deref())?,
+        (None, Some(dir)) => ecard_station::config::StationConfig::defaults(dir),
+        (None, None) => {
+            return Err(anyhow::anyhow!("no station named"))
+                .help("add --station URL --token T, or --data-dir DIR of the station");
+        }
+    };
+    Ok(ecard_station::cli::open_store(&config.store)?)
+}

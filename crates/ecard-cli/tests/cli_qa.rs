@@ -1,0 +1,180 @@
+//! `ecard qa` against a real station daemon (`ecard station serve` on 127.0.0.1:0, SQLite, one
+//! simulated lane): a card it issued passes, through the API (recorded under the qa token's
+//! name) and through the store (`--data-dir`, recorded under `--inspector`); once the job is
+//! voided its revoked number fails; a blank card is a fail-with-error; the report counts what
+//! was recorded.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{QA_TOKEN, post, record, run, start, text, wait_issued};
+
+#[test]
+fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(dir.path());
+    let mut ids = Vec::new();
+    for app in ["CLI-QA-1", "CLI-QA-2"] {
+        let (s, job) = post(&d, "/enrollments", record(app));
+        assert_eq!(s, 202, "{job}");
+        ids.push(job["id"].as_i64().unwrap());
+    }
+    for id in &ids {
+        wait_issued(&d, *id);
+    }
+    let card = |n: &str| dir.path().join("cards").join(format!("{n}.img"));
+    let (c1, c2) = (card("770000001"), card("770000002"));
+    let trust = dir.path().join("pki/csca.pem");
+    let at = ["--at", "2026-11-25"];
+
+    // Through the API, as the qa token.
+    let mut args = vec![
+        "qa",
+        "--sim",
+        c1.to_str().unwrap(),
+        "--station",
+        &d.base,
+        "--token",
+        QA_TOKEN,
+        "--trust",
+        trust.to_str().unwrap(),
+    ];
+    args.extend(at);
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("QA PASS"), "{}", text(&out));
+    assert!(
+        text(&out).contains("card 770000001, job 1, lane lane-1"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("recorded as qa-anna"), "{}", text(&out));
+
+    // Through the store, as a named inspector; JSON verdict.
+    let mut args = vec![
+        "qa",
+        "--sim",
+        c2.to_str().unwrap(),
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--inspector",
+        "boris",
+        "--json",
+    ];
+    args.extend(at);
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["failures"], serde_json::json!([]));
+    assert_eq!(v["document_number"], "770000002");
+
+    // Voided: the number is revoked.
+    let (s, _) = post(&d, &format!("/jobs/{}/void", ids[1]), String::new());
+    assert_eq!(s, 200);
+    let mut args = vec![
+        "qa",
+        "--sim",
+        c2.to_str().unwrap(),
+        "--station",
+        &d.base,
+        "--token",
+        QA_TOKEN,
+        "--trust",
+        trust.to_str().unwrap(),
+    ];
+    args.extend(at);
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("QA FAIL"), "{t}");
+    assert!(
+        t.contains("  revoked: number 770000002 is revoked\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("  issued: number 770000002 is voided (job 2), expected issued\n"),
+        "{t}"
+    );
+
+    // A station URL without the CSCA is refused with the way out.
+    let out = run(&[
+        "qa",
+        "--sim",
+        c1.to_str().unwrap(),
+        "--station",
+        &d.base,
+        "--token",
+        QA_TOKEN,
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("--trust CSCA.pem"), "{}", text(&out));
+
+    // The report counts the three verdicts, both ways.
+    let today = {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            + 3 * 3600;
+        let days = now.div_euclid(86400);
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        format!("{year:04}-{month:02}-{day:02}")
+    };
+    let expected = format!(
+        "section,key,inspected,failed\ntotal,all,3,1\nlane,lane-1,3,1\nday,{today},3,1\nreason,issued,,1\nreason,revoked,,1\nvoided,770000002,,\n"
+    );
+    let out = run(&[
+        "qa",
+        "report",
+        "--from",
+        &today,
+        "--to",
+        &today,
+        "--format",
+        "csv",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    let out = run(&[
+        "qa",
+        "report",
+        "--from",
+        &today,
+        "--to",
+        &today,
+        "--format",
+        "csv",
+        "--station",
+        &d.base,
+        "--token",
+        QA_TOKEN,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    let out = run(&[
+        "qa",
+        "report",
+        "--from",
+        &today,
+        "--to",
+        &today,
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let html = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        html.starts_with("<!doctype html>") && html.contains("<svg "),
+        "{html}"
+    );
+}
