@@ -75,6 +75,9 @@ pub fn write_line(args: std::fmt::Arguments<'_>) {
 /// `println!` for command output, through [`write_line`].
 #[macro_export]
 macro_rules! out {
+    () => {
+        $crate::output::write_line(format_args!(""))
+    };
     ($($arg:tt)*) => {
         $crate::output::write_line(format_args!($($arg)*))
     };
