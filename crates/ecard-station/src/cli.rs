@@ -243,8 +243,10 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
             }),
         })
         .collect();
+    let station = Station::new(store, config.settings.clone(), auth);
+    station.publish_status_list(pki);
     Ok(Assembled {
-        station: Station::new(store, config.settings.clone(), auth),
+        station,
         lanes,
         admin_token_file,
     })

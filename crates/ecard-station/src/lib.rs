@@ -27,6 +27,7 @@ mod lane_tests;
 pub mod qa;
 pub mod server;
 mod shutdown;
+pub mod status;
 pub mod store;
 #[cfg(test)]
 mod testutil;

@@ -73,6 +73,8 @@ struct Inner {
     // Set when shutdown begins: long-lived responses (the console's event streams) end on it,
     // or the HTTP server's graceful shutdown would wait for them forever.
     closing: tokio::sync::watch::Sender<bool>,
+    // The Document Signer that signs the public status list; set once at start-up.
+    status_signer: std::sync::OnceLock<Arc<crate::chip::Pki>>,
 }
 
 /// The chip JPEGs made at intake, stored with the job so lanes do no image work. Personal data:
@@ -185,8 +187,25 @@ impl Station {
                 transitions: Mutex::new(HashMap::new()),
                 work: Notify::new(),
                 closing: tokio::sync::watch::Sender::new(false),
+                status_signer: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Publishes the card status list at `GET /api/v1/status-list`, signed by `pki`'s Document
+    /// Signer. Only the first call counts.
+    pub fn publish_status_list(&self, pki: Arc<crate::chip::Pki>) {
+        let _ = self.inner.status_signer.set(pki);
+    }
+
+    /// The Document Signer of the status list, when one is published.
+    pub fn status_signer(&self) -> Option<&Arc<crate::chip::Pki>> {
+        self.inner.status_signer.get()
+    }
+
+    /// The store.
+    pub fn status_store(&self) -> &Arc<Store> {
+        &self.inner.store
     }
 
     /// Settings.

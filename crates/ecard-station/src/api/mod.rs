@@ -40,6 +40,7 @@ pub fn router(station: Station) -> Router {
         .route("/qa/report", get(qa::report_route))
         .route("/qa/queue", get(qa::queue))
         .route("/healthz", get(healthz))
+        .route("/status-list", get(status_list))
         .route("/metrics", get(metrics::metrics))
         .route("/events", get(events::stream));
     Router::new()
@@ -49,6 +50,45 @@ pub fn router(station: Station) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
         .with_state(station)
+}
+
+/// The signed card status list: public (no token), because it is signed and carries no personal
+/// data. 503 when this station signs nothing.
+async fn status_list(
+    axum::extract::State(station): axum::extract::State<Station>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let Some(pki) = station.status_signer().cloned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this station does not publish a status list",
+        ));
+    };
+    let store = station.status_store().clone();
+    let now = time::OffsetDateTime::now_utc();
+    let signed = tokio::task::spawn_blocking(move || crate::status::signed_list(&store, &pki, now))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("status list task failed: {e}"),
+            )
+        })?
+        .map_err(|e| {
+            tracing::error!("status list: {e}");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot make the status list; see the station's log",
+            )
+        })?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/cose; cose-type=\"cose-sign1\"",
+        )],
+        signed,
+    )
+        .into_response())
 }
 
 async fn healthz() -> &'static str {
