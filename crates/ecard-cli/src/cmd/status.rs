@@ -27,6 +27,22 @@ pub enum Command {
     Sign(SignArgs),
     /// Verify a status list and print its entries.
     Show(ShowArgs),
+    /// Export the station's status list (its revocations, signed by its Document Signer) to a file.
+    Export(ExportArgs),
+}
+
+/// Arguments of `ecard status export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The file to write (COSE_Sign1).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// The station's data folder (its store and, without a configuration, its demo PKI).
+    #[arg(long, value_name = "DIR", default_value = "ecard-data")]
+    data_dir: PathBuf,
+    /// The station's configuration file (store and PKI), as `ecard station serve --config` takes.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 /// Arguments of `ecard status sign`.
@@ -71,7 +87,50 @@ pub fn run(cmd: &Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Sign(a) => sign(a),
         Command::Show(a) => show(a),
+        Command::Export(a) => export(a),
     }
+}
+
+fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    use ecard_station::config::StationConfig;
+    let config = match &args.config {
+        Some(file) => StationConfig::load(file, Some(&args.data_dir))
+            .with_context(|| format!("cannot load the station configuration {}", file.display()))?,
+        None => StationConfig::defaults(&args.data_dir),
+    };
+    if args.config.is_none() && !args.data_dir.is_dir() {
+        return Err(anyhow::anyhow!(
+            "{} is not a station's data folder",
+            args.data_dir.display()
+        ))
+        .help("give the folder `ecard station serve --data-dir` uses, or --config");
+    }
+    let store =
+        ecard_station::cli::open_store(&config.store).context("cannot open the station's store")?;
+    let pki = match &config.pki {
+        Some(p) => ecard_station::chip::Pki::load(&p.csca, &p.ds_cert, &p.ds_key),
+        None => {
+            // Never make a new demo PKI here: a list signed by a Document Signer no checkpoint
+            // trusts would look valid to nobody.
+            let dir = config.data_dir.join("pki");
+            if !dir.join("ds.pem").exists() {
+                return Err(anyhow::anyhow!("{} holds no station PKI", dir.display())).help(
+                    "export from the data folder of a station that has run, or give --config",
+                );
+            }
+            ecard_station::chip::Pki::demo(&dir)
+        }
+    }
+    .context("cannot load the station's Document Signer")?;
+    let signed = ecard_station::status::signed_list(&store, &pki, time::OffsetDateTime::now_utc())?;
+    std::fs::write(&args.out, &signed)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    let entries = ecard_station::status::revocations(&store)?.len();
+    crate::out!(
+        "status list with {entries} revoked numbers written to {}",
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn sign(args: &SignArgs) -> anyhow::Result<ExitCode> {
