@@ -60,6 +60,9 @@ pub struct Args {
     wait: WaitArgs,
     #[command(flatten)]
     station: StationArgs,
+    /// A photo or scan of the card's printed front: its QR seal must verify and match the chip.
+    #[arg(long, value_name = "IMAGE")]
+    face: Option<PathBuf>,
     /// Print the verdict as JSON.
     #[arg(long)]
     json: bool,
@@ -264,6 +267,7 @@ fn inspect_session(
     session: &mut CardSession,
     station: &Station,
     at: time::Date,
+    face: Option<&std::path::Path>,
 ) -> anyhow::Result<(QaVerdict, Option<String>)> {
     let (files, active_auth) = super::check::read_and_authenticate(session)?;
     let lock = try_write_same_byte(session.transport(), qa::LOCK_PROBE_EF);
@@ -276,13 +280,61 @@ fn inspect_session(
         active_auth,
         lock,
     };
-    let verdict = qa::inspect_with(facts.as_ref(), evidence, station.trust(), at)
+    let mut verdict = qa::inspect_with(facts.as_ref(), evidence, station.trust(), at)
         .map_err(anyhow::Error::msg)?;
+    if let Some(face) = face
+        && let Some(reason) = seal_problem(face, &files, station.trust(), at)?
+    {
+        verdict.failures.push(qa::Failure {
+            check: "seal".into(),
+            reason,
+        });
+    }
     let recorded = match verdict.document_number {
         Some(_) => Some(station.record(&verdict)?),
         None => None,
     };
     Ok((verdict, recorded))
+}
+
+/// What is wrong with the printed seal on `face` against the chip's `files`, if anything: it must
+/// be found, verify with the Document Signer in the chip's EF.SOD (chained to `trust`), and agree
+/// with the chip's fields and DG2.
+fn seal_problem(
+    face: &std::path::Path,
+    files: &ecard_chip::lds::LdsFiles,
+    trust: &[Certificate],
+    at: time::Date,
+) -> anyhow::Result<Option<String>> {
+    let text = match super::scan::seal_text_from_image(face)? {
+        Ok(t) => t,
+        Err(why) => {
+            return Ok(Some(format!(
+                "no QR seal read from {}: {why}",
+                face.display()
+            )));
+        }
+    };
+    let seal = match ecard_seal::Seal::decode(&text) {
+        Ok(s) => s,
+        Err(e) => return Ok(Some(format!("the QR seal does not decode: {e}"))),
+    };
+    let ds: Vec<Certificate> = ecard_chip::lds::parse_card(files)
+        .ok()
+        .and_then(|c| c.sod.ds_certificate)
+        .into_iter()
+        .collect();
+    if let Err(e) = seal.verify(&ds, trust, at) {
+        return Ok(Some(format!(
+            "the QR seal does not verify with the chip's Document Signer: {e}"
+        )));
+    }
+    Ok(match ecard_seal::cross_check(&seal.payload, files) {
+        ecard_chip::verify::Outcome::Fail(why) => {
+            Some(format!("the QR seal and the chip disagree: {why}"))
+        }
+        _ => None,
+    })
 }
 
 fn print_verdict(v: &QaVerdict, recorded: Option<&str>, json: bool) -> anyhow::Result<()> {
@@ -330,7 +382,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let station = Station::open(&args.station)?;
     let mut session = CardSession::open(card, &args.wait)?;
-    let outcome = inspect_session(&mut session, &station, today(args.station.at));
+    let outcome = inspect_session(
+        &mut session,
+        &station,
+        today(args.station.at),
+        args.face.as_deref(),
+    );
     session.close()?;
     let (verdict, recorded) =
         outcome.help("keep the card in the reader until the verdict shows, then try again")?;
@@ -364,7 +421,7 @@ fn batch(args: &BatchArgs) -> anyhow::Result<ExitCode> {
         }
         n += 1;
         let result = CardSession::open(&card, &no_wait).and_then(|mut s| {
-            let r = inspect_session(&mut s, &station, today(args.station.at));
+            let r = inspect_session(&mut s, &station, today(args.station.at), None);
             s.close()?;
             r
         });
