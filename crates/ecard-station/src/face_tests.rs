@@ -277,3 +277,31 @@ async fn a_spool_folder_that_is_a_file_spoils_the_card() {
         )
     );
 }
+
+#[test]
+fn the_embedded_defaults_spool_faces_when_the_fonts_load() {
+    let fonts = fonts_or_skip().is_some();
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::config::StationConfig::defaults(dir.path());
+    let assembled = crate::cli::assemble(&config).unwrap();
+    let spool = dir.path().join("print-spool");
+    let printers: Vec<String> = assembled
+        .lanes
+        .iter()
+        .map(|l| l.printer.describe())
+        .collect();
+    if fonts {
+        let want = format!("spool:{}", spool.display());
+        assert_eq!(printers, vec![want.clone(), want.clone()]);
+        assert_eq!(
+            assembled.notes,
+            vec![
+                format!("lane lane-1: printing card faces to {want}"),
+                format!("lane lane-2: printing card faces to {want}"),
+            ]
+        );
+    } else {
+        assert_eq!(printers, vec!["sim (0 ms per card)"; 2]);
+        assert!(assembled.notes[0].contains(crate::cli::FONT_PACKAGES));
+    }
+}

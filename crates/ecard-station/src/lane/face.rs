@@ -63,6 +63,8 @@ impl FacePrinter {
         let issue = moscow_date(job.personalized_at);
         let expiry = expiry_for(issue);
         let td1 = Td1::for_card(&holder, &job.document_number, expiry);
+        // The station takes images inline only (`Station::submit`), so the stored record keeps
+        // the originals the face prints at full resolution.
         let original = |what: &str, r: &ecard_model::enrollment::ImageRef| match r.decode_base64() {
             Some(Ok(bytes)) => Ok(bytes),
             Some(Err(e)) => Err(fail(format!("stored {what}: {e}"))),
