@@ -27,7 +27,7 @@ use ecard_sim::{Card, CardImage, SimSpec, SimTransport};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 
-use crate::lane::{CardEncoder, CardError, EncodeJob, EncodedCard};
+use crate::lane::{CardEncoder, CardError, EncodeJob, EncodedCard, WrittenDg2};
 
 /// The signing side: the trusted CSCA(s), the Document Signer certificate and its key.
 pub struct Pki {
@@ -168,6 +168,9 @@ pub enum CardSource {
     },
 }
 
+/// The issuing authority written to EF.DG12 and printed on the card's face.
+pub const ISSUING_AUTHORITY: &str = "MMC MOSCOW";
+
 /// The chip path of one lane.
 pub struct ChipEncoder {
     lane: String,
@@ -204,7 +207,7 @@ impl ChipEncoder {
             profile,
             pki,
             data_dir: data_dir.to_owned(),
-            issuing_authority: "MMC MOSCOW".into(),
+            issuing_authority: ISSUING_AUTHORITY.into(),
             real_time: false,
             qa_store: None,
         }
@@ -310,8 +313,9 @@ impl ChipEncoder {
         Ok(())
     }
 
-    /// Reads the card back and runs every checkpoint check, with Active Authentication.
-    fn check(&self, job: &EncodeJob, t: &mut dyn Transport) -> Result<(), CardError> {
+    /// Reads the card back and runs every checkpoint check, with Active Authentication; returns
+    /// the EF.DG2 read back (the printed QR seal binds to it).
+    fn check(&self, job: &EncodeJob, t: &mut dyn Transport) -> Result<WrittenDg2, CardError> {
         let id = job.job_id;
         let verify_err = |check: &str, reason: String| CardError::Verify {
             job: id,
@@ -351,7 +355,12 @@ impl ChipEncoder {
                 ),
             ));
         }
-        self.record_for_qa(job, &files, t)
+        let dg2 = files
+            .get(&ecard_chip::lds::EfId::Dg2)
+            .cloned()
+            .ok_or_else(|| verify_err("read_back", "the card has no EF.DG2".into()))?;
+        self.record_for_qa(job, &files, t)?;
+        Ok(WrittenDg2(dg2))
     }
 
     /// Probes the lock and stores what QA compares cards against, with the probe's answer (QA
@@ -395,10 +404,11 @@ impl ChipEncoder {
             reason: e.to_string(),
         })?;
         let mut t = SimTransport::new(image.into_card()).with_reader_name(&self.lane);
-        self.check(job, &mut t)?;
+        let dg2 = self.check(job, &mut t)?;
         Ok(EncodedCard {
             location: path.display().to_string(),
             ds_certificate: Some(self.pki.ds_sha256.clone()),
+            dg2: Some(dg2),
         })
     }
 
@@ -532,6 +542,7 @@ impl CardEncoder for ChipEncoder {
                 Ok(EncodedCard {
                     location: slot.display().to_string(),
                     ds_certificate: None,
+                    dg2: None,
                 })
             }
             CardSource::Pcsc { reader } => {
@@ -540,6 +551,7 @@ impl CardEncoder for ChipEncoder {
                 Ok(EncodedCard {
                     location: format!("pcsc:{reader}"),
                     ds_certificate: None,
+                    dg2: None,
                 })
             }
         }
@@ -550,10 +562,11 @@ impl CardEncoder for ChipEncoder {
             CardSource::Sim { .. } => self.sim_check(job, Path::new(&card.location)),
             CardSource::Pcsc { reader } => {
                 let mut t = self.pcsc(job.job_id, &reader)?;
-                self.check(job, &mut t)?;
+                let dg2 = self.check(job, &mut t)?;
                 Ok(EncodedCard {
                     location: card.location.clone(),
                     ds_certificate: Some(self.pki.ds_sha256.clone()),
+                    dg2: Some(dg2),
                 })
             }
         }
@@ -574,10 +587,11 @@ impl CardEncoder for ChipEncoder {
             }
             CardSource::Pcsc { reader } => {
                 let mut t = self.pcsc(job.job_id, &reader)?;
-                self.check(job, &mut t)?;
+                let dg2 = self.check(job, &mut t)?;
                 Ok(EncodedCard {
                     location: format!("pcsc:{reader}"),
                     ds_certificate: Some(self.pki.ds_sha256.clone()),
+                    dg2: Some(dg2),
                 })
             }
         }

@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use crate::auth::{Auth, Role, hash_token, new_token};
 use crate::chip::{ChipEncoder, Pki, PkiLoadError, make_blanks};
-use crate::config::{ConfigError, StationConfig, StoreConfig, write_private};
-use crate::lane::{Lane, SimPrinter};
+use crate::config::{
+    ConfigError, LaneConfig, PrinterChoice, StationConfig, StoreConfig, write_private,
+};
+use crate::lane::{FacePrinter, Lane, Printer, SimPrinter};
 use crate::server::Station;
 use crate::store::{Store, StoreError};
 
@@ -92,6 +94,16 @@ pub enum CliError {
     /// The PKI could not be loaded or made.
     #[error("pki: {0}")]
     Pki(#[from] PkiLoadError),
+    /// A lane's printer cannot be used.
+    #[error("lane {lane}: printer {printer}: {reason}")]
+    Printer {
+        /// The lane.
+        lane: String,
+        /// The printer spec.
+        printer: String,
+        /// Why.
+        reason: String,
+    },
     /// A file or socket operation failed.
     #[error("{what}: {cause}")]
     Io {
@@ -198,6 +210,72 @@ pub struct Assembled {
     pub lanes: Vec<Lane>,
     /// The admin token file written, when one was generated.
     pub admin_token_file: Option<PathBuf>,
+    /// What the operator should know at start (e.g. faces not printed for want of fonts).
+    pub notes: Vec<String>,
+}
+
+/// The packages holding the fonts the card face needs (Debian names).
+pub const FONT_PACKAGES: &str = "fonts-ocr-b fonts-dejavu-core";
+
+/// Builds one lane's printer. `fonts` is loaded on first need and kept for the other lanes.
+fn lane_printer(
+    l: &LaneConfig,
+    config: &StationConfig,
+    pki: &Arc<Pki>,
+    fonts: &mut Option<Result<Arc<ecard_face::Fonts>, String>>,
+    notes: &mut Vec<String>,
+) -> Result<Box<dyn Printer>, CliError> {
+    let output_dir = config.data_dir.join("cards");
+    let sim = || -> Box<dyn Printer> {
+        Box::new(SimPrinter {
+            per_card: l.print_time,
+            output_dir: output_dir.clone(),
+        })
+    };
+    let spec = match &l.printer {
+        PrinterChoice::Sim => return Ok(sim()),
+        PrinterChoice::Driver(spec) => spec.clone(),
+        PrinterChoice::SpoolIfFonts(dir) => ecard_print::PrinterSpec::Spool { dir: dir.clone() },
+    };
+    let loaded = fonts
+        .get_or_insert_with(|| {
+            ecard_face::Fonts::load(&ecard_face::FontPaths::default())
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        })
+        .clone();
+    let fonts = match (loaded, &l.printer) {
+        (Ok(f), _) => f,
+        (Err(e), PrinterChoice::SpoolIfFonts(_)) => {
+            tracing::warn!(lane = %l.name, "card faces are not printed: {e}");
+            notes.push(format!(
+                "lane {}: printer sim (card faces not printed: {e}; install {FONT_PACKAGES} to spool faces into {spec})",
+                l.name
+            ));
+            return Ok(sim());
+        }
+        (Err(e), _) => {
+            return Err(CliError::Printer {
+                lane: l.name.clone(),
+                printer: spec.to_string(),
+                reason: format!("the card face cannot be rendered: {e}; install {FONT_PACKAGES}"),
+            });
+        }
+    };
+    let driver = spec.open().map_err(|e| CliError::Printer {
+        lane: l.name.clone(),
+        printer: spec.to_string(),
+        reason: e.to_string(),
+    })?;
+    if matches!(l.printer, PrinterChoice::SpoolIfFonts(_)) {
+        notes.push(format!("lane {}: printing card faces to {spec}", l.name));
+    }
+    Ok(Box::new(FacePrinter::new(
+        driver,
+        fonts,
+        pki.clone(),
+        output_dir,
+    )))
 }
 
 /// Opens the store, loads (or makes) the PKI, sets up tokens (generating an admin token into
@@ -221,10 +299,12 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
         auth.add_token("admin", Role::Admin, &token);
         admin_token_file = Some(path);
     }
-    let lanes = config
-        .lanes
-        .iter()
-        .map(|l| Lane {
+    let mut fonts = None;
+    let mut notes = Vec::new();
+    let mut lanes = Vec::new();
+    for l in &config.lanes {
+        let printer = lane_printer(l, config, &pki, &mut fonts, &mut notes)?;
+        lanes.push(Lane {
             name: l.name.clone(),
             encoder: Box::new(
                 ChipEncoder::new(
@@ -237,18 +317,16 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
                 .with_real_time(l.real_time)
                 .with_qa(store.clone(), config.qa.clone()),
             ),
-            printer: Box::new(SimPrinter {
-                per_card: l.print_time,
-                output_dir: config.data_dir.join("cards"),
-            }),
-        })
-        .collect();
+            printer,
+        });
+    }
     let station = Station::new(store, config.settings.clone(), auth);
     station.publish_status_list(pki);
     Ok(Assembled {
         station,
         lanes,
         admin_token_file,
+        notes,
     })
 }
 
@@ -261,6 +339,7 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         station,
         lanes,
         admin_token_file,
+        notes,
     } = assemble(&config)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -275,6 +354,9 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
             .map_err(io("reading the listen address"))?;
         if let Some(path) = &admin_token_file {
             println!("admin token: {}", path.display());
+        }
+        for note in &notes {
+            println!("{note}");
         }
         println!(
             "ecard station {} listening on http://{addr}/api/v1 ({} store, {} lanes)",

@@ -140,10 +140,26 @@ pub struct LaneConfig {
     pub source: CardSource,
     /// The card OS profile.
     pub profile: Profile,
-    /// Simulated printer time per card.
+    /// Which printer the lane prints with.
+    pub printer: PrinterChoice,
+    /// Simulated printer time per card (`printer = "sim"`).
     pub print_time: Duration,
     /// Simulated cards take their timing model's time while written.
     pub real_time: bool,
+}
+
+/// Which printer a lane prints with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PrinterChoice {
+    /// `printer = "sim"`: takes `print_ms` and renders nothing.
+    Sim,
+    /// `printer = "spool:<dir>"` or `"ipp:<uri>"`: the face is rendered and printed through the
+    /// driver; the station will not start without the face fonts.
+    Driver(ecard_print::PrinterSpec),
+    /// The embedded default: spool into this folder when the face fonts load, else `Sim` (the
+    /// start-up output says which).
+    SpoolIfFonts(PathBuf),
 }
 
 /// A resolved configuration.
@@ -181,6 +197,7 @@ impl StationConfig {
                 make_blanks: true,
             },
             profile: builtin_sim_profile(),
+            printer: PrinterChoice::SpoolIfFonts(data_dir.join("print-spool")),
             print_time: Duration::ZERO,
             real_time: false,
         };
@@ -366,22 +383,36 @@ impl StationConfig {
                     Profile::builtin(p).map_err(|e| value(&key("profile"), e.to_string()))?
                 }
             };
-            match l.printer.as_deref() {
-                None | Some("sim") => {}
-                Some(other) => {
-                    return Err(value(
-                        &key("printer"),
-                        format!(
-                            "{other:?} is not a printer driver; only \"sim\" exists in this version"
-                        ),
-                    ));
-                }
-            }
+            let (printer, print_time) = match l.printer.as_deref() {
+                None | Some("sim") => (
+                    PrinterChoice::Sim,
+                    Duration::from_millis(l.print_ms.unwrap_or(0)),
+                ),
+                Some(text) => match ecard_print::PrinterSpec::parse(text) {
+                    Ok(ecard_print::PrinterSpec::Sim { per_card }) => (
+                        PrinterChoice::Sim,
+                        l.print_ms.map_or(per_card, Duration::from_millis),
+                    ),
+                    Ok(_) if l.print_ms.is_some() => {
+                        return Err(value(
+                            &key("print_ms"),
+                            format!("applies to printer = \"sim\" only, not {text:?}"),
+                        ));
+                    }
+                    Ok(ecard_print::PrinterSpec::Spool { dir }) => (
+                        PrinterChoice::Driver(ecard_print::PrinterSpec::Spool { dir: rel(&dir) }),
+                        Duration::ZERO,
+                    ),
+                    Ok(spec) => (PrinterChoice::Driver(spec), Duration::ZERO),
+                    Err(e) => return Err(value(&key("printer"), e.to_string())),
+                },
+            };
             c.lanes.push(LaneConfig {
                 name: l.name,
                 source,
                 profile,
-                print_time: Duration::from_millis(l.print_ms.unwrap_or(0)),
+                printer,
+                print_time,
                 real_time: l.real_time,
             });
         }
@@ -533,6 +564,74 @@ sha256 = "{}"
         assert!(
             lane.starts_with("config station.toml: lanes[0].profile: "),
             "{lane}"
+        );
+    }
+
+    #[test]
+    fn printer_key_picks_the_driver() {
+        let lanes = |printer: &str| {
+            parse(&format!(
+                "[[lanes]]\nname = \"a\"\nencoder = \"sim:x\"\n{printer}"
+            ))
+        };
+        let one = |printer: &str| {
+            let c = lanes(printer).unwrap();
+            (c.lanes[0].printer.clone(), c.lanes[0].print_time)
+        };
+        assert_eq!(one(""), (PrinterChoice::Sim, Duration::ZERO));
+        assert_eq!(
+            one("printer = \"sim\"\nprint_ms = 40\n"),
+            (PrinterChoice::Sim, Duration::from_millis(40))
+        );
+        assert_eq!(
+            one("printer = \"sim:2s\"\n"),
+            (PrinterChoice::Sim, Duration::from_secs(2))
+        );
+        assert_eq!(
+            one("printer = \"spool:out\"\n"),
+            (
+                PrinterChoice::Driver(ecard_print::PrinterSpec::Spool {
+                    dir: "/etc/ecard/out".into()
+                }),
+                Duration::ZERO
+            )
+        );
+        assert_eq!(
+            one("printer = \"ipp://localhost:631/printers/card\"\n"),
+            (
+                PrinterChoice::Driver(ecard_print::PrinterSpec::Ipp {
+                    uri: "ipp://localhost:631/printers/card".into()
+                }),
+                Duration::ZERO
+            )
+        );
+        let err = |printer: &str| lanes(printer).unwrap_err().to_string();
+        assert_eq!(
+            err("printer = \"usb\"\n"),
+            format!(
+                "config station.toml: lanes[0].printer: {}",
+                ecard_print::PrinterSpec::parse("usb").unwrap_err()
+            )
+        );
+        assert!(
+            err("printer = \"spool:\"\n")
+                .starts_with("config station.toml: lanes[0].printer: printer \"spool:\": the spool folder is empty"),
+            "{}",
+            err("printer = \"spool:\"\n")
+        );
+        assert_eq!(
+            err("printer = \"spool:out\"\nprint_ms = 5\n"),
+            "config station.toml: lanes[0].print_ms: applies to printer = \"sim\" only, not \"spool:out\""
+        );
+    }
+
+    #[test]
+    fn defaults_spool_faces_when_fonts_allow() {
+        let c = StationConfig::defaults(Path::new("d"));
+        assert!(
+            c.lanes
+                .iter()
+                .all(|l| l.printer == PrinterChoice::SpoolIfFonts(PathBuf::from("d/print-spool")))
         );
     }
 

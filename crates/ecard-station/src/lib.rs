@@ -20,6 +20,8 @@ mod chip_tests;
 pub mod cli;
 pub mod config;
 pub mod console;
+#[cfg(test)]
+mod face_tests;
 pub mod job;
 pub mod lane;
 #[cfg(test)]

@@ -161,6 +161,7 @@ impl CardEncoder for RecordingEncoder {
         Ok(EncodedCard {
             location: format!("slot:{n}"),
             ds_certificate: None,
+            dg2: None,
         })
     }
     fn verify(&mut self, job: &EncodeJob, card: &EncodedCard) -> Result<EncodedCard, CardError> {
@@ -178,6 +179,7 @@ impl CardEncoder for RecordingEncoder {
         Ok(EncodedCard {
             location: card.location.clone(),
             ds_certificate: Some("d5".repeat(32)),
+            dg2: None,
         })
     }
     fn recheck(&mut self, job: &EncodeJob) -> Result<EncodedCard, CardError> {
@@ -193,6 +195,7 @@ impl CardEncoder for RecordingEncoder {
         Ok(EncodedCard {
             location: format!("slot:{n}"),
             ds_certificate: Some("d5".repeat(32)),
+            dg2: None,
         })
     }
     fn reject(&mut self, job: &EncodeJob) -> Result<(), CardError> {

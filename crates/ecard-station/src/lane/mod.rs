@@ -22,9 +22,11 @@ use crate::server::Station;
 use crate::shutdown::Shutdown;
 use crate::store::{Actor, Claimed, StepInfo, StoreError};
 
+mod face;
 mod printer;
 mod recover;
 
+pub use face::FacePrinter;
 pub use printer::SimPrinter;
 use recover::recover;
 
@@ -62,6 +64,19 @@ pub struct EncodedCard {
     pub location: String,
     /// SHA-256 (hex) of the Document Signer certificate in its EF.SOD, once known.
     pub ds_certificate: Option<String>,
+    /// EF.DG2 as read back from the card, once verified: the printed QR seal binds to it.
+    pub dg2: Option<WrittenDg2>,
+}
+
+/// The EF.DG2 file read back from a card (the holder's face: personal data, so Debug shows its
+/// length only).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WrittenDg2(pub Vec<u8>);
+
+impl std::fmt::Debug for WrittenDg2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WrittenDg2({} bytes)", self.0.len())
+    }
 }
 
 /// Why a card could not be encoded or verified. Whose fault it is decides what the lane does:
@@ -147,6 +162,19 @@ pub enum PrintError {
         /// What it said.
         reason: String,
     },
+    /// The printer is in a state an operator fixes at the printer (no cards, ribbon out, jam,
+    /// cover open, offline); the card is spoiled and the lane shows the fault.
+    #[error("printer {printer} fault on job {job}: {fault}: {reason}")]
+    Fault {
+        /// The printer.
+        printer: String,
+        /// The job.
+        job: i64,
+        /// The fault as the lane status shows it (e.g. `no cards`).
+        fault: String,
+        /// What it said.
+        reason: String,
+    },
 }
 
 /// Prints a verified card and outputs it.
@@ -168,7 +196,8 @@ pub struct LaneStatus {
     pub printer: String,
     /// `idle`, `encoding`, `verifying`, `no_blank`, `stopped`.
     pub encoder_stage: String,
-    /// `idle`, `printing`, `stopped`.
+    /// `idle`, `printing`, `stopped`, or `fault: <kind>` (e.g. `fault: no cards`) until the next
+    /// card prints.
     pub printer_stage: String,
     /// Job being encoded.
     pub encoding_job: Option<i64>,
@@ -619,7 +648,19 @@ async fn printer_stage(
                     }
                 }));
             }
-            Err(e) => spoil(&station, id, &actor, e.to_string(), true, &status).await,
+            Err(e) => {
+                // The fault shows before the spoil is recorded, and stays until the next card.
+                if let PrintError::Fault { fault, .. } = &e {
+                    tracing::warn!(lane = %name, "printer fault: {fault}");
+                    set_status(&status, |s| {
+                        s.printer_stage = format!("fault: {fault}");
+                        s.printing_job = None;
+                    });
+                    spoil(&station, id, &actor, e.to_string(), true, &status).await;
+                    continue;
+                }
+                spoil(&station, id, &actor, e.to_string(), true, &status).await;
+            }
         }
         set_status(&status, |s| {
             s.printer_stage = "idle".into();

@@ -1,11 +1,12 @@
 //! The simulated printer: it takes the configured time per card and outputs a simulated card
-//! image as `DATA_DIR/cards/<number>.img`. Real printer drivers come later behind the same trait.
+//! image as `DATA_DIR/cards/<number>.img`. It renders nothing; [`super::FacePrinter`] renders and
+//! prints the face, then outputs the card through this one.
 
 use std::time::Duration;
 
 use super::{EncodeJob, EncodedCard, PrintError, Printer};
 
-/// The simulated printer: time only (real drivers come later). When the card is a simulated
+/// The simulated printer: time only. When the card is a simulated
 /// card image, it is moved to the output folder as `<document number>.img`.
 pub struct SimPrinter {
     /// Time to print one card.

@@ -52,6 +52,7 @@ pub async fn start() -> Running {
         station,
         lanes,
         admin_token_file,
+        ..
     } = tokio::task::spawn_blocking(move || assemble(&config))
         .await
         .unwrap()
