@@ -1,11 +1,10 @@
 //! The schema, once per dialect. The two differ only in how an id is generated; every other
 //! column is BIGINT or TEXT so one set of queries serves both. Idempotent: run at every start.
 
-/// SQLite. `AUTOINCREMENT` so an id is never reused even after the last row's deletion.
-pub(super) const SQLITE: &str = "
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    application_id TEXT NOT NULL UNIQUE,
+/// Every table after the jobs table's id column, the same in both dialects.
+macro_rules! tables {
+    () => {
+        "    application_id TEXT NOT NULL UNIQUE,
     state TEXT NOT NULL,
     record TEXT NOT NULL,
     chip_images TEXT NOT NULL,
@@ -77,82 +76,18 @@ CREATE TABLE IF NOT EXISTS qa_results (
     failures TEXT NOT NULL,
     at_ms BIGINT NOT NULL
 );
-";
+"
+    };
+}
+
+/// SQLite. `AUTOINCREMENT` so an id is never reused even after the last row's deletion.
+pub(super) const SQLITE: &str = concat!(
+    "\nCREATE TABLE IF NOT EXISTS jobs (\n    id INTEGER PRIMARY KEY AUTOINCREMENT,\n",
+    tables!()
+);
 
 /// PostgreSQL (run with `search_path` set to the store's schema).
-pub(super) const POSTGRES: &str = "
-CREATE TABLE IF NOT EXISTS jobs (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    application_id TEXT NOT NULL UNIQUE,
-    state TEXT NOT NULL,
-    record TEXT NOT NULL,
-    chip_images TEXT NOT NULL,
-    document_number TEXT,
-    attempts BIGINT NOT NULL,
-    station TEXT,
-    lane TEXT,
-    late_notification BIGINT NOT NULL,
-    previous_number TEXT,
-    replacement_cause TEXT,
-    last_error TEXT,
-    ds_cert TEXT,
-    created_ms BIGINT NOT NULL,
-    updated_ms BIGINT NOT NULL
+pub(super) const POSTGRES: &str = concat!(
+    "\nCREATE TABLE IF NOT EXISTS jobs (\n    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n",
+    tables!()
 );
-CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, id);
-CREATE TABLE IF NOT EXISTS series (series BIGINT PRIMARY KEY, next BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS numbers (
-    document_number TEXT PRIMARY KEY,
-    job_id BIGINT NOT NULL,
-    status TEXT NOT NULL,
-    at_ms BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS revocations (
-    document_number TEXT PRIMARY KEY,
-    reason TEXT NOT NULL,
-    since TEXT NOT NULL,
-    job_id BIGINT
-);
-CREATE TABLE IF NOT EXISTS lanes (
-    station TEXT NOT NULL,
-    lane TEXT NOT NULL,
-    lease_until_ms BIGINT NOT NULL,
-    PRIMARY KEY (station, lane)
-);
-CREATE TABLE IF NOT EXISTS audit (
-    seq BIGINT PRIMARY KEY,
-    at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    job_id BIGINT NOT NULL,
-    from_state TEXT,
-    to_state TEXT NOT NULL,
-    lane TEXT,
-    document_number TEXT,
-    ds_cert TEXT,
-    detail TEXT,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit_head (id BIGINT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS qa_cards (
-    document_number TEXT PRIMARY KEY,
-    job_id BIGINT NOT NULL,
-    lane TEXT,
-    ef_sha256 TEXT NOT NULL,
-    sod TEXT NOT NULL,
-    ds_cert TEXT NOT NULL,
-    lock_result TEXT NOT NULL,
-    written_ms BIGINT NOT NULL,
-    sample TEXT
-);
-CREATE TABLE IF NOT EXISTS qa_results (
-    seq BIGINT PRIMARY KEY,
-    job_id BIGINT,
-    document_number TEXT NOT NULL,
-    lane TEXT,
-    inspector TEXT NOT NULL,
-    verdict TEXT NOT NULL,
-    failures TEXT NOT NULL,
-    at_ms BIGINT NOT NULL
-);
-";
