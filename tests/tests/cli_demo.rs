@@ -31,11 +31,29 @@ fn assert_demo(out: &Path, cards: usize) -> Vec<String> {
     let list = report["cards"].as_array().unwrap();
     assert_eq!(list.len(), cards, "{report}");
     assert_eq!(report["all_valid"], true);
+    assert_eq!(report["not_issued"], serde_json::json!([]));
+    // Every transition of every job is in the station's audit log, and the log verifies.
+    assert!(
+        report["audit_entries"].as_u64().unwrap() >= 6 * cards as u64,
+        "{report}"
+    );
+    let station = out.join("station");
+    let r = run(
+        &workspace_root(),
+        &["audit", "verify", "--data-dir", s(&station)],
+    );
+    r.assert_code(0);
     let mut numbers = Vec::new();
     for c in list {
         assert_eq!(c["valid"], true, "{c}");
         assert_eq!(c["locked"], true, "{c}");
-        assert!(c["perso_apdus"].as_u64().unwrap() > 0, "{c}");
+        // The lane's own record of the write, from the station's audit log.
+        let perso = c["personalization"].as_str().unwrap();
+        assert!(
+            perso.contains("APDUs") && perso.ends_with("; locked"),
+            "{c}"
+        );
+        assert!(c["lane"].as_str().unwrap().contains("lane-"), "{c}");
         numbers.push(c["document_number"].as_str().unwrap().to_owned());
     }
     let mut on_disk: Vec<String> = fs::read_dir(out.join("cards"))
@@ -109,4 +127,52 @@ fn a_foreign_folder_is_refused_and_untouched() {
         .collect();
     assert_eq!(names, ["notes.txt"]);
     assert_eq!(fs::read(out.join("notes.txt")).unwrap(), b"keep me");
+}
+
+#[test]
+fn samples_used_again_get_their_own_applications() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let samples = fs::read_dir(workspace_root().join("samples"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
+        .count();
+    let cards = samples + 1;
+    let r = demo(&out, &cards.to_string());
+    r.assert_code(0);
+    assert_demo(&out, cards);
+    let report: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    let ids: Vec<&str> = report["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["application_id"].as_str().unwrap())
+        .collect();
+    // The first sample (a replacement) comes round again as its own first issue.
+    assert_eq!(ids[cards - 1], format!("{}-2", ids[0]), "{ids:?}");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), cards, "{ids:?}");
+    let again: serde_json::Value = serde_json::from_slice(
+        &fs::read(
+            out.join("cards")
+                .join(
+                    report["cards"][cards - 1]["document_number"]
+                        .as_str()
+                        .unwrap(),
+                )
+                .join("enrollment.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(again["application"]["kind"], "first_issue");
 }

@@ -14,15 +14,15 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ecard_chip::lds::{CardContent, LdsFiles, build_card};
-use ecard_chip::perso::{self, Personalizer};
+use ecard_chip::issue::{ChipImages, card_content, issue};
+use ecard_chip::lds::{CardContent, LdsFiles};
+use ecard_chip::perso::{LockOutcome, PersoReport};
 use ecard_chip::pki::{self, PkiConfig, SoftwareSigner};
 use ecard_chip::profile::Profile;
 use ecard_chip::transport::Transport;
 use ecard_chip::verify::{AaEvidence, AaOutcome, Outcome, VerifyOptions};
 use ecard_model::Holder;
-use ecard_model::dates::{expiry_for, moscow_date};
-use ecard_model::mrz::Td1;
+use ecard_model::dates::moscow_date;
 use ecard_sim::{Card, CardImage, SimSpec, SimTransport};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
@@ -273,44 +273,45 @@ impl ChipEncoder {
         })
     }
 
+    /// The card's content: the same `ecard_chip::issue::card_content` as `ecard personalize`.
     fn content(&self, job: &EncodeJob) -> Result<CardContent, CardError> {
         let input = |reason: String| CardError::Input {
             job: job.job_id,
             reason,
         };
         let holder = Holder::from_record(&job.record).map_err(|e| input(e.to_string()))?;
-        let issue = moscow_date(job.personalized_at);
-        let td1 = Td1::for_card(&holder, &job.document_number, expiry_for(issue));
-        let local = job
-            .personalized_at
-            .to_offset(ecard_model::dates::MOSCOW_OFFSET);
         let size = |v: u32, what: &str| {
             u16::try_from(v).map_err(|_| input(format!("face {what} {v} is over 65535")))
         };
-        Ok(CardContent {
-            td1,
-            name_national: holder.national_name(),
-            date_of_birth: holder.date_of_birth(),
+        let images = ChipImages {
             face_jpeg: job.face.jpeg.clone(),
             face_width: size(job.face.width, "width")?,
             face_height: size(job.face.height, "height")?,
             signature_jpeg: job.signature.jpeg.clone(),
-            issuing_authority: self.issuing_authority.clone(),
-            date_of_issue: issue,
-            personalized_at: time::PrimitiveDateTime::new(local.date(), local.time()),
-        })
+        };
+        Ok(card_content(
+            &holder,
+            &job.document_number,
+            images,
+            &self.issuing_authority,
+            job.personalized_at,
+        ))
     }
 
-    fn personalize(&self, job: &EncodeJob, t: &mut dyn Transport) -> Result<(), CardError> {
+    /// Personalizes the card through `ecard_chip::issue` (the path `ecard personalize` takes);
+    /// returns what the audit log keeps of it (counts and the lock, no holder data).
+    fn personalize(&self, job: &EncodeJob, t: &mut dyn Transport) -> Result<String, CardError> {
         let content = self.content(job)?;
-        let p = Personalizer::new(&self.profile, t.limits());
-        let pki = self.pki.clone();
-        let at = job.personalized_at;
-        perso::run(t, p, |aa_key| {
-            build_card(&content, aa_key.as_ref(), &pki.ds_key, &pki.ds, at)
-        })
+        let issued = issue(
+            t,
+            &self.profile,
+            &content,
+            &self.pki.ds_key,
+            &self.pki.ds,
+            job.personalized_at,
+        )
         .map_err(|e| card_err(job.job_id, "personalizing", e))?;
-        Ok(())
+        Ok(perso_summary(&issued.report))
     }
 
     /// Reads the card back and runs every checkpoint check, with Active Authentication; returns
@@ -409,6 +410,7 @@ impl ChipEncoder {
             location: path.display().to_string(),
             ds_certificate: Some(self.pki.ds_sha256.clone()),
             dg2: Some(dg2),
+            personalization: None,
         })
     }
 
@@ -422,6 +424,20 @@ impl ChipEncoder {
         )
         .map_err(|e| card_err(job, "connecting", e))
     }
+}
+
+/// One line for the audit log's `verifying` entry: what personalization took, whether it locked.
+/// Measured numbers only: no file content, no holder data.
+pub fn perso_summary(r: &PersoReport) -> String {
+    let lock = match &r.lock {
+        LockOutcome::Locked { .. } => "locked".to_string(),
+        LockOutcome::NotLockable => "not lockable".to_string(),
+        other => other.to_string(),
+    };
+    format!(
+        "personalized with profile {}: {} APDUs, {} bytes sent, {} bytes received; {lock}",
+        r.profile, r.stats.apdus, r.stats.bytes_sent, r.stats.bytes_received
+    )
 }
 
 /// Runs Active Authentication when the card has DG15; a transport failure is a missing answer.
@@ -532,26 +548,28 @@ impl CardEncoder for ChipEncoder {
                 let mut t = SimTransport::new(card)
                     .with_reader_name(&self.lane)
                     .real_time(self.real_time);
-                let result = self.personalize(job, &mut t);
+                let written = self.personalize(job, &mut t);
                 // The card keeps what was written, even half-way: save it either way.
                 t.card()
                     .image()
                     .save(&slot)
                     .map_err(|e| card_err(job.job_id, "saving the card image", e))?;
-                result?;
+                let summary = written?;
                 Ok(EncodedCard {
                     location: slot.display().to_string(),
                     ds_certificate: None,
                     dg2: None,
+                    personalization: Some(summary),
                 })
             }
             CardSource::Pcsc { reader } => {
                 let mut t = self.pcsc(job.job_id, &reader)?;
-                self.personalize(job, &mut t)?;
+                let summary = self.personalize(job, &mut t)?;
                 Ok(EncodedCard {
                     location: format!("pcsc:{reader}"),
                     ds_certificate: None,
                     dg2: None,
+                    personalization: Some(summary),
                 })
             }
         }
@@ -567,6 +585,7 @@ impl CardEncoder for ChipEncoder {
                     location: card.location.clone(),
                     ds_certificate: Some(self.pki.ds_sha256.clone()),
                     dg2: Some(dg2),
+                    personalization: None,
                 })
             }
         }
@@ -592,6 +611,7 @@ impl CardEncoder for ChipEncoder {
                     location: format!("pcsc:{reader}"),
                     ds_certificate: Some(self.pki.ds_sha256.clone()),
                     dg2: Some(dg2),
+                    personalization: None,
                 })
             }
         }

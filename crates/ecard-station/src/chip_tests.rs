@@ -127,7 +127,8 @@ async fn sim_lanes_issue_cards_a_checkpoint_accepts() {
             &files,
             &VerifyOptions {
                 trust: &pki.trust,
-                at: time::macros::date!(2026 - 11 - 25),
+                // The demo PKI was made now: its certificates start today.
+                at: ecard_model::dates::moscow_date(time::OffsetDateTime::now_utc()),
                 strict: true,
                 revoked: &revoked,
                 active_auth: AaEvidence::NotPerformed,
@@ -148,6 +149,30 @@ async fn sim_lanes_issue_cards_a_checkpoint_accepts() {
             .iter()
             .all(|e| e.ds_certificate.as_deref() == Some(pki.ds_sha256.as_str()))
     );
+    // Each job's history (the per-job query) says what writing its card took.
+    for job in store.list(None, 10).unwrap() {
+        let history = store.history(job.id).unwrap();
+        assert!(history.iter().all(|e| e.job_id == job.id));
+        assert_eq!(
+            history.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            entries
+                .iter()
+                .filter(|e| e.job_id == job.id)
+                .map(|e| e.seq)
+                .collect::<Vec<_>>()
+        );
+        let verifying = history
+            .iter()
+            .find(|e| e.to_state == "verifying")
+            .unwrap();
+        let perso = verifying.detail.as_deref().unwrap();
+        assert!(
+            perso.starts_with("personalized with profile ecard-sim: ")
+                && perso.contains(" APDUs, ")
+                && perso.ends_with("; locked"),
+            "{perso}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

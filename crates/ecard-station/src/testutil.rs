@@ -162,6 +162,7 @@ impl CardEncoder for RecordingEncoder {
             location: format!("slot:{n}"),
             ds_certificate: None,
             dg2: None,
+            personalization: None,
         })
     }
     fn verify(&mut self, job: &EncodeJob, card: &EncodedCard) -> Result<EncodedCard, CardError> {
@@ -180,6 +181,7 @@ impl CardEncoder for RecordingEncoder {
             location: card.location.clone(),
             ds_certificate: Some("d5".repeat(32)),
             dg2: None,
+            personalization: None,
         })
     }
     fn recheck(&mut self, job: &EncodeJob) -> Result<EncodedCard, CardError> {
@@ -196,6 +198,7 @@ impl CardEncoder for RecordingEncoder {
             location: format!("slot:{n}"),
             ds_certificate: Some("d5".repeat(32)),
             dg2: None,
+            personalization: None,
         })
     }
     fn reject(&mut self, job: &EncodeJob) -> Result<(), CardError> {

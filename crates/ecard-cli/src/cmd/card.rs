@@ -94,14 +94,6 @@ impl CardSession {
         }
     }
 
-    /// Simulated chip time spent so far (the timing model's, not the wall clock's).
-    pub fn simulated_time(&self) -> Option<Duration> {
-        match self {
-            CardSession::Sim { transport, .. } => Some(transport.elapsed()),
-            CardSession::Reader(_) => None,
-        }
-    }
-
     /// Ends the session: saves a simulated card's image, releases a reader's card.
     pub fn close(self) -> anyhow::Result<()> {
         match self {

@@ -1,16 +1,20 @@
-//! `ecard demo`: the whole issuance on simulated cards, with nothing to set up. It makes a demo PKI,
-//! takes the sample records, numbers the cards, personalizes blank simulated cards, then reads each
-//! one back and judges it as a checkpoint would (Active Authentication included). It exits 0 only
-//! when every card verified.
+//! `ecard demo`: the whole issuance on simulated cards, with nothing to set up, through the same
+//! station pipeline `ecard station serve` runs (in-process, without HTTP). It makes a demo PKI,
+//! starts a station on embedded defaults under `OUT/station` (SQLite, two simulated lanes, faces
+//! spooled when the fonts are installed), submits the sample records as an integrator would,
+//! waits until every job is settled, then reads each issued card back and judges it as a
+//! checkpoint would (Active Authentication included). It exits 0 only when every card was issued
+//! and verified.
 //!
-//! Output: `OUT/pki/` (csca.pem is the trust anchor, ds.pem the signer of seals and status lists),
-//! `OUT/cards/<document number>/` with the record as used (`enrollment.json`, images beside it),
-//! `card.img`, `chip/` (a `read` dump), the QR seal (`seal.txt`, `seal.png`; signed after
-//! personalization over the DG2 written), the printed face with the seal (`face-front.png`,
-//! `face-back.png`, `face.pdf`; when the fonts are installed), `OUT/status.cose` (the demo's signed
-//! card status list: one entry, the number after the last card's, "voided" as a card spoiled in
-//! production would be, so that no demo card is revoked and the list is not empty), and
-//! `OUT/report.json` (per card: verdict, APDUs, bytes, simulated chip time).
+//! Output: `OUT/pki/` (csca.pem is the trust anchor, ds.pem the signer of cards, seals and status
+//! lists), `OUT/station/` (the station's data: `ecard audit verify --data-dir OUT/station` checks
+//! its audit log), `OUT/cards/<document number>/` with the record as submitted
+//! (`enrollment.json`, images beside it), `card.img` (the card the lane output), `chip/` (a
+//! `read` dump), the printed face (`face-front.png`, `face-back.png`, `face.pdf`; when the fonts
+//! are installed), the QR seal (`seal.txt`, `seal.png`: read off the printed face, or signed by
+//! the demo over the DG2 read back when no face was printed), `OUT/status.cose` (the station's
+//! signed card status list) and `OUT/report.json` (per card: job, lane, verdict, lock probe, what
+//! personalization took).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,14 +25,18 @@ use ecard_chip::pki::PkiConfig;
 use ecard_chip::verify::Outcome;
 use ecard_imaging::PreparedEnrollment;
 use ecard_model::number::DocumentNumber;
-use ecard_seal::status::StatusListPayload;
-use ecard_seal::{Reason, Revocation, Seal, SealPayload};
+use ecard_seal::{Seal, SealPayload};
+use ecard_station::cli::{Assembled, assemble};
+use ecard_station::config::{PkiPaths, StationConfig};
+use ecard_station::job::{Job, JobState};
+use ecard_station::server::{LaneSet, Station};
+use ecard_station::store::Actor;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::card::{CardArgs, CardSession, WaitArgs, choose_profile, create_dir};
-use super::personalize::{DEFAULT_AUTHORITY, issue_one, load_valid, spoiled_error};
-use super::pki::{CSCA_CERT, create, load_signer};
+use super::personalize::load_valid;
+use super::pki::{CSCA_CERT, DocumentSigner, create, load_signer};
 use super::verify::{TrustArgs, check_files};
 use crate::output::WithHelp;
 
@@ -50,8 +58,8 @@ pub struct Args {
     /// Card series (2 digits).
     #[arg(long, default_value_t = 77, value_parser = clap::value_parser!(u8).range(0..=99))]
     series: u8,
-    /// The first card number (7 digits) of the demo.
-    #[arg(long, default_value_t = 1_000_001)]
+    /// The first card number (7 digits) the demo's station hands out.
+    #[arg(long, default_value_t = 1_000_001, value_parser = clap::value_parser!(u32).range(1..=9_999_999))]
     first_number: u32,
 }
 
@@ -59,22 +67,44 @@ pub struct Args {
 struct CardReport {
     document_number: String,
     application_id: String,
+    job: i64,
+    lane: Option<String>,
     valid: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     first_failure: Option<String>,
-    profile: String,
     locked: bool,
-    perso_apdus: u64,
-    perso_bytes_sent: u64,
-    perso_bytes_received: u64,
-    simulated_chip_ms: f64,
+    /// The station's lock probe after verification (`refused:<SW>` on a locked card).
+    lock_probe: Option<String>,
+    /// What the lane recorded in the audit log when it wrote the card.
+    personalization: Option<String>,
+    /// Cards spoiled before this one verified.
+    spoiled: i64,
+}
+
+/// A job that did not end issued.
+#[derive(Serialize)]
+struct NotIssued {
+    application_id: String,
+    job: i64,
+    state: String,
+    reason: Option<String>,
 }
 
 #[derive(Serialize)]
 struct Report {
     cards: Vec<CardReport>,
+    not_issued: Vec<NotIssued>,
     all_valid: bool,
     trust_anchor: String,
+    station_data: String,
+    audit_entries: i64,
+}
+
+/// One record the demo submits.
+struct Submission {
+    source: PathBuf,
+    prepared: PreparedEnrollment,
+    body: Vec<u8>,
 }
 
 /// Runs `ecard demo`.
@@ -83,13 +113,52 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let now = time::OffsetDateTime::now_utc();
     let today = ecard_model::dates::moscow_date(now);
     let samples = load_samples(&args.samples, today)?;
+    let submissions = (0..args.cards as usize)
+        .map(|i| submission(&samples, i))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let profile = choose_profile(Some(&args.profile), &[])?;
     prepare_out(&args.out)?;
     let pki_dir = args.out.join("pki");
-    // The PKI and every signature share one clock reading: a DS certificate valid from a later
-    // second than the demo's signing time would not be valid for its own cards.
+    // The PKI is valid from this clock reading; the station signs each card later than that.
     create(&pki_dir, &PkiConfig::default(), now, false)?;
     let signer = load_signer(&pki_dir)?;
+
+    let station_dir = args.out.join("station");
+    let mut config = StationConfig::defaults(&station_dir);
+    config.pki = Some(PkiPaths {
+        csca: pki_dir.join(CSCA_CERT),
+        ds_cert: pki_dir.join("ds.pem"),
+        ds_key: pki_dir.join("ds.key"),
+    });
+    config.settings.series = args.series;
+    config.settings.poll = Duration::from_millis(20);
+    for lane in &mut config.lanes {
+        lane.profile = profile.clone();
+    }
+    // The series starts where the demo was asked to (a new store: nothing was issued yet).
+    ecard_station::cli::open_store(&config.store)?
+        .ensure_series_from(args.series, args.first_number)?;
+    let Assembled {
+        station,
+        lanes,
+        notes,
+        ..
+    } = assemble(&config).context("cannot start the demo's station")?;
+    // Lanes built alike have the same note: say it once.
+    let mut said = std::collections::BTreeSet::new();
+    for note in &notes {
+        let what = note.split_once(": ").map_or(note.as_str(), |(_, w)| w);
+        if said.insert(what.to_string()) {
+            eprintln!("note: {what}");
+        }
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let jobs = rt.block_on(issue_all(&station, lanes, &submissions))?;
+
     let trust = TrustArgs {
         trust: vec![pki_dir.join(CSCA_CERT)],
         at: Some(today),
@@ -99,158 +168,81 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         strict: false,
         json: false,
     };
-
-    let fonts = match ecard_face::Fonts::load(&ecard_face::FontPaths::default()) {
-        Ok(f) => Some(f),
-        Err(e) => {
-            eprintln!("warning: card faces are not rendered: {e}");
-            eprintln!(
-                "help: install the fonts with `apt-get install fonts-ocr-b fonts-dejavu-core`; the chips are issued all the same"
-            );
-            None
-        }
-    };
-
-    let bar = ProgressBar::new(u64::from(args.cards));
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} issuing [{bar:30}] {pos}/{len} cards, {elapsed} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
     let mut cards = Vec::new();
+    let mut not_issued = Vec::new();
     let mut warned_seal = false;
-    for i in 0..args.cards {
-        let (record_path, prepared) = &samples[i as usize % samples.len()];
-        let number = DocumentNumber::new(args.series, args.first_number + i)
-            .with_context(|| format!("card {} of the demo has no valid number", i + 1))
-            .help("choose a --first-number so that every card's number has 7 digits")?;
-        bar.set_message(number.to_string());
-        let dir = args.out.join("cards").join(number.mrz_form());
-        create_dir(&dir)?;
-        write_record(record_path, prepared, &dir)?;
-
-        // Personalize a blank card.
-        let image = dir.join("card.img");
-        super::sim::new_blank(&image, &args.profile)?;
-        let card_args = CardArgs {
-            sim: Some(image.clone()),
-            reader: None,
-        };
-        let no_wait = WaitArgs {
-            wait: false,
-            wait_timeout: None,
-        };
-        let mut session = CardSession::open(&card_args, &no_wait)?;
-        let issued = issue_one(
-            &mut session,
-            &profile,
-            prepared,
-            &number,
-            &signer,
-            DEFAULT_AUTHORITY,
-            now,
-        );
-        let perso_time = session.simulated_time().unwrap_or_default();
-        session.close()?;
-        let (issued, content) = issued.map_err(|e| spoiled_error(e, &number))?;
-        let dg2 = issued
-            .files
-            .get(&ecard_chip::lds::EfId::Dg2)
-            .with_context(|| format!("card {number} was issued without DG2"))?;
-        let seal = Seal::sign(
-            &SealPayload::for_card(
-                &prepared.holder,
-                &number,
-                content.date_of_issue,
-                ecard_model::dates::expiry_for(content.date_of_issue),
-                dg2,
-            ),
-            &signer.key,
-            &signer.cert,
-        )
-        .with_context(|| format!("cannot sign the QR seal of card {number}"))?;
-        if let Some(fonts) = &fonts {
-            let missing =
-                super::face::write_faces(&dir, fonts, prepared, &number, &content, Some(&seal))?;
-            if let Some(why) = missing
-                && !warned_seal
-            {
-                warned_seal = true;
-                // Not bar.println: indicatif drops it when stderr is not a terminal.
-                bar.suspend(|| {
-                    eprintln!(
-                        "warning: the QR seal is not printed on the faces (it is in each card's seal.png): {why}"
-                    )
+    for (job, sub) in jobs.iter().zip(&submissions) {
+        let number = match (&job.state, job.document_number.as_deref()) {
+            (JobState::Issued, Some(n)) => n
+                .parse::<DocumentNumber>()
+                .with_context(|| format!("job {} was issued with a bad number {n}", job.id))?,
+            _ => {
+                eprintln!(
+                    "job {} ({}): {}{}",
+                    job.id,
+                    job.application_id,
+                    job.state.as_str(),
+                    job.last_error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                );
+                not_issued.push(NotIssued {
+                    application_id: job.application_id.clone(),
+                    job: job.id,
+                    state: job.state.as_str().to_string(),
+                    reason: job.last_error.clone(),
                 });
+                continue;
             }
-        } else {
-            let q = ecard_seal::encode_qr(&seal)?;
-            std::fs::write(dir.join("seal.txt"), format!("{seal}\n"))?;
-            ecard_seal::qr_image(&q, 4)
-                .save_with_format(dir.join("seal.png"), image::ImageFormat::Png)?;
+        };
+        let card = collect_card(
+            &station,
+            &station_dir,
+            job,
+            sub,
+            &number,
+            &trust,
+            &signer,
+            &mut warned_seal,
+        )?;
+        if let Some(f) = &card.first_failure {
+            eprintln!("card {number}: NOT VALID: {f}");
         }
-
-        // Read it back from its image file, as a checkpoint would.
-        let mut session = CardSession::open(&card_args, &no_wait)?;
-        let read = super::check::read_and_authenticate(&mut session);
-        let read_time = session.simulated_time().unwrap_or_default();
-        session.close()?;
-        let (files, aa) = read.with_context(|| format!("cannot read card {number} back"))?;
-        super::read::write_dump(&dir.join("chip"), &files)?;
-        let report = check_files(&files, &trust, aa)?;
-        let first_failure = report.first_failure().map(|c| match &c.outcome {
-            Outcome::Fail(why) => format!("{}: {why}", c.name),
-            _ => c.name.to_string(),
-        });
-        if let Some(f) = &first_failure {
-            bar.suspend(|| eprintln!("card {number}: NOT VALID: {f}"));
-        }
-        let stats = issued.report.stats;
-        cards.push(CardReport {
-            document_number: number.mrz_form(),
-            application_id: prepared.record.application_id.clone(),
-            valid: report.is_valid(),
-            first_failure,
-            profile: issued.report.profile.clone(),
-            locked: matches!(
-                issued.report.lock,
-                ecard_chip::perso::LockOutcome::Locked { .. }
-            ),
-            perso_apdus: stats.apdus,
-            perso_bytes_sent: stats.bytes_sent,
-            perso_bytes_received: stats.bytes_received,
-            simulated_chip_ms: millis(perso_time + read_time),
-        });
-        bar.inc(1);
+        cards.push(card);
     }
-    bar.finish_and_clear();
 
-    // The demo's status list: the number after the last card's, voided.
-    let mut rev = Vec::new();
-    if let Ok(voided) = DocumentNumber::new(args.series, args.first_number + args.cards) {
-        rev.push(Revocation {
-            document_number: voided.mrz_form(),
-            reason: Reason::Voided,
-            since: today,
-        });
-    }
+    // The station's own list: what `GET /api/v1/status-list` serves.
     let status_path = args.out.join("status.cose");
-    super::status::write_signed(&status_path, &StatusListPayload::new(now, rev), &signer)?;
+    let pki = station
+        .status_signer()
+        .context("the demo's station has no Document Signer")?;
+    let list = ecard_station::status::signed_list(station.store(), pki, now)
+        .context("cannot sign the demo's status list")?;
+    std::fs::write(&status_path, list)
+        .with_context(|| format!("cannot write {}", status_path.display()))?;
 
-    let all_valid = cards.iter().all(|c| c.valid);
+    let (entries, head, states) = station.store().audit_snapshot()?;
+    let audit_entries = ecard_station::audit::verify_chain(&entries, (head.0, &head.1))
+        .and_then(|n| ecard_station::audit::verify_jobs(&entries, &states).map(|()| n))
+        .map_err(|e| anyhow::anyhow!("the demo station's audit log does not verify: {e}"))?;
+
+    let all_valid = not_issued.is_empty() && cards.iter().all(|c| c.valid);
     let valid = cards.iter().filter(|c| c.valid).count();
     let report = Report {
         cards,
+        not_issued,
         all_valid,
         trust_anchor: pki_dir.join(CSCA_CERT).display().to_string(),
+        station_data: station_dir.display().to_string(),
+        audit_entries,
     };
     let report_path = args.out.join("report.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)
         .with_context(|| format!("cannot write {}", report_path.display()))?;
     crate::out!(
         "{valid} of {} cards issued and verified; report in {}",
-        report.cards.len(),
+        submissions.len(),
         report_path.display()
     );
     crate::out!(
@@ -264,11 +256,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         args.out.display(),
         report.trust_anchor,
         status_path.display(),
-        if warned_seal || fonts.is_none() {
+        if warned_seal {
             "seal.png"
         } else {
             "face-front.png"
         }
+    );
+    crate::out!(
+        "check the station's audit log ({audit_entries} entries): ecard audit verify --data-dir {}",
+        station_dir.display()
     );
     Ok(if all_valid {
         ExitCode::SUCCESS
@@ -277,8 +273,233 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+/// The record of card `i`: the samples in turn. A record used again gets its own application id
+/// (`<id>-2`, `-3`, ...: the station answers a known id with the existing job); a replacement used
+/// again is sent as a first issue, because its first use revoked the card it replaces and the
+/// station rightly rejects a second replacement of a revoked card.
+fn submission(samples: &[(PathBuf, PreparedEnrollment)], i: usize) -> anyhow::Result<Submission> {
+    use base64::Engine as _;
+    let (source, prepared) = &samples[i % samples.len()];
+    let round = i / samples.len() + 1;
+    let text = std::fs::read_to_string(source)
+        .with_context(|| format!("cannot read {}", source.display()))?;
+    let mut record: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", source.display()))?;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    record["photo"] = serde_json::json!({ "base64": b64(&prepared.photo_original) });
+    record["signature"] = serde_json::json!({ "base64": b64(&prepared.signature_original) });
+    let mut prepared = prepared.clone();
+    if round > 1 {
+        let id = format!("{}-{round}", prepared.record.application_id);
+        record["application_id"] = serde_json::json!(id);
+        prepared.record.application_id = id;
+        record["application"] = serde_json::json!({ "kind": "first_issue" });
+    }
+    Ok(Submission {
+        source: source.clone(),
+        prepared,
+        body: serde_json::to_vec(&record)?,
+    })
+}
+
+/// Starts the lanes, submits every record, waits until every job is settled, stops the lanes;
+/// returns the jobs in submission order.
+async fn issue_all(
+    station: &Station,
+    lanes: Vec<ecard_station::lane::Lane>,
+    submissions: &[Submission],
+) -> anyhow::Result<Vec<Job>> {
+    let bar = ProgressBar::new(submissions.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} issuing [{bar:30}] {pos}/{len} cards, {elapsed} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let set = LaneSet::start(station, lanes).await;
+    let actor = Actor::named("demo");
+    let mut ids = Vec::with_capacity(submissions.len());
+    let mut failure = None;
+    for sub in submissions {
+        bar.set_message(format!("submitting {}", sub.prepared.record.application_id));
+        match station.submit(&sub.body, &actor).await {
+            Ok(s) => ids.push(s.job.id),
+            Err(e) => {
+                failure = Some(anyhow::Error::new(e).context(format!(
+                    "the station did not take record {}",
+                    sub.source.display()
+                )));
+                break;
+            }
+        }
+    }
+    bar.set_message("");
+    if failure.is_none() {
+        loop {
+            let counts = station.db(|s| s.counts()).await?;
+            let settled: i64 = counts
+                .iter()
+                .filter(|(s, _)| s.terminal() || *s == JobState::Failed)
+                .map(|(_, n)| n)
+                .sum();
+            bar.set_position(settled.max(0) as u64);
+            if settled as usize >= ids.len() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    set.stop().await;
+    bar.finish_and_clear();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let mut jobs = Vec::with_capacity(ids.len());
+    for id in ids {
+        let job = station
+            .db(move |s| s.get(id))
+            .await?
+            .with_context(|| format!("job {id} is gone from the demo's store"))?;
+        jobs.push(job);
+    }
+    Ok(jobs)
+}
+
+/// Gathers one issued card into `OUT/cards/<number>/` and judges it as a checkpoint would.
+#[allow(clippy::too_many_arguments)]
+fn collect_card(
+    station: &Station,
+    station_dir: &Path,
+    job: &Job,
+    sub: &Submission,
+    number: &DocumentNumber,
+    trust: &TrustArgs,
+    signer: &DocumentSigner,
+    warned_seal: &mut bool,
+) -> anyhow::Result<CardReport> {
+    let n = number.mrz_form();
+    let out = Path::new(&trust.trust[0])
+        .parent()
+        .and_then(Path::parent)
+        .context("the demo's PKI folder has no parent")?;
+    let dir = out.join("cards").join(&n);
+    create_dir(&dir)?;
+    write_record(sub, &dir)?;
+    let image = dir.join("card.img");
+    let issued = station_dir.join("cards").join(format!("{n}.img"));
+    std::fs::copy(&issued, &image).with_context(|| {
+        format!(
+            "cannot copy card {n} from {} to {}",
+            issued.display(),
+            image.display()
+        )
+    })?;
+
+    // Read it back from its image file, as a checkpoint would.
+    let card_args = CardArgs {
+        sim: Some(image),
+        reader: None,
+    };
+    let no_wait = WaitArgs {
+        wait: false,
+        wait_timeout: None,
+    };
+    let mut session = CardSession::open(&card_args, &no_wait)?;
+    let read = super::check::read_and_authenticate(&mut session);
+    session.close()?;
+    let (files, aa) = read.with_context(|| format!("cannot read card {n} back"))?;
+    super::read::write_dump(&dir.join("chip"), &files)?;
+    let report = check_files(&files, trust, aa)?;
+    let first_failure = report.first_failure().map(|c| match &c.outcome {
+        Outcome::Fail(why) => format!("{}: {why}", c.name),
+        _ => c.name.to_string(),
+    });
+
+    // The printed face, from the station's spool; the seal read off it.
+    let spool = station_dir.join("print-spool");
+    let stem = format!("job-{}_{n}", job.id);
+    let mut printed = false;
+    for (from, to) in [
+        (format!("{stem}-front.png"), "face-front.png"),
+        (format!("{stem}-back.png"), "face-back.png"),
+        (format!("{stem}.pdf"), "face.pdf"),
+    ] {
+        let src = spool.join(&from);
+        if src.is_file() {
+            std::fs::copy(&src, dir.join(to))
+                .with_context(|| format!("cannot copy {} into {}", src.display(), dir.display()))?;
+            printed = true;
+        }
+    }
+    let seal = if printed {
+        let front = std::fs::read(dir.join("face-front.png"))
+            .with_context(|| format!("cannot read the face of card {n}"))?;
+        ecard_seal::decode_qr_image(&front).ok().and_then(|texts| {
+            texts
+                .into_iter()
+                .find(|t| t.starts_with(ecard_seal::SEAL_PREFIX))
+        })
+    } else {
+        None
+    };
+    let seal = match seal {
+        Some(s) => s,
+        None => {
+            // No face was printed (no fonts): the demo signs the seal the face would carry.
+            *warned_seal = true;
+            let dg2 = files
+                .get(&ecard_chip::lds::EfId::Dg2)
+                .with_context(|| format!("card {n} has no DG2"))?;
+            // The dates the chip holds (DG12), so the seal agrees with the card in hand.
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            let issue = report
+                .holder
+                .as_ref()
+                .and_then(|h| h.date_of_issue.as_deref())
+                .and_then(|d| time::Date::parse(d, &format).ok())
+                .with_context(|| format!("card {n} holds no readable date of issue"))?;
+            Seal::sign(
+                &SealPayload::for_card(
+                    &sub.prepared.holder,
+                    number,
+                    issue,
+                    ecard_model::dates::expiry_for(issue),
+                    dg2,
+                ),
+                &signer.key,
+                &signer.cert,
+            )
+            .with_context(|| format!("cannot sign the QR seal of card {n}"))?
+            .to_string()
+        }
+    };
+    super::seal_files::write(&dir, &seal)?;
+
+    let id = job.id;
+    let history = station.store().history(id)?;
+    let personalization = history
+        .iter()
+        .rev()
+        .find(|e| e.to_state == JobState::Verifying.as_str())
+        .and_then(|e| e.detail.clone());
+    let lock_probe = station.store().issued_card(&n)?.map(|r| r.lock_result);
+    Ok(CardReport {
+        document_number: n,
+        application_id: job.application_id.clone(),
+        job: job.id,
+        lane: history.iter().rev().find_map(|e| e.lane.clone()),
+        valid: report.is_valid(),
+        first_failure,
+        locked: lock_probe
+            .as_deref()
+            .is_some_and(|l| l.starts_with("refused:")),
+        lock_probe,
+        personalization,
+        spoiled: history
+            .iter()
+            .filter(|e| e.to_state == JobState::Spoiled.as_str())
+            .count() as i64,
+    })
 }
 
 /// Makes `out` ready: creates it, or clears a previous demo's output (and nothing else).
@@ -295,22 +516,19 @@ fn prepare_out(out: &Path) -> anyhow::Result<()> {
             ))
             .help("choose another --out, or remove the folder");
         }
-        let status = out.join("status.cose");
-        if status.exists() {
-            std::fs::remove_file(&status)
-                .with_context(|| format!("cannot clear {}", status.display()))?;
+        for file in ["status.cose", "report.json"] {
+            let p = out.join(file);
+            if p.exists() {
+                std::fs::remove_file(&p)
+                    .with_context(|| format!("cannot clear {}", p.display()))?;
+            }
         }
-        for sub in ["pki", "cards"] {
+        for sub in ["pki", "cards", "station"] {
             let p = out.join(sub);
             if p.exists() {
                 std::fs::remove_dir_all(&p)
                     .with_context(|| format!("cannot clear {}", p.display()))?;
             }
-        }
-        let report = out.join("report.json");
-        if report.exists() {
-            std::fs::remove_file(&report)
-                .with_context(|| format!("cannot clear {}", report.display()))?;
         }
     }
     create_dir(out)
@@ -338,15 +556,12 @@ fn load_samples(
         .collect()
 }
 
-/// Writes the record as used, with its images copied beside it and the paths made valid there.
-fn write_record(source: &Path, prepared: &PreparedEnrollment, dir: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(source)
-        .with_context(|| format!("cannot read {}", source.display()))?;
-    let mut record: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", source.display()))?;
+/// Writes the record as submitted, with its images beside it and the record pointing at them.
+fn write_record(sub: &Submission, dir: &Path) -> anyhow::Result<()> {
+    let mut record: serde_json::Value = serde_json::from_slice(&sub.body)?;
     for (field, bytes) in [
-        ("photo", &prepared.photo_original),
-        ("signature", &prepared.signature_original),
+        ("photo", &sub.prepared.photo_original),
+        ("signature", &sub.prepared.signature_original),
     ] {
         let name = format!(
             "{field}.{}",

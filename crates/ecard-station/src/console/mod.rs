@@ -134,10 +134,7 @@ async fn detail(
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")));
     };
     let (record, images) = station.db(move |s| s.inputs(id)).await?;
-    // The whole log is read to pick this job's entries: the store has no per-job audit query
-    // yet, and the detail view is opened by a person, one job at a time.
-    let (entries, _, _) = station.db(|s| s.audit_snapshot()).await?;
-    let history: Vec<AuditEntry> = entries.into_iter().filter(|e| e.job_id == id).collect();
+    let history: Vec<AuditEntry> = station.db(move |s| s.history(id)).await?;
     let holder = match serde_json::from_str::<serde_json::Value>(&record) {
         Ok(serde_json::Value::Object(m)) => m
             .into_iter()

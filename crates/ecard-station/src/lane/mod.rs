@@ -66,6 +66,8 @@ pub struct EncodedCard {
     pub ds_certificate: Option<String>,
     /// EF.DG2 as read back from the card, once verified: the printed QR seal binds to it.
     pub dg2: Option<WrittenDg2>,
+    /// What writing the card took (APDUs, bytes, lock), for the audit log's `verifying` entry.
+    pub personalization: Option<String>,
 }
 
 /// The EF.DG2 file read back from a card (the holder's face: personal data, so Debug shows its
@@ -524,7 +526,11 @@ async fn encode_one(
         Ok(c) => c,
         Err(e) => return reject(station, actor, encoder, ejob, e.to_string(), true, status).await,
     };
-    if let Err(e) = step(station, id, JobState::Verifying, actor, StepInfo::default()).await {
+    let info = StepInfo {
+        detail: card.personalization.clone(),
+        ds_certificate: None,
+    };
+    if let Err(e) = step(station, id, JobState::Verifying, actor, info).await {
         tracing::error!(job = id, "cannot start verifying: {e}");
         return encoder;
     }

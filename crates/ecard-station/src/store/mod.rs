@@ -260,10 +260,17 @@ impl Store {
 
     /// Makes sure `series` exists, starting at number 1 (0000000 is never issued).
     pub fn ensure_series(&self, series: u8) -> Result<(), StoreError> {
+        self.ensure_series_from(series, 1)
+    }
+
+    /// Makes sure `series` exists, its first number `first` (1 when 0 is given): for a new
+    /// series only; a series already in the store keeps its next number, so a restart or a
+    /// second station never hands out a number twice.
+    pub fn ensure_series_from(&self, series: u8, first: u32) -> Result<(), StoreError> {
         self.db.with_tx(|tx| {
             tx.exec(
-                "INSERT INTO series (series, next) VALUES (?1, 1) ON CONFLICT (series) DO NOTHING",
-                &[i64::from(series).into()],
+                "INSERT INTO series (series, next) VALUES (?1, ?2) ON CONFLICT (series) DO NOTHING",
+                &[i64::from(series).into(), i64::from(first.max(1)).into()],
             )?;
             Ok(())
         })

@@ -139,33 +139,25 @@ impl Store {
     ) -> Result<(Vec<AuditEntry>, (i64, String), Vec<(i64, String)>), StoreError> {
         self.db.with_tx(|tx| {
             let head = lock_head(tx)?;
-            let rows = tx.rows(
-                "SELECT seq, at, actor, job_id, from_state, to_state, lane, document_number, ds_cert, detail, prev_hash, hash FROM audit ORDER BY seq",
-                &[],
-            )?;
-            let entries = rows
-                .iter()
-                .map(|r| AuditEntry {
-                    seq: r[0].int().unwrap_or(-1),
-                    at: r[1].text().unwrap_or_default(),
-                    actor: r[2].text().unwrap_or_default(),
-                    job_id: r[3].int().unwrap_or(-1),
-                    from_state: r[4].text(),
-                    to_state: r[5].text().unwrap_or_default(),
-                    lane: r[6].text(),
-                    document_number: r[7].text(),
-                    ds_certificate: r[8].text(),
-                    detail: r[9].text(),
-                    prev_hash: r[10].text().unwrap_or_default(),
-                    hash: r[11].text().unwrap_or_default(),
-                })
-                .collect();
+            let rows = tx.rows(&format!("SELECT {AUDIT_COLS} FROM audit ORDER BY seq"), &[])?;
+            let entries = rows.iter().map(|r| audit_from(r)).collect();
             let jobs = tx
                 .rows("SELECT id, state FROM jobs ORDER BY id", &[])?
                 .iter()
                 .map(|r| (r[0].int().unwrap_or(-1), r[1].text().unwrap_or_default()))
                 .collect();
             Ok((entries, head, jobs))
+        })
+    }
+
+    /// One job's audit entries, oldest first.
+    pub fn history(&self, job_id: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        self.db.with_tx(|tx| {
+            let rows = tx.rows(
+                &format!("SELECT {AUDIT_COLS} FROM audit WHERE job_id = ?1 ORDER BY seq"),
+                &[job_id.into()],
+            )?;
+            Ok(rows.iter().map(|r| audit_from(r)).collect())
         })
     }
 
@@ -183,5 +175,27 @@ impl Store {
         client
             .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
             .map_err(backend::pg_err)
+    }
+}
+
+/// The audit columns [`audit_from`] reads, in its order.
+const AUDIT_COLS: &str = "seq, at, actor, job_id, from_state, to_state, lane, document_number, ds_cert, detail, prev_hash, hash";
+
+/// An audit entry from a row of [`AUDIT_COLS`]; a missing value reads as empty and fails the
+/// hash check, so a damaged row is reported, not hidden.
+fn audit_from(r: &[backend::Val]) -> AuditEntry {
+    AuditEntry {
+        seq: r[0].int().unwrap_or(-1),
+        at: r[1].text().unwrap_or_default(),
+        actor: r[2].text().unwrap_or_default(),
+        job_id: r[3].int().unwrap_or(-1),
+        from_state: r[4].text(),
+        to_state: r[5].text().unwrap_or_default(),
+        lane: r[6].text(),
+        document_number: r[7].text(),
+        ds_certificate: r[8].text(),
+        detail: r[9].text(),
+        prev_hash: r[10].text().unwrap_or_default(),
+        hash: r[11].text().unwrap_or_default(),
     }
 }

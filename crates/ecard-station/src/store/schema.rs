@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS audit (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+-- A job's history (console detail, demo report) without reading the whole log.
+CREATE INDEX IF NOT EXISTS audit_by_job ON audit (job_id, seq);
 CREATE TABLE IF NOT EXISTS audit_head (id BIGINT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS qa_cards (
     document_number TEXT PRIMARY KEY,
