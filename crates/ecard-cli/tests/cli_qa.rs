@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{QA_TOKEN, post, record, run, start, text, wait_issued};
+use common::{QA_TOKEN, post, record, run, start, text, today, wait_issued};
 
 #[test]
 fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
@@ -25,7 +25,8 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
     let card = |n: &str| dir.path().join("cards").join(format!("{n}.img"));
     let (c1, c2) = (card("770000001"), card("770000002"));
     let trust = dir.path().join("pki/csca.pem");
-    let at = ["--at", "2026-11-25"];
+    let today = today();
+    let at = ["--at", today.as_str()];
 
     // Through the API, as the qa token.
     let mut args = vec![

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{post, record, start, wait_issued};
+use common::{post, record, start, today, wait_issued};
 
 const READER: &str = "Virtual PCD 00 01";
 const PORT: &str = "35964";
@@ -69,7 +69,7 @@ fn batch_judges_three_cards_through_pcscd_and_sums_up() {
             "--data-dir",
         ])
         .arg(dir.path())
-        .args(["--inspector", "batch-test", "--at", "2026-11-25"])
+        .args(["--inspector", "batch-test", "--at", &today()])
         .env("ECARD_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -142,3 +142,9 @@ pub fn wait_issued(d: &Daemon, id: i64) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Today in Moscow, as `--at` takes it: a station's demo PKI is made at test time, so its
+/// certificates start today and a fixed check date would break when the calendar moves on.
+pub fn today() -> String {
+    ecard_model::dates::moscow_date(time::OffsetDateTime::now_utc()).to_string()
+}
