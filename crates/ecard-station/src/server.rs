@@ -376,7 +376,7 @@ impl Station {
         };
         let info = StepInfo {
             detail,
-            ds_certificate: None,
+            ..StepInfo::default()
         };
         let (actor, now) = (actor.clone(), self.now_ms());
         let job = self.db(move |s| s.step(id, to, &actor, &info, now)).await?;

@@ -527,8 +527,8 @@ async fn encode_one(
         Err(e) => return reject(station, actor, encoder, ejob, e.to_string(), true, status).await,
     };
     let info = StepInfo {
-        detail: card.personalization.clone(),
-        ds_certificate: None,
+        note: card.personalization.clone(),
+        ..StepInfo::default()
     };
     if let Err(e) = step(station, id, JobState::Verifying, actor, info).await {
         tracing::error!(job = id, "cannot start verifying: {e}");
@@ -566,6 +566,7 @@ async fn verify_and_hand_off(
     let info = StepInfo {
         ds_certificate: card.ds_certificate.clone(),
         detail: note,
+        ..StepInfo::default()
     };
     if let Err(e) = step(station, id, JobState::Printing, actor, info).await {
         tracing::error!(job = id, "cannot start printing: {e}");
@@ -640,7 +641,7 @@ async fn printer_stage(
             Ok(_) => {
                 let info = StepInfo {
                     detail: note,
-                    ds_certificate: None,
+                    ..StepInfo::default()
                 };
                 let (station, actor, status, name) =
                     (station.clone(), actor.clone(), status.clone(), name.clone());

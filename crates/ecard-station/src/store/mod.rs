@@ -145,8 +145,22 @@ impl std::fmt::Debug for NewJob {
 pub struct StepInfo {
     /// SHA-256 (hex) of the DS certificate that signed the card.
     pub ds_certificate: Option<String>,
-    /// A reason, e.g. the error that spoiled the card (no personal data).
+    /// A reason, e.g. the error that spoiled the card (no personal data); also becomes the
+    /// job's `last_error`.
     pub detail: Option<String>,
+    /// A fact for the audit log only, e.g. what writing the card took; `last_error` is left
+    /// alone (a card that wrote well has no error to show). `detail` wins when both are set.
+    pub note: Option<String>,
+}
+
+impl StepInfo {
+    /// A step with a reason (which also becomes the job's `last_error`).
+    pub fn detail(reason: String) -> StepInfo {
+        StepInfo {
+            detail: Some(reason),
+            ..StepInfo::default()
+        }
+    }
 }
 
 /// A number in the `numbers` table.
@@ -480,36 +494,14 @@ impl Store {
             if count_attempt {
                 job.attempts += 1;
             }
-            let info = StepInfo {
-                detail: Some(reason.to_string()),
-                ..StepInfo::default()
+            let mut step = |job: &mut Job, to: JobState, detail: String| {
+                let info = StepInfo::detail(detail);
+                set_state(tx, &mut head, job, to, actor, &info, now_ms)
             };
-            set_state(
-                tx,
-                &mut head,
-                &mut job,
-                JobState::Spoiled,
-                actor,
-                &info,
-                now_ms,
-            )?;
+            step(&mut job, JobState::Spoiled, reason.to_string())?;
             if job.attempts >= max_attempts {
-                let info = StepInfo {
-                    detail: Some(format!(
-                        "{} spoiled cards; an operator decides",
-                        job.attempts
-                    )),
-                    ..StepInfo::default()
-                };
-                set_state(
-                    tx,
-                    &mut head,
-                    &mut job,
-                    JobState::Failed,
-                    actor,
-                    &info,
-                    now_ms,
-                )?;
+                let why = format!("{} spoiled cards; an operator decides", job.attempts);
+                step(&mut job, JobState::Failed, why)?;
             }
             Ok(job)
         })
@@ -530,10 +522,7 @@ impl Store {
             }
             check_step(&job, JobState::Validated, actor, "retry")?;
             job.attempts = 0;
-            let info = StepInfo {
-                detail: Some("operator retry".into()),
-                ..StepInfo::default()
-            };
+            let info = StepInfo::detail("operator retry".into());
             set_state(
                 tx,
                 &mut head,
@@ -557,10 +546,7 @@ impl Store {
             if let Some(n) = &job.document_number {
                 void_number(tx, n, now_ms)?;
             }
-            let info = StepInfo {
-                detail: Some("operator void".into()),
-                ..StepInfo::default()
-            };
+            let info = StepInfo::detail("operator void".into());
             set_state(
                 tx,
                 &mut head,

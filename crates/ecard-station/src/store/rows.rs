@@ -106,7 +106,7 @@ pub(super) fn append_audit(
         lane: e.actor.lane_label(),
         document_number: e.number,
         ds_certificate: e.info.ds_certificate.clone(),
-        detail: e.info.detail.clone(),
+        detail: e.info.detail.clone().or_else(|| e.info.note.clone()),
         prev_hash: head.1.clone(),
         hash: String::new(),
     };
