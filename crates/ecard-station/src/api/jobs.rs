@@ -25,10 +25,13 @@ pub(super) async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<JobList>, ApiError> {
     authorize(&station, &headers, READERS)?;
-    if let Some(k) = q.keys().find(|k| *k != "state" && *k != "limit") {
+    if let Some(k) = q
+        .keys()
+        .find(|k| !["state", "limit", "q"].contains(&k.as_str()))
+    {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!("unknown query parameter {k:?}; use state and limit"),
+            format!("unknown query parameter {k:?}; use state, limit and q"),
         ));
     }
     let state = match q.get("state").map(String::as_str) {
@@ -50,7 +53,19 @@ pub(super) async fn list(
             }
         },
     };
-    let jobs = station.db(move |s| s.list(state, limit)).await?;
+    let jobs = match q.get("q").map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        Some(text) if text.chars().count() > 64 => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "q is over 64 characters; search by application id or card number",
+            ));
+        }
+        Some(text) => {
+            let text = text.to_string();
+            station.db(move |s| s.search(state, &text, limit)).await?
+        }
+        None => station.db(move |s| s.list(state, limit)).await?,
+    };
     Ok(Json(JobList { jobs }))
 }
 

@@ -160,6 +160,22 @@ async fn enrollments_jobs_retry_void() {
     }
     let (_, j, _) = call(&st, "GET", "/api/v1/jobs?state=issued", Some(QA), vec![]).await;
     assert_eq!(j["jobs"], serde_json::json!([]));
+    // Search by application id, across every job.
+    for (q, found) in [("mmc-2026-0000777", 1), ("0777", 1), ("nobody", 0), ("", 1)] {
+        let (s, j, _) = call(&st, "GET", &format!("/api/v1/jobs?q={q}"), Some(QA), vec![]).await;
+        assert_eq!(s, StatusCode::OK, "{q}");
+        assert_eq!(j["jobs"].as_array().unwrap().len(), found, "{q}: {j}");
+    }
+    let long = "9".repeat(65);
+    let (s, _, _) = call(
+        &st,
+        "GET",
+        &format!("/api/v1/jobs?q={long}"),
+        Some(QA),
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
     for (uri, msg) in [
         ("/api/v1/jobs?state=done", "unknown job state \"done\""),
         (
@@ -172,7 +188,7 @@ async fn enrollments_jobs_retry_void() {
         ),
         (
             "/api/v1/jobs?sort=id",
-            "unknown query parameter \"sort\"; use state and limit",
+            "unknown query parameter \"sort\"; use state, limit and q",
         ),
         ("/api/v1/jobs/abc", "job id \"abc\" is not a number"),
     ] {

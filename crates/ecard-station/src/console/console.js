@@ -156,6 +156,21 @@ function renderJobs() {
   $("job-count").textContent = rows.length + " of " + state.jobs.size;
 }
 
+// The live view holds the newest jobs only: a search also asks the station, which searches
+// every job's application id and number, and the answers join the table.
+let searchTimer = null;
+function searchStation() {
+  clearTimeout(searchTimer);
+  const q = $("search").value.trim();
+  if (!q) return;
+  searchTimer = setTimeout(async () => {
+    const res = await api("/jobs?limit=500&q=" + encodeURIComponent(q));
+    if (!res.ok || $("search").value.trim() !== q) return;
+    for (const j of res.body.jobs) state.jobs.set(j.id, j);
+    renderJobs();
+  }, 250);
+}
+
 // --- detail (the only view with personal data) -------------------------------------------
 
 function fact(dl, label, value) {
@@ -251,7 +266,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("sign-out").addEventListener("click", signOut);
   $("state-filter").addEventListener("change", renderJobs);
-  $("search").addEventListener("input", renderJobs);
+  $("search").addEventListener("input", () => { renderJobs(); searchStation(); });
   $("detail-close").addEventListener("click", () => { state.selected = null; $("detail").hidden = true; renderJobs(); });
   $("retry").addEventListener("click", () => act("retry"));
   $("void").addEventListener("click", () => act("void"));

@@ -34,6 +34,54 @@ impl Store {
         })
     }
 
+    /// Jobs whose application id contains `text` (any case) or whose number contains its
+    /// digits (`77 100` finds `771000123`), newest first, optionally in one state. Only ids
+    /// and numbers are searched: no personal data leaves the store for a search.
+    pub fn search(
+        &self,
+        state: Option<JobState>,
+        text: &str,
+        limit: i64,
+    ) -> Result<Vec<Job>, StoreError> {
+        // LIKE with an escape character, so `%` and `_` in the text match themselves.
+        let escaped = |t: &str| {
+            let mut out = String::with_capacity(t.len() + 2);
+            for c in t.chars() {
+                if matches!(c, '%' | '_' | '!') {
+                    out.push('!');
+                }
+                out.push(c);
+            }
+            format!("%{out}%")
+        };
+        let id_like = escaped(&text.trim().to_lowercase());
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        // No digits: a pattern no number matches (numbers are digits only).
+        let number_like = if digits.is_empty() {
+            "-".to_string()
+        } else {
+            format!("%{digits}%")
+        };
+        // PostgreSQL cannot type a bare `?4 IS NULL`: the state filter is in the text or not.
+        let mut params: Vec<backend::Val> = vec![id_like.into(), number_like.into(), limit.into()];
+        let in_state = match state {
+            Some(st) => {
+                params.push(st.as_str().into());
+                "state = ?4 AND "
+            }
+            None => "",
+        };
+        let sql = format!(
+            "SELECT {JOB_COLS} FROM jobs WHERE {in_state}\
+             (LOWER(application_id) LIKE ?1 ESCAPE '!' OR document_number LIKE ?2) \
+             ORDER BY id DESC LIMIT ?3"
+        );
+        self.db.with_tx(|tx| {
+            let rows = tx.rows(&sql, &params)?;
+            rows.iter().map(|r| job_from(r)).collect()
+        })
+    }
+
     /// The enrollment record and chip images of a job (JSON; personal data: never log them).
     pub fn inputs(&self, id: i64) -> Result<(String, String), StoreError> {
         self.db.with_tx(|tx| {

@@ -87,7 +87,7 @@ fn happy_path(s: &Store) {
     }
     let info = StepInfo {
         ds_certificate: Some("ab".repeat(32)),
-        detail: None,
+        ..StepInfo::default()
     };
     let j = s.step(j.id, JobState::Issued, &lane, &info, 1_006).unwrap();
     assert_eq!(j.state, JobState::Issued);
@@ -445,6 +445,45 @@ fn claim_to_encode(s: &Store) {
     verified_log(s);
 }
 
+/// Search by application id (any case, `%` and `_` literal) or by the digits of a number.
+fn search(s: &Store) {
+    // A series of its own: 77 exists already and keeps its next number.
+    s.ensure_series_from(78, 1_000_120).unwrap();
+    s.ensure_series_from(78, 5).unwrap();
+    for app in ["MMC-2026-0000001", "mmc-2026-0000002", "X_%-1", "XA%-2"] {
+        let (job, _) = s.submit(&new_job(app), &intake(), 1).unwrap();
+        s.step(
+            job.id,
+            JobState::Validated,
+            &intake(),
+            &StepInfo::default(),
+            2,
+        )
+        .unwrap();
+    }
+    // The first job is numbered from the series' first number.
+    let c = s.claim("s1", "l1", 78, 3, 60_000).unwrap().unwrap();
+    assert_eq!(c.document_number.as_deref(), Some("781000120"));
+    let ids = |state: Option<JobState>, text: &str| -> Vec<String> {
+        s.search(state, text, 10)
+            .unwrap()
+            .into_iter()
+            .map(|j| j.application_id)
+            .collect()
+    };
+    assert_eq!(
+        ids(None, "MMC-2026"),
+        ["mmc-2026-0000002", "MMC-2026-0000001"]
+    );
+    assert_eq!(ids(None, "78 1000120"), ["MMC-2026-0000001"]);
+    assert_eq!(ids(None, "0001"), ["MMC-2026-0000001"]);
+    assert_eq!(ids(None, "x_%"), ["X_%-1"]);
+    assert_eq!(ids(None, "%"), ["XA%-2", "X_%-1"]);
+    assert_eq!(ids(Some(JobState::Validated), "mmc"), ["mmc-2026-0000002"]);
+    assert!(ids(None, "nobody").is_empty());
+    assert_eq!(s.search(None, "MMC", 1).unwrap().len(), 1);
+}
+
 macro_rules! both_stores {
     ($($name:ident => $body:expr;)*) => {
         mod sqlite {
@@ -473,4 +512,5 @@ both_stores! {
     concurrent_claims_never_share_a_number => |s, p| concurrent_claims(s, p);
     audit_tampering_is_detected => |s, _| audit_tamper(s);
     claim_to_encode_is_one_commit => |s, _| claim_to_encode(s);
+    search_by_application_id_and_number => |s, _| search(s);
 }
