@@ -24,4 +24,4 @@ export ECARD_CUPS_URI ECARD_CUPS_OUT
 # after another); the rest run in parallel. The simulator card started above sits in "Virtual PCD 00 00";
 # tests insert their own cards into "Virtual PCD 00 01" (vpcd port 35964).
 ECARD_PCSC_TESTS=1 ECARD_VPCD_PORT=35964 ECARD_PG_TESTS=1 ECARD_CUPS_TESTS=1 ECARD_OCR_TESTS=1 ECARD_FACE_TESTS=1 ECARD_BROWSER_TESTS=1 \
-    cargo test --workspace
+    cargo test --workspace --no-fail-fast
