@@ -20,6 +20,19 @@ fn intake() -> Actor {
     Actor::named("intake-1")
 }
 
+/// Submits `app` at `at` and validates it a millisecond later.
+fn validated(s: &Store, app: &str, at: i64) -> Job {
+    let (job, _) = s.submit(&new_job(app), &intake(), at).unwrap();
+    s.step(
+        job.id,
+        JobState::Validated,
+        &intake(),
+        &StepInfo::default(),
+        at + 1,
+    )
+    .unwrap()
+}
+
 fn verified_log(s: &Store) -> i64 {
     let (entries, head, jobs) = s.audit_snapshot().unwrap();
     verify_jobs(&entries, &jobs).unwrap();
@@ -125,15 +138,7 @@ fn happy_path(s: &Store) {
 /// Spoiled cards void their numbers; the job gets a new number; attempts run out into failed;
 /// an operator retries or voids.
 fn spoil_retry_void(s: &Store) {
-    let (job, _) = s.submit(&new_job("MMC-2"), &intake(), 1).unwrap();
-    s.step(
-        job.id,
-        JobState::Validated,
-        &intake(),
-        &StepInfo::default(),
-        2,
-    )
-    .unwrap();
+    let job = validated(s, "MMC-2", 1);
     let lane = Actor::lane("s1", "l1");
     let mut numbers = Vec::new();
     for attempt in 1..=MAX {
@@ -236,15 +241,7 @@ fn reject_and_replacement(s: &Store) {
 
 /// A dead station's lease runs out; another station takes its job over and spoils the card.
 fn lease_takeover(s: &Store, peer: &Store) {
-    let (job, _) = s.submit(&new_job("MMC-3"), &intake(), 1).unwrap();
-    s.step(
-        job.id,
-        JobState::Validated,
-        &intake(),
-        &StepInfo::default(),
-        2,
-    )
-    .unwrap();
+    validated(s, "MMC-3", 1);
     let j = s.claim("dead", "l1", 77, 1_000, 31_000).unwrap().unwrap();
     s.step(
         j.id,
@@ -405,15 +402,7 @@ fn claim_to_encode(s: &Store) {
             .map(|c| c.job),
         None
     );
-    let (job, _) = s.submit(&new_job("MMC-CTE"), &intake(), 1).unwrap();
-    s.step(
-        job.id,
-        JobState::Validated,
-        &intake(),
-        &StepInfo::default(),
-        2,
-    )
-    .unwrap();
+    let job = validated(s, "MMC-CTE", 1);
     let c = s
         .claim_to_encode("s1", "l1", 77, 3, 60_000)
         .unwrap()
@@ -451,15 +440,7 @@ fn search(s: &Store) {
     s.ensure_series_from(78, 1_000_120).unwrap();
     s.ensure_series_from(78, 5).unwrap();
     for app in ["MMC-2026-0000001", "mmc-2026-0000002", "X_%-1", "XA%-2"] {
-        let (job, _) = s.submit(&new_job(app), &intake(), 1).unwrap();
-        s.step(
-            job.id,
-            JobState::Validated,
-            &intake(),
-            &StepInfo::default(),
-            2,
-        )
-        .unwrap();
+        validated(s, app, 1);
     }
     // The first job is numbered from the series' first number.
     let c = s.claim("s1", "l1", 78, 3, 60_000).unwrap().unwrap();
