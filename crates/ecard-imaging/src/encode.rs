@@ -20,11 +20,11 @@
 //! matching uses, and encodes in about 60% of the time of 4:4:4. The sampling is fixed for every
 //! quality (the encoder's own default switches to 4:4:4 at 90, which would make size jump).
 
+use image::imageops::{self, FilterType};
 use image::{DynamicImage, GrayImage, RgbImage};
 use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, Encoder, SamplingFactor};
 
 use crate::decode::decode_bounded;
-use crate::resample::{Filter, resize};
 use crate::search::{FIRST_GUESS, Fit, Sampled, Start, best_fit, guess_from};
 use crate::{ChipImage, ImageProblem, MIN_FACE_HEIGHT, MIN_FACE_WIDTH};
 
@@ -85,31 +85,34 @@ impl Raster {
         Ok(out)
     }
 
-    /// This raster scaled to `width`x`height` (never up: callers ask for smaller or equal).
-    fn scaled(&self, width: u32, height: u32, filter: Filter) -> Raster {
+    /// This raster scaled to `width`x`height` (never up: callers ask for smaller or equal), by
+    /// `image`'s resampler.
+    fn scaled(&self, width: u32, height: u32, filter: FilterType) -> Result<Raster, ImageProblem> {
+        let bad = || ImageProblem::Encode {
+            reason: format!(
+                "internal raster of {}x{} px holds {} bytes",
+                self.width,
+                self.height,
+                self.pixels.len()
+            ),
+        };
         let pixels = if (width, height) == (self.width, self.height) {
             self.pixels.clone()
         } else if self.color == ColorType::Rgb {
-            resize::<3>(
-                &self.pixels,
-                (self.width, self.height),
-                (width, height),
-                filter,
-            )
+            let img =
+                RgbImage::from_raw(self.width, self.height, self.pixels.clone()).ok_or_else(bad)?;
+            imageops::resize(&img, width, height, filter).into_raw()
         } else {
-            resize::<1>(
-                &self.pixels,
-                (self.width, self.height),
-                (width, height),
-                filter,
-            )
+            let img = GrayImage::from_raw(self.width, self.height, self.pixels.clone())
+                .ok_or_else(bad)?;
+            imageops::resize(&img, width, height, filter).into_raw()
         };
-        Raster {
+        Ok(Raster {
             pixels,
             width,
             height,
             color: self.color,
-        }
+        })
     }
 
     /// The highest quality in `min..=MAX_QUALITY` that fits `budget`, starting the search at
@@ -264,7 +267,7 @@ pub fn face_jpeg(bytes: &[u8], budget: usize) -> Result<ChipImage, ImageProblem>
                 continue;
             }
         }
-        let scaled = crop.scaled(width, height, Filter::CatmullRom);
+        let scaled = crop.scaled(width, height, FilterType::CatmullRom)?;
         match scaled.best_fit_sampled(budget, min)? {
             Fit::Fits { quality, jpeg } => {
                 return Ok(ChipImage {
@@ -349,7 +352,7 @@ pub fn signature_jpeg(bytes: &[u8], budget: usize) -> Result<ChipImage, ImagePro
                 }
             }
         };
-        let scaled = crop.scaled(tw, th, Filter::Triangle);
+        let scaled = crop.scaled(tw, th, FilterType::Triangle)?;
         match scaled.best_fit(budget, SIGNATURE_MIN_QUALITY, guess)? {
             Fit::Fits { quality, jpeg } => {
                 return Ok(ChipImage {
@@ -435,7 +438,9 @@ mod tests {
             FACE_MIN_GOOD_QUALITY
         };
         assert!((min..=MAX_QUALITY).contains(&chip.quality), "{chip:?}");
-        let scaled = crop.scaled(chip.width, chip.height, Filter::CatmullRom);
+        let scaled = crop
+            .scaled(chip.width, chip.height, FilterType::CatmullRom)
+            .unwrap();
         assert_eq!(scaled.jpeg(chip.quality).unwrap(), chip.jpeg);
         if chip.quality < MAX_QUALITY {
             let next = scaled.jpeg(chip.quality + 1).unwrap().len();
@@ -446,7 +451,8 @@ mod tests {
             .filter(|w| *w > chip.width && *w <= crop.width)
         {
             let at_min = crop
-                .scaled(larger, larger / 3 * 4, Filter::CatmullRom)
+                .scaled(larger, larger / 3 * 4, FilterType::CatmullRom)
+                .unwrap()
                 .jpeg(FACE_MIN_GOOD_QUALITY)
                 .unwrap()
                 .len();
@@ -491,7 +497,8 @@ mod tests {
         let sample = karimov();
         let smallest = face_crop(&sample)
             .unwrap()
-            .scaled(MIN_FACE_WIDTH, MIN_FACE_HEIGHT, Filter::CatmullRom)
+            .scaled(MIN_FACE_WIDTH, MIN_FACE_HEIGHT, FilterType::CatmullRom)
+            .unwrap()
             .jpeg(MIN_QUALITY)
             .unwrap()
             .len();
@@ -524,10 +531,10 @@ mod tests {
             let back = image::load_from_memory_with_format(&chip.jpeg, ImageFormat::Jpeg).unwrap();
             assert_eq!((back.width(), back.height()), (chip.width, chip.height));
             assert_eq!(back.color(), image::ColorType::L8);
-            let scaled =
-                signature_crop(&png)
-                    .unwrap()
-                    .scaled(chip.width, chip.height, Filter::Triangle);
+            let scaled = signature_crop(&png)
+                .unwrap()
+                .scaled(chip.width, chip.height, FilterType::Triangle)
+                .unwrap();
             assert_eq!(scaled.jpeg(chip.quality).unwrap(), chip.jpeg);
             if chip.quality < MAX_QUALITY {
                 assert!(
