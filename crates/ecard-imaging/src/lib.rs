@@ -6,7 +6,8 @@
 //! ask for gigabytes. Images are personal data: `Debug` shows sizes only and nothing logs.
 //!
 //! Layout: [`decode`] checks the header and decodes within limits, [`encode`] makes the face
-//! (DG2) and signature (DG7) JPEGs, [`prepare`] runs record validation and both images in one pass.
+//! (DG2) and signature (DG7) JPEGs (with the private `search`, the quality search; downscaling
+//! is `image`'s), [`prepare`] runs record validation and both images in one pass.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -14,6 +15,7 @@
 pub mod decode;
 pub mod encode;
 pub mod prepare;
+mod search;
 
 pub use decode::decode_bounded;
 pub use encode::{face_jpeg, signature_jpeg};
