@@ -312,15 +312,13 @@ impl Store {
                 None => (None, None),
             };
             let rows = tx.rows(
-                "INSERT INTO jobs (application_id, state, record, chip_images, attempts, late_notification, previous_number, replacement_cause, created_ms, updated_ms) VALUES (?1, 'received', ?2, ?7, 0, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+                "INSERT INTO jobs (application_id, state, attempts, late_notification, previous_number, replacement_cause, created_ms, updated_ms) VALUES (?1, 'received', 0, ?2, ?3, ?4, ?5, ?5) RETURNING id",
                 &[
                     new.application_id.as_str().into(),
-                    new.record_json.as_str().into(),
                     i64::from(new.late_notification).into(),
                     prev.into(),
                     cause.into(),
                     now_ms.into(),
-                    new.chip_images_json.as_str().into(),
                 ],
             )?;
             let id = rows
@@ -330,6 +328,14 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt {
                     what: "INSERT INTO jobs returned no id".into(),
                 })?;
+            tx.exec(
+                "INSERT INTO job_inputs (job_id, record, chip_images) VALUES (?1, ?2, ?3)",
+                &[
+                    id.into(),
+                    new.record_json.as_str().into(),
+                    new.chip_images_json.as_str().into(),
+                ],
+            )?;
             append_audit(
                 tx,
                 &mut head,
@@ -456,7 +462,7 @@ impl Store {
                 now_ms,
             )?;
             let inputs = tx.rows(
-                "SELECT record, chip_images FROM jobs WHERE id = ?1",
+                "SELECT record, chip_images FROM job_inputs WHERE job_id = ?1",
                 &[job.id.into()],
             )?;
             let (record_json, chip_images_json) = inputs

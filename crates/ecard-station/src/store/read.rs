@@ -86,7 +86,7 @@ impl Store {
     pub fn inputs(&self, id: i64) -> Result<(String, String), StoreError> {
         self.db.with_tx(|tx| {
             tx.rows(
-                "SELECT record, chip_images FROM jobs WHERE id = ?1",
+                "SELECT record, chip_images FROM job_inputs WHERE job_id = ?1",
                 &[id.into()],
             )?
             .first()

@@ -6,8 +6,6 @@ macro_rules! tables {
     () => {
         "    application_id TEXT NOT NULL UNIQUE,
     state TEXT NOT NULL,
-    record TEXT NOT NULL,
-    chip_images TEXT NOT NULL,
     document_number TEXT,
     attempts BIGINT NOT NULL,
     station TEXT,
@@ -21,6 +19,14 @@ macro_rules! tables {
     updated_ms BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, id);
+-- A job's record (with its original images) and chip JPEGs: some 100 kB, written once. Apart from
+-- the jobs row, so that a state change rewrites a small row, not the record with it (in SQLite an
+-- UPDATE rewrites the whole row, and every transition is a durable commit).
+CREATE TABLE IF NOT EXISTS job_inputs (
+    job_id BIGINT PRIMARY KEY,
+    record TEXT NOT NULL,
+    chip_images TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS series (series BIGINT PRIMARY KEY, next BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS numbers (
     document_number TEXT PRIMARY KEY,
