@@ -226,6 +226,7 @@ impl Store {
             kind: "sqlite",
         };
         store.init_head()?;
+        store.move_inputs_out_of_jobs()?;
         Ok(store)
     }
 
@@ -254,7 +255,38 @@ impl Store {
             kind: "postgresql",
         };
         store.init_head()?;
+        store.move_inputs_out_of_jobs()?;
         Ok(store)
+    }
+
+    /// A store made before job inputs had their own table keeps them in `jobs.record` and
+    /// `jobs.chip_images`: they move to `job_inputs`, in one transaction, so no record is lost
+    /// and a half-done move cannot be seen.
+    fn move_inputs_out_of_jobs(&self) -> Result<(), StoreError> {
+        let has_old_columns = match self.kind {
+            "sqlite" => "SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = 'record'",
+            _ => {
+                "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'jobs' AND column_name = 'record'"
+            }
+        };
+        self.db.with_tx(|tx| {
+            let old = tx
+                .rows(has_old_columns, &[])?
+                .first()
+                .and_then(|r| r.first())
+                .and_then(Val::int)
+                .unwrap_or(0);
+            if old > 0 {
+                tx.exec(
+                    "INSERT INTO job_inputs (job_id, record, chip_images) SELECT id, record, chip_images FROM jobs WHERE true ON CONFLICT (job_id) DO NOTHING",
+                    &[],
+                )?;
+                tx.exec("ALTER TABLE jobs DROP COLUMN record", &[])?;
+                tx.exec("ALTER TABLE jobs DROP COLUMN chip_images", &[])?;
+                tracing::info!("moved job inputs out of the jobs table");
+            }
+            Ok(())
+        })
     }
 
     /// `sqlite` or `postgresql`.

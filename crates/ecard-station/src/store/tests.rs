@@ -495,3 +495,60 @@ both_stores! {
     claim_to_encode_is_one_commit => |s, _| claim_to_encode(s);
     search_by_application_id_and_number => |s, _| search(s);
 }
+
+/// A SQLite store made before job inputs had their own table opens with its records intact.
+#[test]
+fn an_older_sqlite_store_keeps_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("station.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, application_id TEXT NOT NULL UNIQUE, state TEXT NOT NULL, record TEXT NOT NULL, chip_images TEXT NOT NULL, document_number TEXT, attempts BIGINT NOT NULL, station TEXT, lane TEXT, late_notification BIGINT NOT NULL, previous_number TEXT, replacement_cause TEXT, last_error TEXT, ds_cert TEXT, created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);
+             INSERT INTO jobs (application_id, state, record, chip_images, attempts, late_notification, created_ms, updated_ms) VALUES ('MMC-OLD', 'validated', '{\"r\":1}', '{\"c\":2}', 0, 0, 1, 1);",
+        )
+        .unwrap();
+    }
+    let s = Store::open_sqlite(&path).unwrap();
+    assert_eq!(
+        s.inputs(1).unwrap(),
+        ("{\"r\":1}".to_string(), "{\"c\":2}".to_string())
+    );
+    // Opening again finds nothing left to move; new jobs go in as usual.
+    drop(s);
+    let s = Store::open_sqlite(&path).unwrap();
+    let (job, created) = s.submit(&new_job("MMC-NEW"), &intake(), 2).unwrap();
+    assert!(created);
+    assert_eq!(
+        s.inputs(job.id).unwrap().0,
+        testutil::record_json("MMC-NEW")
+    );
+    assert_eq!(s.get(1).unwrap().unwrap().application_id, "MMC-OLD");
+}
+
+/// The same for a PostgreSQL schema made before job inputs had their own table.
+#[test]
+fn an_older_postgres_store_keeps_its_records() {
+    // A fresh schema through the usual helper proves PostgreSQL is there (or skips).
+    let Some(t) = testutil::postgres() else {
+        return;
+    };
+    drop(t);
+    let url = testutil::pg_url();
+    let schema = format!("ecard_test_{:016x}", rand::random::<u64>());
+    let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA {schema}; SET search_path TO {schema};
+             CREATE TABLE jobs (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, application_id TEXT NOT NULL UNIQUE, state TEXT NOT NULL, record TEXT NOT NULL, chip_images TEXT NOT NULL, document_number TEXT, attempts BIGINT NOT NULL, station TEXT, lane TEXT, late_notification BIGINT NOT NULL, previous_number TEXT, replacement_cause TEXT, last_error TEXT, ds_cert TEXT, created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);
+             INSERT INTO jobs (application_id, state, record, chip_images, attempts, late_notification, created_ms, updated_ms) VALUES ('MMC-OLD', 'validated', 'r1', 'c2', 0, 0, 1, 1);"
+        ))
+        .unwrap();
+    let opened = Store::open_postgres(&url, &schema);
+    let inputs = opened.as_ref().map(|s| s.inputs(1));
+    let _ = Store::drop_pg_schema(&url, &schema);
+    assert_eq!(
+        inputs.unwrap().unwrap(),
+        ("r1".to_string(), "c2".to_string())
+    );
+}
