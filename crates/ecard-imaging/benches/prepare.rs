@@ -1,5 +1,5 @@
-//! Enrollment intake speed on the committed karimov sample: ms per record and records/s for the
-//! DG2 face, the DG7 signature and the whole `prepare_enrollment` (validation and both images).
+//! Enrollment intake speed on each committed sample: ms per record and records/s for the DG2
+//! face, the DG7 signature and the whole `prepare_enrollment` (validation and both images).
 //!
 //! Run with `cargo bench -p ecard-imaging --bench prepare` (release profile). Plain `std::time`:
 //! the numbers are for comparing changes on one machine, not for assertions.
@@ -58,39 +58,49 @@ fn measure(name: &str, for_time: Duration, mut f: impl FnMut()) {
 
 fn main() {
     let dir = samples();
-    let json = std::fs::read_to_string(dir.join("karimov.json")).unwrap();
-    let photo = std::fs::read(dir.join("karimov/photo.jpg")).unwrap();
-    let signature = std::fs::read(dir.join("karimov/signature.png")).unwrap();
     let secs = std::env::args()
         .skip(1)
         .find_map(|a| a.parse::<f64>().ok())
         .unwrap_or(3.0);
     let for_time = Duration::from_secs_f64(secs);
-
-    let face = face_jpeg(&photo, DEFAULT_FACE_BUDGET).unwrap();
-    let sig = signature_jpeg(&signature, DEFAULT_SIGNATURE_BUDGET).unwrap();
-    println!("karimov: face {face:?}, signature {sig:?}");
-
-    measure("face_jpeg", for_time, || {
-        black_box(face_jpeg(black_box(&photo), DEFAULT_FACE_BUDGET).unwrap());
-    });
-    measure("signature_jpeg", for_time, || {
-        black_box(signature_jpeg(black_box(&signature), DEFAULT_SIGNATURE_BUDGET).unwrap());
-    });
-    measure("prepare_enrollment", for_time, || {
-        let mut load = |r: &ImageRef| match r {
-            ImageRef::Path(p) if p.ends_with("photo.jpg") => Ok(photo.clone()),
-            ImageRef::Path(_) => Ok(signature.clone()),
-            ImageRef::Base64(_) => Err("not in the sample".to_string()),
-        };
-        black_box(
-            prepare_enrollment(
-                black_box(&json),
-                &mut load,
-                date!(2026 - 11 - 25),
-                ImageBudgets::default(),
-            )
-            .unwrap(),
-        );
-    });
+    // Every sample: the search's cost depends on the picture (how many sizes and qualities it
+    // tries before one fits).
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "json").then(|| p.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    for name in names {
+        let json = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
+        let photo = std::fs::read(dir.join(&name).join("photo.jpg")).unwrap();
+        let signature = std::fs::read(dir.join(&name).join("signature.png")).unwrap();
+        let face = face_jpeg(&photo, DEFAULT_FACE_BUDGET).unwrap();
+        let sig = signature_jpeg(&signature, DEFAULT_SIGNATURE_BUDGET).unwrap();
+        println!("{name}: face {face:?}, signature {sig:?}");
+        measure("  face_jpeg", for_time, || {
+            black_box(face_jpeg(black_box(&photo), DEFAULT_FACE_BUDGET).unwrap());
+        });
+        measure("  signature_jpeg", for_time, || {
+            black_box(signature_jpeg(black_box(&signature), DEFAULT_SIGNATURE_BUDGET).unwrap());
+        });
+        measure("  prepare_enrollment", for_time, || {
+            let mut load = |r: &ImageRef| match r {
+                ImageRef::Path(p) if p.ends_with("photo.jpg") => Ok(photo.clone()),
+                ImageRef::Path(_) => Ok(signature.clone()),
+                ImageRef::Base64(_) => Err("not in the sample".to_string()),
+            };
+            black_box(
+                prepare_enrollment(
+                    black_box(&json),
+                    &mut load,
+                    date!(2026 - 11 - 25),
+                    ImageBudgets::default(),
+                )
+                .unwrap(),
+            );
+        });
+    }
 }

@@ -250,7 +250,21 @@ fn face_crop(bytes: &[u8]) -> Result<Raster, ImageProblem> {
 /// that fits `budget` at a good quality (or 240x320 at whatever quality fits), as a colour JPEG.
 /// Rejects portraits under [`MIN_FACE_WIDTH`]x[`MIN_FACE_HEIGHT`].
 pub fn face_jpeg(bytes: &[u8], budget: usize) -> Result<ChipImage, ImageProblem> {
+    face_jpeg_from(bytes, budget, None)
+}
+
+/// [`face_jpeg`], with the quality search at the largest width starting at `start_quality`
+/// instead of where a quick sample predicts. Photos from one capture station compress alike,
+/// so the previous record's quality is usually right, and then two full encodes (that quality
+/// fits, the next does not) end the search. The guarantee is the same from any start: the
+/// quality returned fits and the next one up was encoded and does not.
+pub fn face_jpeg_from(
+    bytes: &[u8],
+    budget: usize,
+    start_quality: Option<u8>,
+) -> Result<ChipImage, ImageProblem> {
     let crop = face_crop(bytes)?;
+    let mut start_quality = start_quality;
     // The last rejected width and its size at the minimum quality, to predict the next.
     let mut rejected: Option<(u32, usize)> = None;
     let mut smallest = (usize::MAX, MIN_FACE_WIDTH, MIN_FACE_HEIGHT);
@@ -268,7 +282,12 @@ pub fn face_jpeg(bytes: &[u8], budget: usize) -> Result<ChipImage, ImageProblem>
             }
         }
         let scaled = crop.scaled(width, height, FilterType::CatmullRom)?;
-        match scaled.best_fit_sampled(budget, min)? {
+        // The hint is for the first width tried; a smaller one has another curve.
+        let fit = match start_quality.take() {
+            Some(q) => scaled.best_fit(budget, min, q)?,
+            None => scaled.best_fit_sampled(budget, min)?,
+        };
+        match fit {
             Fit::Fits { quality, jpeg } => {
                 return Ok(ChipImage {
                     jpeg,
@@ -425,8 +444,17 @@ mod tests {
 
     /// Checks one face result against the encoder, returning its width.
     fn check_face(bytes: &[u8], budget: usize) -> Result<u32, ImageProblem> {
+        check_face_from(bytes, budget, None).map(|c| c.width)
+    }
+
+    /// The same for a search started at `start`; returns the result.
+    fn check_face_from(
+        bytes: &[u8],
+        budget: usize,
+        start: Option<u8>,
+    ) -> Result<ChipImage, ImageProblem> {
         let crop = face_crop(bytes).unwrap();
-        let chip = face_jpeg(bytes, budget)?;
+        let chip = face_jpeg_from(bytes, budget, start)?;
         assert!(chip.jpeg.len() <= budget, "{budget}: {chip:?}");
         assert!(chip.width <= crop.width, "upscaled: {chip:?}");
         assert_eq!(chip.width * 4, chip.height * 3);
@@ -461,7 +489,27 @@ mod tests {
                 "{budget}: {larger} would fit ({at_min} bytes)"
             );
         }
-        Ok(chip.width)
+        Ok(chip)
+    }
+
+    #[test]
+    fn a_search_from_any_start_keeps_the_guarantees() {
+        let sample = karimov();
+        for budget in [20_000, 11_000, 3_500] {
+            let plain = face_jpeg(&sample, budget).unwrap();
+            for start in [
+                None,
+                Some(1),
+                Some(50),
+                Some(plain.quality),
+                Some(90),
+                Some(100),
+            ] {
+                let chip = check_face_from(&sample, budget, start).unwrap();
+                // The start changes how many encodes are tried, not which size is chosen.
+                assert_eq!(chip.width, plain.width, "{budget} from {start:?}");
+            }
+        }
     }
 
     #[test]

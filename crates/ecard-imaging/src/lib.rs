@@ -18,8 +18,8 @@ pub mod prepare;
 mod search;
 
 pub use decode::decode_bounded;
-pub use encode::{face_jpeg, signature_jpeg};
-pub use prepare::{ImageBudgets, PreparedEnrollment, prepare_enrollment};
+pub use encode::{face_jpeg, face_jpeg_from, signature_jpeg};
+pub use prepare::{ImageBudgets, PreparedEnrollment, prepare_enrollment, prepare_enrollment_from};
 
 /// Largest accepted input file, in bytes; a portrait crop is a few megabytes at most.
 pub const MAX_INPUT_BYTES: usize = 30 * 1024 * 1024;

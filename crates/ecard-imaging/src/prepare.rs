@@ -9,7 +9,7 @@ use ecard_model::holder::Holder;
 use ecard_model::validation::{Problem, check_record};
 use ecard_model::{EnrollmentRecord, time::Date};
 
-use crate::encode::{face_jpeg, signature_jpeg};
+use crate::encode::{face_jpeg_from, signature_jpeg};
 use crate::{
     ChipImage, DEFAULT_FACE_BUDGET, DEFAULT_SIGNATURE_BUDGET, ImageProblem, MAX_SIDE,
     MIN_FACE_HEIGHT, MIN_FACE_WIDTH,
@@ -80,6 +80,19 @@ pub fn prepare_enrollment(
     today: Date,
     budgets: ImageBudgets,
 ) -> Result<PreparedEnrollment, Vec<Problem>> {
+    prepare_enrollment_from(json, load_image, today, budgets, None)
+}
+
+/// [`prepare_enrollment`], with the face's quality search starting at `face_quality` (see
+/// [`crate::encode::face_jpeg_from`]): a station passes the quality of the record before, which
+/// usually saves most of the search.
+pub fn prepare_enrollment_from(
+    json: &str,
+    load_image: &mut ImageLoader<'_>,
+    today: Date,
+    budgets: ImageBudgets,
+    face_quality: Option<u8>,
+) -> Result<PreparedEnrollment, Vec<Problem>> {
     let checked = check_record(json, today);
     let mut problems = match &checked {
         Ok(_) => Vec::new(),
@@ -135,7 +148,7 @@ pub fn prepare_enrollment(
     };
     let photo = run(
         "photo",
-        &|b: &[u8]| face_jpeg(b, budgets.face_bytes),
+        &|b: &[u8]| face_jpeg_from(b, budgets.face_bytes, face_quality),
         &mut problems,
     );
     let signature = run(

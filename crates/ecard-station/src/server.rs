@@ -75,6 +75,9 @@ struct Inner {
     closing: tokio::sync::watch::Sender<bool>,
     // The Document Signer that signs the public status list; set once at start-up.
     status_signer: std::sync::OnceLock<Arc<crate::chip::Pki>>,
+    // The DG2 JPEG quality of the last record taken (0: none yet): where the next record's
+    // quality search starts. Photos from one capture station compress alike.
+    face_quality: std::sync::atomic::AtomicU8,
 }
 
 /// The chip JPEGs made at intake, stored with the job so lanes do no image work. Personal data:
@@ -188,6 +191,7 @@ impl Station {
                 work: Notify::new(),
                 closing: tokio::sync::watch::Sender::new(false),
                 status_signer: std::sync::OnceLock::new(),
+                face_quality: std::sync::atomic::AtomicU8::new(0),
             }),
         }
     }
@@ -306,21 +310,27 @@ impl Station {
             .map_err(|_| SubmitError::NotText)?
             .to_string();
         let today = ecard_model::dates::moscow_date(time::OffsetDateTime::now_utc());
+        use std::sync::atomic::Ordering::Relaxed;
+        let start = Some(self.inner.face_quality.load(Relaxed)).filter(|q| *q > 0);
         // Image decoding and JPEG encoding are CPU work: keep them off the async workers.
         let prepared = tokio::task::spawn_blocking(move || {
             let mut inline_only = |_: &ImageRef| -> Result<Vec<u8>, String> {
                 Err("the station takes images inline: send {\"base64\": ...}".into())
             };
-            ecard_imaging::prepare_enrollment(
+            ecard_imaging::prepare_enrollment_from(
                 &text,
                 &mut inline_only,
                 today,
                 ecard_imaging::ImageBudgets::default(),
+                start,
             )
         })
         .await
         .map_err(|e| std::panic::resume_unwind(e.into_panic()))
         .and_then(|r| r.map_err(SubmitError::Invalid))?;
+        self.inner
+            .face_quality
+            .store(prepared.face.quality, Relaxed);
         let record = &prepared.record;
         let replaces = match &record.application {
             Application::Replacement {
