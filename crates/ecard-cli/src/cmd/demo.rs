@@ -157,7 +157,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let started = std::time::Instant::now();
     let jobs = rt.block_on(issue_all(&station, lanes, &submissions))?;
+    let took = started.elapsed();
 
     let trust = TrustArgs {
         trust: vec![pki_dir.join(CSCA_CERT)],
@@ -244,6 +246,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         "{valid} of {} cards issued and verified; report in {}",
         submissions.len(),
         report_path.display()
+    );
+    crate::out!(
+        "the station took {:.1} s from the first record to the last card ({:.1} cards/s, {} lanes, this build's speed)",
+        took.as_secs_f64(),
+        submissions.len() as f64 / took.as_secs_f64().max(1e-3),
+        config.lanes.len()
     );
     crate::out!(
         "verify a card again: ecard verify {}/cards/<number>/chip --trust {} --status {}",
