@@ -7,15 +7,15 @@
 
 mod common;
 
-use common::{QA_TOKEN, post, record, run, start, text, today, wait_issued};
+use common::{QA_TOKEN, enrollment_body, post, run, start_qa_station, text, today, wait_issued};
 
 #[test]
 fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let d = start(dir.path());
+    let d = start_qa_station(dir.path());
     let mut ids = Vec::new();
     for app in ["CLI-QA-1", "CLI-QA-2"] {
-        let (s, job) = post(&d, "/enrollments", record(app));
+        let (s, job) = post(&d, "/enrollments", enrollment_body(app));
         assert_eq!(s, 202, "{job}");
         ids.push(job["id"].as_i64().unwrap());
     }
