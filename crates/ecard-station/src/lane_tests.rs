@@ -82,6 +82,13 @@ impl Rig {
         panic!("jobs did not settle: {:?}", self.station.store().counts());
     }
 
+    /// Starts lanes `names` on the station, waits until every job is done, and stops them.
+    async fn run_lanes_until_settled(&self, names: &[&str]) {
+        let lanes = LaneSet::start(&self.station, self.lanes(names)).await;
+        self.settle().await;
+        lanes.stop().await;
+    }
+
     fn check_invariants(&self) {
         tokio::task::block_in_place(|| self.check_invariants_blocking())
     }
@@ -103,6 +110,13 @@ impl Rig {
     }
 }
 
+fn assert_all_issued(store: &Store, ids: &[i64]) {
+    for id in ids {
+        let state = store.get(*id).unwrap().unwrap().state;
+        assert_eq!(state, JobState::Issued, "job {id}");
+    }
+}
+
 fn statuses(store: &Store) -> Vec<(String, String)> {
     store
         .numbers()
@@ -117,9 +131,7 @@ async fn two_lanes_issue_every_card_once() {
     let t = testutil::sqlite();
     let r = rig(t.store.clone(), "s1");
     let ids = r.submit(6).await;
-    let lanes = LaneSet::start(&r.station, r.lanes(&["lane-1", "lane-2"])).await;
-    r.settle().await;
-    lanes.stop().await;
+    r.run_lanes_until_settled(&["lane-1", "lane-2"]).await;
     let store = r.station.store();
     for id in &ids {
         let j = store.get(*id).unwrap().unwrap();
@@ -157,9 +169,7 @@ async fn spoiled_cards_void_their_numbers() {
         s.fail_verifies = 1;
     }
     r.printed.lock().unwrap().1 = 1;
-    let lanes = LaneSet::start(&r.station, r.lanes(&["lane-1"])).await;
-    r.settle().await;
-    lanes.stop().await;
+    r.run_lanes_until_settled(&["lane-1"]).await;
     let store = r.station.store();
     // Encode fault (1), verify fault (2), print jam (3) on the first job: three spoiled numbers,
     // then both issued.
@@ -175,9 +185,7 @@ async fn spoiled_cards_void_their_numbers() {
     );
     let calls = r.script.lock().unwrap().calls.clone();
     assert_eq!(calls.iter().filter(|c| c.starts_with("reject")).count(), 2);
-    for id in &ids {
-        assert_eq!(store.get(*id).unwrap().unwrap().state, JobState::Issued);
-    }
+    assert_all_issued(store, &ids);
     assert_eq!(store.revocations().unwrap().len(), 3);
     r.check_invariants();
 }
@@ -188,9 +196,7 @@ async fn attempts_run_out_into_failed() {
     let r = rig(t.store.clone(), "s1");
     let ids = r.submit(1).await;
     r.script.lock().unwrap().fail_encodes = 3;
-    let lanes = LaneSet::start(&r.station, r.lanes(&["lane-1"])).await;
-    r.settle().await;
-    lanes.stop().await;
+    r.run_lanes_until_settled(&["lane-1"]).await;
     let j = r.station.store().get(ids[0]).unwrap().unwrap();
     assert_eq!((j.state, j.attempts), (JobState::Failed, 3));
     assert_eq!(r.printed.lock().unwrap().0.len(), 0);
@@ -217,6 +223,25 @@ async fn no_blank_means_no_claim() {
     );
 }
 
+/// The sample enrollment `app` as intake stores it: the record checked (on 2026-11-25), with
+/// placeholder chip images.
+fn checked_job(app: &str) -> NewJob {
+    NewJob {
+        application_id: app.into(),
+        record_json: serde_json::to_string(
+            &ecard_model::check_record(
+                &testutil::record_json(app),
+                time::macros::date!(2026 - 11 - 25),
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+        chip_images_json: testutil::chip_images_json(),
+        late_notification: false,
+        replaces: None,
+    }
+}
+
 /// Puts jobs in the states a crash leaves them in, as lane `lane-1` of station `s1`.
 fn crashed_jobs(store: &Store, station: &str) -> Vec<i64> {
     let lane = Actor::lane(station, "lane-1");
@@ -230,21 +255,7 @@ fn crashed_jobs(store: &Store, station: &str) -> Vec<i64> {
     let mut ids = Vec::new();
     for (i, path) in targets.iter().enumerate() {
         let app = format!("MMC-CRASH-{i}");
-        let new = NewJob {
-            application_id: app.clone(),
-            record_json: serde_json::to_string(
-                &ecard_model::check_record(
-                    &testutil::record_json(&app),
-                    time::macros::date!(2026 - 11 - 25),
-                )
-                .unwrap(),
-            )
-            .unwrap(),
-            chip_images_json: testutil::chip_images_json(),
-            late_notification: false,
-            replaces: None,
-        };
-        let (j, _) = store.submit(&new, &intake, 1).unwrap();
+        let (j, _) = store.submit(&checked_job(&app), &intake, 1).unwrap();
         store
             .step(j.id, JobState::Validated, &intake, &StepInfo::default(), 2)
             .unwrap();
@@ -264,9 +275,7 @@ async fn restart_rechecks_written_cards_and_spoils_the_rest() {
     let t = testutil::sqlite();
     let ids = crashed_jobs(&t.store, "s1");
     let r = rig(t.store.clone(), "s1");
-    let lanes = LaneSet::start(&r.station, r.lanes(&["lane-1"])).await;
-    r.settle().await;
-    lanes.stop().await;
+    r.run_lanes_until_settled(&["lane-1"]).await;
     let store = r.station.store();
     let nums: Vec<String> = ids
         .iter()
@@ -299,14 +308,9 @@ async fn failed_recheck_spoils_instead_of_issuing() {
     let ids = crashed_jobs(&t.store, "s1");
     let r = rig(t.store.clone(), "s1");
     r.script.lock().unwrap().fail_rechecks = true;
-    let lanes = LaneSet::start(&r.station, r.lanes(&["lane-1"])).await;
-    r.settle().await;
-    lanes.stop().await;
+    r.run_lanes_until_settled(&["lane-1"]).await;
     let store = r.station.store();
-    for id in &ids {
-        let j = store.get(*id).unwrap().unwrap();
-        assert_eq!(j.state, JobState::Issued);
-    }
+    assert_all_issued(store, &ids);
     let voided: Vec<String> = statuses(store)
         .into_iter()
         .filter(|(_, s)| s == "voided")
@@ -322,14 +326,9 @@ async fn a_dead_stations_jobs_are_taken_over_after_its_lease() {
     // Station "dead" held a job, its lease ran out long ago (lease until ms 4).
     let ids = crashed_jobs(&t.store, "dead");
     let r = rig(t.store.clone(), "alive");
-    let lanes = LaneSet::start(&r.station, r.lanes(&["lane-a"])).await;
-    r.settle().await;
-    lanes.stop().await;
+    r.run_lanes_until_settled(&["lane-a"]).await;
     let store = r.station.store();
-    for id in &ids {
-        let j = store.get(*id).unwrap().unwrap();
-        assert_eq!(j.state, JobState::Issued);
-    }
+    assert_all_issued(store, &ids);
     // All four cards were out of reach: voided, never rechecked here.
     let calls = r.script.lock().unwrap().calls.clone();
     assert!(!calls.iter().any(|c| c.starts_with("recheck")));
@@ -369,9 +368,7 @@ async fn two_stations(store_a: Arc<Store>, store_b: Arc<Store>) {
 
 fn check_two_stations(a: &Rig, ids: &[i64]) {
     let store = a.station.store();
-    for id in ids {
-        assert_eq!(store.get(*id).unwrap().unwrap().state, JobState::Issued);
-    }
+    assert_all_issued(store, ids);
     let numbers = statuses(store);
     assert_eq!(numbers.len(), 12);
     assert!(numbers.iter().all(|(_, s)| s == "issued"));
@@ -399,22 +396,8 @@ async fn lease_expiry_hands_a_dead_stations_job_over() {
     let ids = {
         let now = r.station.now_ms();
         let s = &store;
-        let new = NewJob {
-            application_id: "MMC-LEASE".into(),
-            record_json: serde_json::to_string(
-                &ecard_model::check_record(
-                    &testutil::record_json("MMC-LEASE"),
-                    time::macros::date!(2026 - 11 - 25),
-                )
-                .unwrap(),
-            )
-            .unwrap(),
-            chip_images_json: testutil::chip_images_json(),
-            late_notification: false,
-            replaces: None,
-        };
         let intake = Actor::named("intake-1");
-        let (j, _) = s.submit(&new, &intake, now).unwrap();
+        let (j, _) = s.submit(&checked_job("MMC-LEASE"), &intake, now).unwrap();
         s.step(
             j.id,
             JobState::Validated,
