@@ -71,6 +71,12 @@ async fn call(
     )
 }
 
+/// An operator's `POST /api/v1/jobs/{id}/{action}` (retry, void).
+async fn operator_acts_on_job(st: &Station, id: i64, action: &str) -> (StatusCode, Value, String) {
+    let uri = format!("/api/v1/jobs/{id}/{action}");
+    call(st, "POST", &uri, Some(OPERATOR), vec![]).await
+}
+
 #[tokio::test]
 async fn roles_and_tokens() {
     let t = testutil::sqlite();
@@ -203,14 +209,7 @@ async fn enrollments_jobs_retry_void() {
     );
 
     // Retry needs a failed job: 409 with the reason.
-    let (s, j, _) = call(
-        &st,
-        "POST",
-        &format!("/api/v1/jobs/{id}/retry"),
-        Some(OPERATOR),
-        vec![],
-    )
-    .await;
+    let (s, j, _) = operator_acts_on_job(&st, id, "retry").await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(
         j["error"],
@@ -228,35 +227,14 @@ async fn enrollments_jobs_retry_void() {
     }
     let (_, j, _) = call(&st, "GET", &format!("/api/v1/jobs/{id}"), Some(QA), vec![]).await;
     assert_eq!(j["state"], "failed");
-    let (s, j, _) = call(
-        &st,
-        "POST",
-        &format!("/api/v1/jobs/{id}/retry"),
-        Some(OPERATOR),
-        vec![],
-    )
-    .await;
+    let (s, j, _) = operator_acts_on_job(&st, id, "retry").await;
     assert_eq!(
         (s, j["state"].as_str(), j["attempts"].as_i64()),
         (StatusCode::OK, Some("validated"), Some(0))
     );
-    let (s, j, _) = call(
-        &st,
-        "POST",
-        &format!("/api/v1/jobs/{id}/void"),
-        Some(OPERATOR),
-        vec![],
-    )
-    .await;
+    let (s, j, _) = operator_acts_on_job(&st, id, "void").await;
     assert_eq!((s, j["state"].as_str()), (StatusCode::OK, Some("voided")));
-    let (s, _, _) = call(
-        &st,
-        "POST",
-        &format!("/api/v1/jobs/{id}/void"),
-        Some(OPERATOR),
-        vec![],
-    )
-    .await;
+    let (s, _, _) = operator_acts_on_job(&st, id, "void").await;
     assert_eq!(s, StatusCode::CONFLICT);
     let (entries, _, _) = t.store.audit_snapshot().unwrap();
     let last = entries.last().unwrap();
