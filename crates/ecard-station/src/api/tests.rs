@@ -197,6 +197,18 @@ async fn enrollments_jobs_retry_void() {
             "unknown query parameter \"sort\"; use state, limit and q",
         ),
         ("/api/v1/jobs/abc", "job id \"abc\" is not a number"),
+        (
+            "/api/v1/qa/queue?sort=id",
+            "unknown query parameter \"sort\"; use limit",
+        ),
+        (
+            "/api/v1/qa/queue?limit=10001",
+            "limit \"10001\" must be a number from 1 to 10000",
+        ),
+        (
+            "/api/v1/qa/report?sort=id",
+            "unknown query parameter \"sort\"; use from, to and format",
+        ),
     ] {
         let (s, j, _) = call(&st, "GET", uri, Some(QA), vec![]).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}");
