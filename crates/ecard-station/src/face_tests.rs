@@ -81,20 +81,6 @@ async fn station_with_one_job(
     (station, id)
 }
 
-async fn settle(station: &Station) {
-    for _ in 0..3000 {
-        let counts = station.store().counts().unwrap();
-        if counts
-            .iter()
-            .all(|(s, n)| *n == 0 || s.terminal() || *s == JobState::Failed)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("jobs did not settle: {:?}", station.store().counts());
-}
-
 /// The lane statuses once the printer stage has finished its card (it records the spoil or the
 /// issue before it shows its own stage).
 async fn printer_done(station: &Station) -> Vec<crate::lane::LaneStatus> {
@@ -123,7 +109,7 @@ async fn a_spool_lane_prints_the_face_with_a_seal_over_the_chips_dg2() {
         .unwrap();
     let (station, id) = station_with_one_job(t.store.clone(), 3).await;
     let lanes = LaneSet::start(&station, vec![lane(dir.path(), &pki, fonts, driver)]).await;
-    settle(&station).await;
+    testutil::settle(&station).await;
     lanes.stop().await;
 
     let job = t.store.get(id).unwrap().unwrap();
@@ -204,7 +190,7 @@ async fn a_printer_fault_spoils_the_card_voids_its_number_and_requeues_the_job()
         vec![lane(dir.path(), &pki, fonts, Box::new(NoCards))],
     )
     .await;
-    settle(&station).await;
+    testutil::settle(&station).await;
     let status = printer_done(&station).await;
     lanes.stop().await;
     assert_eq!(status.len(), 1);
@@ -215,13 +201,7 @@ async fn a_printer_fault_spoils_the_card_voids_its_number_and_requeues_the_job()
     // Spoiled, re-queued, spoiled again: two numbers voided, then the job waits for an operator.
     let job = t.store.get(id).unwrap().unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Failed, 2));
-    let numbers: Vec<(String, String)> = t
-        .store
-        .numbers()
-        .unwrap()
-        .into_iter()
-        .map(|n| (n.document_number, n.status))
-        .collect();
+    let numbers = testutil::number_statuses(&t.store);
     assert_eq!(
         numbers,
         vec![
@@ -256,7 +236,7 @@ async fn a_spool_folder_that_is_a_file_spoils_the_card() {
         .unwrap();
     let (station, id) = station_with_one_job(t.store.clone(), 1).await;
     let lanes = LaneSet::start(&station, vec![lane(dir.path(), &pki, fonts, driver)]).await;
-    settle(&station).await;
+    testutil::settle(&station).await;
     let status = printer_done(&station).await;
     lanes.stop().await;
     // Not a printer fault: the lane is idle again, the job failed after its one attempt.

@@ -66,20 +66,8 @@ impl Rig {
         ids
     }
 
-    /// Waits (real time, bounded) until no job is queued or on a lane.
     async fn settle(&self) {
-        for _ in 0..500 {
-            // block_in_place: the sync PostgreSQL client must not run on an async worker.
-            let counts = tokio::task::block_in_place(|| self.station.store().counts().unwrap());
-            if counts
-                .iter()
-                .all(|(s, n)| *n == 0 || s.terminal() || *s == JobState::Failed)
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("jobs did not settle: {:?}", self.station.store().counts());
+        testutil::settle(&self.station).await;
     }
 
     /// Starts lanes `names` on the station, waits until every job is done, and stops them.
@@ -117,15 +105,6 @@ fn assert_all_issued(store: &Store, ids: &[i64]) {
     }
 }
 
-fn statuses(store: &Store) -> Vec<(String, String)> {
-    store
-        .numbers()
-        .unwrap()
-        .into_iter()
-        .map(|n| (n.document_number, n.status))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_lanes_issue_every_card_once() {
     let t = testutil::sqlite();
@@ -141,7 +120,7 @@ async fn two_lanes_issue_every_card_once() {
     let expected: Vec<(String, String)> = (1..=6)
         .map(|i| (format!("77{i:07}"), "issued".to_string()))
         .collect();
-    assert_eq!(statuses(store), expected);
+    assert_eq!(testutil::number_statuses(store), expected);
     let calls = r.script.lock().unwrap().calls.clone();
     assert_eq!(calls.iter().filter(|c| c.starts_with("encode")).count(), 6);
     assert_eq!(calls.iter().filter(|c| c.starts_with("verify")).count(), 6);
@@ -174,7 +153,7 @@ async fn spoiled_cards_void_their_numbers() {
     // Encode fault (1), verify fault (2), print jam (3) on the first job: three spoiled numbers,
     // then both issued.
     assert_eq!(
-        statuses(store),
+        testutil::number_statuses(store),
         vec![
             ("770000001".to_string(), "voided".to_string()),
             ("770000002".into(), "voided".into()),
@@ -311,7 +290,7 @@ async fn failed_recheck_spoils_instead_of_issuing() {
     r.run_lanes_until_settled(&["lane-1"]).await;
     let store = r.station.store();
     assert_all_issued(store, &ids);
-    let voided: Vec<String> = statuses(store)
+    let voided: Vec<String> = testutil::number_statuses(store)
         .into_iter()
         .filter(|(_, s)| s == "voided")
         .map(|(n, _)| n)
@@ -369,7 +348,7 @@ async fn two_stations(store_a: Arc<Store>, store_b: Arc<Store>) {
 fn check_two_stations(a: &Rig, ids: &[i64]) {
     let store = a.station.store();
     assert_all_issued(store, ids);
-    let numbers = statuses(store);
+    let numbers = testutil::number_statuses(store);
     assert_eq!(numbers.len(), 12);
     assert!(numbers.iter().all(|(_, s)| s == "issued"));
     let (entries, _, _) = store.audit_snapshot().unwrap();
@@ -440,7 +419,7 @@ async fn lease_expiry_hands_a_dead_stations_job_over() {
     assert_eq!(j.state, JobState::Issued);
     assert_eq!(j.document_number.as_deref(), Some("770000002"));
     assert_eq!(
-        statuses(&store),
+        testutil::number_statuses(&store),
         vec![
             ("770000001".to_string(), "voided".to_string()),
             ("770000002".into(), "issued".into())
