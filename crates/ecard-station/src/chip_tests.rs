@@ -174,22 +174,7 @@ async fn a_card_that_fails_verification_is_never_issued() {
         trust: other.trust,
         ..signing
     });
-    let station = Station::new(
-        t.store.clone(),
-        Settings {
-            poll: Duration::from_millis(20),
-            max_attempts: 2,
-            ..Settings::default()
-        },
-        Auth::default(),
-    );
-    let body = testutil::record_json("MMC-UNTRUSTED");
-    let id = station
-        .submit(body.as_bytes(), &Actor::named("intake-1"))
-        .await
-        .unwrap()
-        .job
-        .id;
+    let (station, id) = testutil::station_with_one_job(t.store.clone(), 2, "MMC-UNTRUSTED").await;
     let source = CardSource::Sim {
         blanks: dir.path().join("blanks"),
         make_blanks: true,

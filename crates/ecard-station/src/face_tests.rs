@@ -10,12 +10,10 @@ use ecard_chip::profile::Profile;
 use ecard_sim::{CardImage, SimTransport};
 use sha2::{Digest, Sha256};
 
-use crate::auth::Auth;
 use crate::chip::{CardSource, ChipEncoder, Pki};
 use crate::job::JobState;
 use crate::lane::{FacePrinter, Lane};
-use crate::server::{LaneSet, Settings, Station};
-use crate::store::Actor;
+use crate::server::{LaneSet, Station};
 use crate::testutil;
 
 fn fonts_or_skip() -> Option<Arc<ecard_face::Fonts>> {
@@ -58,29 +56,6 @@ fn lane(
     }
 }
 
-async fn station_with_one_job(
-    store: Arc<crate::store::Store>,
-    max_attempts: i64,
-) -> (Station, i64) {
-    let station = Station::new(
-        store,
-        Settings {
-            poll: Duration::from_millis(20),
-            max_attempts,
-            ..Settings::default()
-        },
-        Auth::default(),
-    );
-    let body = testutil::record_json("MMC-FACE-1");
-    let id = station
-        .submit(body.as_bytes(), &Actor::named("intake-1"))
-        .await
-        .unwrap()
-        .job
-        .id;
-    (station, id)
-}
-
 /// The lane statuses once the printer stage has finished its card (it records the spoil or the
 /// issue before it shows its own stage).
 async fn printer_done(station: &Station) -> Vec<crate::lane::LaneStatus> {
@@ -107,7 +82,7 @@ async fn a_spool_lane_prints_the_face_with_a_seal_over_the_chips_dg2() {
     let driver = ecard_print::PrinterSpec::Spool { dir: spool.clone() }
         .open()
         .unwrap();
-    let (station, id) = station_with_one_job(t.store.clone(), 3).await;
+    let (station, id) = testutil::station_with_one_job(t.store.clone(), 3, "MMC-FACE-1").await;
     let lanes = LaneSet::start(&station, vec![lane(dir.path(), &pki, fonts, driver)]).await;
     testutil::settle(&station).await;
     lanes.stop().await;
@@ -184,7 +159,7 @@ async fn a_printer_fault_spoils_the_card_voids_its_number_and_requeues_the_job()
     let t = testutil::sqlite();
     let dir = tempfile::tempdir().unwrap();
     let pki = Arc::new(Pki::demo(&dir.path().join("pki")).unwrap());
-    let (station, id) = station_with_one_job(t.store.clone(), 2).await;
+    let (station, id) = testutil::station_with_one_job(t.store.clone(), 2, "MMC-FACE-1").await;
     let lanes = LaneSet::start(
         &station,
         vec![lane(dir.path(), &pki, fonts, Box::new(NoCards))],
@@ -234,7 +209,7 @@ async fn a_spool_folder_that_is_a_file_spoils_the_card() {
     let driver = ecard_print::PrinterSpec::Spool { dir: spool.clone() }
         .open()
         .unwrap();
-    let (station, id) = station_with_one_job(t.store.clone(), 1).await;
+    let (station, id) = testutil::station_with_one_job(t.store.clone(), 1, "MMC-FACE-1").await;
     let lanes = LaneSet::start(&station, vec![lane(dir.path(), &pki, fonts, driver)]).await;
     testutil::settle(&station).await;
     let status = printer_done(&station).await;

@@ -266,3 +266,29 @@ pub(crate) fn number_statuses(store: &Store) -> Vec<(String, String)> {
         .map(|n| (n.document_number, n.status))
         .collect()
 }
+
+/// A station on `store` (no tokens, polling every 20 ms, `max_attempts` cards per job) with the
+/// sample record `application_id` submitted by `intake-1`, and that job's id.
+pub(crate) async fn station_with_one_job(
+    store: Arc<Store>,
+    max_attempts: i64,
+    application_id: &str,
+) -> (Station, i64) {
+    let station = Station::new(
+        store,
+        crate::server::Settings {
+            poll: Duration::from_millis(20),
+            max_attempts,
+            ..crate::server::Settings::default()
+        },
+        crate::auth::Auth::default(),
+    );
+    let body = record_json(application_id);
+    let id = station
+        .submit(body.as_bytes(), &crate::store::Actor::named("intake-1"))
+        .await
+        .unwrap()
+        .job
+        .id;
+    (station, id)
+}
