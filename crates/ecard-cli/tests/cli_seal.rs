@@ -59,7 +59,8 @@ impl Demo {
         args.extend_from_slice(extra);
         ecard(&args)
     }
-    fn sign_status(&self, tsv: &str, name: &str, extra: &[&str]) -> String {
+    /// `ecard status sign` of the revocations `tsv`, written to `NAME.tsv`, into `NAME.cose`.
+    fn run_status_sign(&self, tsv: &str, name: &str, extra: &[&str]) -> Output {
         let rev = self.p(&format!("{name}.tsv"));
         std::fs::write(&rev, tsv).unwrap();
         let out = self.p(&format!("{name}.cose"));
@@ -75,14 +76,18 @@ impl Demo {
             &out,
         ];
         args.extend_from_slice(extra);
-        let o = ecard(&args);
+        ecard(&args)
+    }
+    /// [`Self::run_status_sign`] that must succeed; the signed list's path.
+    fn sign_status(&self, tsv: &str, name: &str, extra: &[&str]) -> String {
+        let o = self.run_status_sign(tsv, name, extra);
         assert_eq!(
             o.status.code(),
             Some(0),
             "{}",
             String::from_utf8_lossy(&o.stderr)
         );
-        out
+        self.p(&format!("{name}.cose"))
     }
 }
 
@@ -293,20 +298,7 @@ fn bad_inputs_get_red_verdicts_naming_why() {
         stdout(&o)
     );
     // A bad revocation file is an error (3) naming the line.
-    let rev = d.p("bad.tsv");
-    std::fs::write(&rev, "771000001\tstolen\t2026-11-20\n").unwrap();
-    let pki = d.p("pki");
-    let out = d.p("bad.cose");
-    let o = ecard(&[
-        "status",
-        "sign",
-        "--revoked",
-        &rev,
-        "--pki",
-        &pki,
-        "--out",
-        &out,
-    ]);
+    let o = d.run_status_sign("771000001\tstolen\t2026-11-20\n", "bad", &[]);
     assert_eq!(o.status.code(), Some(3));
     assert!(
         String::from_utf8_lossy(&o.stderr)
