@@ -5,13 +5,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use ecard_station::store::Store;
+
+#[path = "../support/station.rs"]
+mod station;
 
 const CONFIG: &str = r#"
 station_id = "crash-test"
@@ -36,29 +39,12 @@ struct Daemon {
     token: String,
 }
 
+/// Starts the daemon on the data directory `dir` (whose `station.toml` the test wrote) and checks
+/// that the admin token it wrote there is its owner's alone.
 fn start(dir: &Path) -> Daemon {
-    let mut child = Command::new(ecard_system_tests::ecard_bin())
-        .args(["station", "serve", "--config"])
-        .arg(dir.join("station.toml"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("ECARD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut addr = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            addr = Some(rest.split('/').next().unwrap().parse().unwrap());
-            break;
-        }
-    }
-    // Keep draining stdout so the daemon never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let mut ecard = Command::new(ecard_system_tests::ecard_bin());
+    ecard.env("ECARD_LOG", "warn");
+    let (child, base) = station::serve_station(ecard, dir, Some(&dir.join("station.toml")));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -72,14 +58,10 @@ fn start(dir: &Path) -> Daemon {
             "admin.token must be readable by its owner only"
         );
     }
-    let token = std::fs::read_to_string(dir.join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_string();
     Daemon {
         child,
-        addr: addr.expect("daemon printed its address"),
-        token,
+        addr: base.trim_start_matches("http://").parse().unwrap(),
+        token: station::admin_token(dir),
     }
 }
 
@@ -106,26 +88,7 @@ fn http(d: &Daemon, method: &str, path: &str, body: &[u8]) -> Option<(u16, serde
 }
 
 fn record(app: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    let samples = format!("{}/../samples/karimov", env!("CARGO_MANIFEST_DIR"));
-    let b64 = |f: &str| {
-        base64::engine::general_purpose::STANDARD
-            .encode(std::fs::read(format!("{samples}/{f}")).unwrap())
-    };
-    serde_json::json!({
-        "application_id": app,
-        "surname": "KARIMOV", "given_names": "ALISHER", "patronymic": "BAKHODIROVICH",
-        "date_of_birth": "1990-05-17", "sex": "M", "nationality": "UZB",
-        "residence_status": "temporary",
-        "identity_document": {"kind": "passport", "number": "FA1234567", "issuing_state": "UZB",
-                              "date_of_expiry": "2030-01-01"},
-        "photo": {"base64": b64("photo.jpg")},
-        "signature": {"base64": b64("signature.png")},
-        "application": {"kind": "first_issue"},
-        "applied_on": "2026-11-24"
-    })
-    .to_string()
-    .into_bytes()
+    station::sample_enrollment(app).to_string().into_bytes()
 }
 
 fn kill9(mut d: Daemon) {

@@ -6,30 +6,19 @@
 //! Skipped (saying so) unless `ECARD_PCSC_TESTS=1`; with it, a missing pcscd fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 
 use ecard_system_tests::{SimServe, ecard_bin, pcsc_test, run, s, sample, test_vpcd_port};
 
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(char::from(T[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+#[path = "../support/station.rs"]
+mod station;
 
 fn http(addr: SocketAddr, token: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -62,38 +51,13 @@ fn a_pcsc_lane_issues_a_card_that_passes_the_checkpoint() {
         format!("[[lanes]]\nname = \"pcsc-1\"\nencoder = \"pcsc:{reader}\"\n"),
     )
     .unwrap();
-    let mut daemon = Command::new(ecard_bin())
-        .args([
-            "station",
-            "serve",
-            "--config",
-            "station.toml",
-            "--data-dir",
-            "data",
-        ])
-        .args(["--listen", "127.0.0.1:0"])
-        .current_dir(d)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut addr = None;
-    for line in BufReader::new(daemon.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            addr = Some(
-                rest.split('/')
-                    .next()
-                    .unwrap()
-                    .parse::<SocketAddr>()
-                    .unwrap(),
-            );
-            break;
-        }
-    }
-    let addr = addr.expect("the daemon prints its address");
-    let token = std::fs::read_to_string(d.join("data/admin.token")).unwrap();
-    let token = token.trim();
+    let mut ecard = Command::new(ecard_bin());
+    ecard.current_dir(d);
+    let (mut daemon, base) =
+        station::serve_station(ecard, Path::new("data"), Some(Path::new("station.toml")));
+    let addr: SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    let token = station::admin_token(&d.join("data"));
+    let token = token.as_str();
 
     let karimov = sample("karimov.json");
     let mut record: serde_json::Value =
@@ -101,8 +65,8 @@ fn a_pcsc_lane_issues_a_card_that_passes_the_checkpoint() {
     let base = karimov.parent().unwrap();
     for key in ["photo", "signature"] {
         let path = record[key]["path"].as_str().unwrap().to_string();
-        record[key] =
-            serde_json::json!({"base64": base64(&std::fs::read(base.join(path)).unwrap())});
+        let image = std::fs::read(base.join(path)).unwrap();
+        record[key] = serde_json::json!({"base64": STANDARD.encode(image)});
     }
     let (status, body) = http(
         addr,

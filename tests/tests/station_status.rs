@@ -3,13 +3,13 @@
 //! the old card and green for the new one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
 
-use base64::Engine as _;
-use ecard_system_tests::{ecard, ecard_bin, workspace_root};
+use ecard_system_tests::{ecard, ecard_bin};
+
+#[path = "../support/station.rs"]
+mod station;
 
 struct Daemon {
     child: Child,
@@ -24,55 +24,26 @@ impl Drop for Daemon {
     }
 }
 
+/// Starts the daemon with its embedded defaults on the data directory `dir`.
 fn start(dir: &Path) -> Daemon {
-    let mut child = Command::new(ecard_bin())
-        .args(["station", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("ECARD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut base = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        // "ecard station station-1 listening on http://127.0.0.1:35699/api/v1 (sqlite store, 2 lanes)"
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            let url = rest.split_whitespace().next().unwrap_or_default();
-            base = Some(url.trim_end_matches("/api/v1").to_string());
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    let token = std::fs::read_to_string(dir.join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let mut ecard = Command::new(ecard_bin());
+    ecard.env("ECARD_LOG", "warn");
+    let (child, base) = station::serve_station(ecard, dir, None);
     Daemon {
         child,
-        base: base.expect("the daemon prints its address"),
-        token,
+        base,
+        token: station::admin_token(dir),
     }
 }
 
+/// The sample enrollment as `application` (a first issue or a replacement) applied for today,
+/// with an identity document valid until 2031-03-14.
 fn record(app: &str, application: serde_json::Value) -> String {
-    let samples = workspace_root().join("samples/karimov");
-    let b64 = |f: &str| {
-        base64::engine::general_purpose::STANDARD.encode(std::fs::read(samples.join(f)).unwrap())
-    };
-    serde_json::json!({
-        "application_id": app,
-        "surname": "KARIMOV", "given_names": "ALISHER", "patronymic": "BAKHODIROVICH",
-        "date_of_birth": "1990-05-17", "sex": "M", "nationality": "UZB",
-        "residence_status": "temporary",
-        "identity_document": {"kind": "passport", "number": "FA1234567", "issuing_state": "UZB",
-                              "date_of_expiry": "2031-03-14"},
-        "photo": {"base64": b64("photo.jpg")}, "signature": {"base64": b64("signature.png")},
-        "application": application,
-        "applied_on": today(),
-    })
-    .to_string()
+    let mut record = station::sample_enrollment(app);
+    record["identity_document"]["date_of_expiry"] = "2031-03-14".into();
+    record["application"] = application;
+    record["applied_on"] = today().into();
+    record.to_string()
 }
 
 fn today() -> String {
@@ -96,25 +67,8 @@ fn issue(d: &Daemon, body: &str) -> String {
         .map(|t| serde_json::from_str(&t).unwrap())
         .unwrap();
     let id = job["id"].as_i64().expect("the job has an id");
-    let started = Instant::now();
-    loop {
-        let job: serde_json::Value = ureq::get(&format!("{}/api/v1/jobs/{id}", d.base))
-            .header("Authorization", &auth)
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .map(|t| serde_json::from_str(&t).unwrap())
-            .unwrap();
-        if job["state"] == "issued" {
-            return job["document_number"].as_str().unwrap().to_string();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "job {id} not issued: {job}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let job = station::wait_until_issued(&d.base, &d.token, id);
+    job["document_number"].as_str().unwrap().to_string()
 }
 
 #[test]

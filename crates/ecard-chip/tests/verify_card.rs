@@ -409,6 +409,17 @@ fn inconsistent_content_is_refused() {
     );
 }
 
+/// `openssl cms -verify` of the DER SignedData `input` in `dir` (its signature only: `-noverify`
+/// skips the certificate chain), writing the signed content to `content`.
+fn openssl_cms_verify(dir: &std::path::Path, input: &str, content: &str) -> std::process::Output {
+    Command::new("openssl")
+        .args(["cms", "-verify", "-noverify", "-inform", "DER"])
+        .args(["-in", input, "-out", content])
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn openssl_verifies_our_sod() {
     if !Command::new("openssl")
@@ -424,21 +435,7 @@ fn openssl_verifies_our_sod() {
     let h = ecard_chip::tlv::parse_header(sod).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("sod.der"), &sod[h.header_len..]).unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "cms",
-            "-verify",
-            "-noverify",
-            "-inform",
-            "DER",
-            "-in",
-            "sod.der",
-            "-out",
-            "lso.der",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = openssl_cms_verify(dir.path(), "sod.der", "lso.der");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("Verification successful"), "{err}");
@@ -454,21 +451,7 @@ fn openssl_verifies_our_sod() {
     let n = bad.len();
     bad[n - 5] ^= 1;
     std::fs::write(dir.path().join("bad.der"), &bad).unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "cms",
-            "-verify",
-            "-noverify",
-            "-inform",
-            "DER",
-            "-in",
-            "bad.der",
-            "-out",
-            "x",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = openssl_cms_verify(dir.path(), "bad.der", "x");
     assert!(!out.status.success());
 }
 

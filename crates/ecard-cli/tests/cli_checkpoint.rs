@@ -9,13 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn ecard(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ecard"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .output()
-        .unwrap()
-}
+mod demo_common;
+
+use demo_common::Demo;
 
 struct Server {
     child: Child,
@@ -127,30 +123,9 @@ fn band_rgb(png: &Path) -> [u8; 3] {
 
 #[test]
 fn checkpoint_screen_is_green_for_a_good_card_and_red_for_a_revoked_one() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("demo");
-    let o = ecard(&["demo", "--cards", "2", "--out", out.to_str().unwrap()]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let p = |rel: &str| out.join(rel).display().to_string();
-    let rev = p("revoked.tsv");
-    std::fs::write(&rev, "771000002\treplaced\t2026-11-20\n").unwrap();
-    let revoked = p("revoked.cose");
-    let o = ecard(&[
-        "status",
-        "sign",
-        "--revoked",
-        &rev,
-        "--pki",
-        &p("pki"),
-        "--out",
-        &revoked,
-    ]);
-    assert_eq!(o.status.code(), Some(0));
+    let demo = Demo::new();
+    let p = |rel: &str| demo.p(rel);
+    let revoked = demo.sign_status("771000002\treplaced\t2026-11-20\n", "revoked", &[]);
 
     let good = serve(&[
         "--sim",

@@ -7,15 +7,17 @@
 
 mod common;
 
-use common::{QA_TOKEN, post, record, run, start, text, today, wait_issued};
+use std::path::Path;
+
+use common::{QA_TOKEN, enrollment_body, post, run, start_qa_station, text, today, wait_issued};
 
 #[test]
 fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let d = start(dir.path());
+    let d = start_qa_station(dir.path());
     let mut ids = Vec::new();
     for app in ["CLI-QA-1", "CLI-QA-2"] {
-        let (s, job) = post(&d, "/enrollments", record(app));
+        let (s, job) = post(&d, "/enrollments", enrollment_body(app));
         assert_eq!(s, 202, "{job}");
         ids.push(job["id"].as_i64().unwrap());
     }
@@ -26,22 +28,25 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
     let (c1, c2) = (card("770000001"), card("770000002"));
     let trust = dir.path().join("pki/csca.pem");
     let today = today();
-    let at = ["--at", today.as_str()];
+    // `ecard qa` of a card image through the station's API, as the qa token.
+    let qa_through_api = |card: &Path| {
+        run(&[
+            "qa",
+            "--sim",
+            card.to_str().unwrap(),
+            "--station",
+            &d.base,
+            "--token",
+            QA_TOKEN,
+            "--trust",
+            trust.to_str().unwrap(),
+            "--at",
+            &today,
+        ])
+    };
 
     // Through the API, as the qa token.
-    let mut args = vec![
-        "qa",
-        "--sim",
-        c1.to_str().unwrap(),
-        "--station",
-        &d.base,
-        "--token",
-        QA_TOKEN,
-        "--trust",
-        trust.to_str().unwrap(),
-    ];
-    args.extend(at);
-    let out = run(&args);
+    let out = qa_through_api(&c1);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("QA PASS"), "{}", text(&out));
     assert!(
@@ -52,7 +57,7 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
     assert!(text(&out).contains("recorded as qa-anna"), "{}", text(&out));
 
     // Through the store, as a named inspector; JSON verdict.
-    let mut args = vec![
+    let out = run(&[
         "qa",
         "--sim",
         c2.to_str().unwrap(),
@@ -61,9 +66,9 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
         "--inspector",
         "boris",
         "--json",
-    ];
-    args.extend(at);
-    let out = run(&args);
+        "--at",
+        &today,
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["failures"], serde_json::json!([]));
@@ -72,19 +77,7 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
     // Voided: the number is revoked.
     let (s, _) = post(&d, &format!("/jobs/{}/void", ids[1]), String::new());
     assert_eq!(s, 200);
-    let mut args = vec![
-        "qa",
-        "--sim",
-        c2.to_str().unwrap(),
-        "--station",
-        &d.base,
-        "--token",
-        QA_TOKEN,
-        "--trust",
-        trust.to_str().unwrap(),
-    ];
-    args.extend(at);
-    let out = run(&args);
+    let out = qa_through_api(&c2);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = text(&out);
     assert!(t.contains("QA FAIL"), "{t}");
@@ -110,36 +103,17 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("--trust CSCA.pem"), "{}", text(&out));
 
-    // The report counts the three verdicts, both ways.
-    let today = {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-            + 3 * 3600;
-        let days = now.div_euclid(86400);
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        format!("{year:04}-{month:02}-{day:02}")
+    // The report counts the three verdicts, both ways. The station's days are Moscow days, as
+    // `today` is.
+    let report = |format_and_source: &[&str]| {
+        let mut args = vec!["qa", "report", "--from", &today, "--to", &today];
+        args.extend(format_and_source);
+        run(&args)
     };
     let expected = format!(
         "section,key,inspected,failed\ntotal,all,3,1\nlane,lane-1,3,1\nday,{today},3,1\nreason,issued,,1\nreason,revoked,,1\nvoided,770000002,,\n"
     );
-    let out = run(&[
-        "qa",
-        "report",
-        "--from",
-        &today,
-        "--to",
-        &today,
+    let out = report(&[
         "--format",
         "csv",
         "--data-dir",
@@ -147,32 +121,10 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
-    let out = run(&[
-        "qa",
-        "report",
-        "--from",
-        &today,
-        "--to",
-        &today,
-        "--format",
-        "csv",
-        "--station",
-        &d.base,
-        "--token",
-        QA_TOKEN,
-    ]);
+    let out = report(&["--format", "csv", "--station", &d.base, "--token", QA_TOKEN]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
-    let out = run(&[
-        "qa",
-        "report",
-        "--from",
-        &today,
-        "--to",
-        &today,
-        "--data-dir",
-        dir.path().to_str().unwrap(),
-    ]);
+    let out = report(&["--data-dir", dir.path().to_str().unwrap()]);
     let html = String::from_utf8_lossy(&out.stdout);
     assert!(
         html.starts_with("<!doctype html>") && html.contains("<svg "),

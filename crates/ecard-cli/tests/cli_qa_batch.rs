@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{post, record, start, today, wait_issued};
+use common::{enrollment_body, post, start_qa_station, today, wait_issued};
 
 const READER: &str = "Virtual PCD 00 01";
 const PORT: &str = "35964";
@@ -47,9 +47,9 @@ fn batch_judges_three_cards_through_pcscd_and_sums_up() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let d = start(dir.path());
+    let d = start_qa_station(dir.path());
     for app in ["BATCH-1", "BATCH-2", "BATCH-3"] {
-        let (s, job) = post(&d, "/enrollments", record(app));
+        let (s, job) = post(&d, "/enrollments", enrollment_body(app));
         assert_eq!(s, 202, "{job}");
     }
     for id in 1..=3 {

@@ -4,16 +4,11 @@
 //! signer each get a red verdict naming why. Exit codes: 0 green, 1 red, 2 amber.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn ecard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ecard"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .output()
-        .unwrap()
-}
+mod demo_common;
+
+use demo_common::{Demo, ecard};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
@@ -23,30 +18,8 @@ fn last_line(o: &Output) -> String {
     stdout(o).lines().last().unwrap_or("").to_string()
 }
 
-struct Demo {
-    _tmp: tempfile::TempDir,
-    out: PathBuf,
-}
-
+/// The seal's readers on the demo's cards.
 impl Demo {
-    fn new() -> Demo {
-        let tmp = tempfile::tempdir().unwrap();
-        let out = tmp.path().join("demo");
-        let o = ecard(&["demo", "--cards", "2", "--out", out.to_str().unwrap()]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        Demo { _tmp: tmp, out }
-    }
-    fn p(&self, rel: &str) -> String {
-        self.out.join(rel).display().to_string()
-    }
-    fn card(&self, n: u32, file: &str) -> String {
-        self.p(&format!("cards/77100000{n}/{file}"))
-    }
     fn scan(&self, image: &str, extra: &[&str]) -> Output {
         let (csca, ds) = (self.p("pki/csca.pem"), self.p("pki/ds.pem"));
         let mut args = vec!["scan", image, "--trust", &csca, "--ds", &ds];
@@ -58,31 +31,6 @@ impl Demo {
         let mut args = vec!["check", "--sim", &img, "--trust", &csca];
         args.extend_from_slice(extra);
         ecard(&args)
-    }
-    fn sign_status(&self, tsv: &str, name: &str, extra: &[&str]) -> String {
-        let rev = self.p(&format!("{name}.tsv"));
-        std::fs::write(&rev, tsv).unwrap();
-        let out = self.p(&format!("{name}.cose"));
-        let pki = self.p("pki");
-        let mut args = vec![
-            "status",
-            "sign",
-            "--revoked",
-            &rev,
-            "--pki",
-            &pki,
-            "--out",
-            &out,
-        ];
-        args.extend_from_slice(extra);
-        let o = ecard(&args);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        out
     }
 }
 
@@ -293,20 +241,7 @@ fn bad_inputs_get_red_verdicts_naming_why() {
         stdout(&o)
     );
     // A bad revocation file is an error (3) naming the line.
-    let rev = d.p("bad.tsv");
-    std::fs::write(&rev, "771000001\tstolen\t2026-11-20\n").unwrap();
-    let pki = d.p("pki");
-    let out = d.p("bad.cose");
-    let o = ecard(&[
-        "status",
-        "sign",
-        "--revoked",
-        &rev,
-        "--pki",
-        &pki,
-        "--out",
-        &out,
-    ]);
+    let o = d.run_status_sign("771000001\tstolen\t2026-11-20\n", "bad", &[]);
     assert_eq!(o.status.code(), Some(3));
     assert!(
         String::from_utf8_lossy(&o.stderr)

@@ -33,20 +33,6 @@ fn lane(name: &str, dir: &std::path::Path, pki: &Arc<Pki>, source: CardSource) -
     }
 }
 
-async fn settle(station: &Station) {
-    for _ in 0..1000 {
-        let counts = station.store().counts().unwrap();
-        if counts
-            .iter()
-            .all(|(s, n)| *n == 0 || s.terminal() || *s == JobState::Failed)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("jobs did not settle: {:?}", station.store().counts());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sim_lanes_issue_cards_a_checkpoint_accepts() {
     let t = testutil::sqlite();
@@ -94,12 +80,7 @@ async fn sim_lanes_issue_cards_a_checkpoint_accepts() {
     lanes.stop().await;
 
     let store = station.store();
-    let numbers: Vec<(String, String)> = store
-        .numbers()
-        .unwrap()
-        .into_iter()
-        .map(|n| (n.document_number, n.status))
-        .collect();
+    let numbers = testutil::number_statuses(store);
     assert_eq!(
         numbers,
         vec![
@@ -193,28 +174,13 @@ async fn a_card_that_fails_verification_is_never_issued() {
         trust: other.trust,
         ..signing
     });
-    let station = Station::new(
-        t.store.clone(),
-        Settings {
-            poll: Duration::from_millis(20),
-            max_attempts: 2,
-            ..Settings::default()
-        },
-        Auth::default(),
-    );
-    let body = testutil::record_json("MMC-UNTRUSTED");
-    let id = station
-        .submit(body.as_bytes(), &Actor::named("intake-1"))
-        .await
-        .unwrap()
-        .job
-        .id;
+    let (station, id) = testutil::station_with_one_job(t.store.clone(), 2, "MMC-UNTRUSTED").await;
     let source = CardSource::Sim {
         blanks: dir.path().join("blanks"),
         make_blanks: true,
     };
     let lanes = LaneSet::start(&station, vec![lane("lane-1", dir.path(), &pki, source)]).await;
-    settle(&station).await;
+    testutil::settle(&station).await;
     lanes.stop().await;
     let job = t.store.get(id).unwrap().unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Failed, 2));

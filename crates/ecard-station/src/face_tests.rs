@@ -10,12 +10,10 @@ use ecard_chip::profile::Profile;
 use ecard_sim::{CardImage, SimTransport};
 use sha2::{Digest, Sha256};
 
-use crate::auth::Auth;
 use crate::chip::{CardSource, ChipEncoder, Pki};
 use crate::job::JobState;
 use crate::lane::{FacePrinter, Lane};
-use crate::server::{LaneSet, Settings, Station};
-use crate::store::Actor;
+use crate::server::{LaneSet, Station};
 use crate::testutil;
 
 fn fonts_or_skip() -> Option<Arc<ecard_face::Fonts>> {
@@ -58,43 +56,6 @@ fn lane(
     }
 }
 
-async fn station_with_one_job(
-    store: Arc<crate::store::Store>,
-    max_attempts: i64,
-) -> (Station, i64) {
-    let station = Station::new(
-        store,
-        Settings {
-            poll: Duration::from_millis(20),
-            max_attempts,
-            ..Settings::default()
-        },
-        Auth::default(),
-    );
-    let body = testutil::record_json("MMC-FACE-1");
-    let id = station
-        .submit(body.as_bytes(), &Actor::named("intake-1"))
-        .await
-        .unwrap()
-        .job
-        .id;
-    (station, id)
-}
-
-async fn settle(station: &Station) {
-    for _ in 0..3000 {
-        let counts = station.store().counts().unwrap();
-        if counts
-            .iter()
-            .all(|(s, n)| *n == 0 || s.terminal() || *s == JobState::Failed)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("jobs did not settle: {:?}", station.store().counts());
-}
-
 /// The lane statuses once the printer stage has finished its card (it records the spoil or the
 /// issue before it shows its own stage).
 async fn printer_done(station: &Station) -> Vec<crate::lane::LaneStatus> {
@@ -121,9 +82,9 @@ async fn a_spool_lane_prints_the_face_with_a_seal_over_the_chips_dg2() {
     let driver = ecard_print::PrinterSpec::Spool { dir: spool.clone() }
         .open()
         .unwrap();
-    let (station, id) = station_with_one_job(t.store.clone(), 3).await;
+    let (station, id) = testutil::station_with_one_job(t.store.clone(), 3, "MMC-FACE-1").await;
     let lanes = LaneSet::start(&station, vec![lane(dir.path(), &pki, fonts, driver)]).await;
-    settle(&station).await;
+    testutil::settle(&station).await;
     lanes.stop().await;
 
     let job = t.store.get(id).unwrap().unwrap();
@@ -198,13 +159,13 @@ async fn a_printer_fault_spoils_the_card_voids_its_number_and_requeues_the_job()
     let t = testutil::sqlite();
     let dir = tempfile::tempdir().unwrap();
     let pki = Arc::new(Pki::demo(&dir.path().join("pki")).unwrap());
-    let (station, id) = station_with_one_job(t.store.clone(), 2).await;
+    let (station, id) = testutil::station_with_one_job(t.store.clone(), 2, "MMC-FACE-1").await;
     let lanes = LaneSet::start(
         &station,
         vec![lane(dir.path(), &pki, fonts, Box::new(NoCards))],
     )
     .await;
-    settle(&station).await;
+    testutil::settle(&station).await;
     let status = printer_done(&station).await;
     lanes.stop().await;
     assert_eq!(status.len(), 1);
@@ -215,13 +176,7 @@ async fn a_printer_fault_spoils_the_card_voids_its_number_and_requeues_the_job()
     // Spoiled, re-queued, spoiled again: two numbers voided, then the job waits for an operator.
     let job = t.store.get(id).unwrap().unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Failed, 2));
-    let numbers: Vec<(String, String)> = t
-        .store
-        .numbers()
-        .unwrap()
-        .into_iter()
-        .map(|n| (n.document_number, n.status))
-        .collect();
+    let numbers = testutil::number_statuses(&t.store);
     assert_eq!(
         numbers,
         vec![
@@ -254,9 +209,9 @@ async fn a_spool_folder_that_is_a_file_spoils_the_card() {
     let driver = ecard_print::PrinterSpec::Spool { dir: spool.clone() }
         .open()
         .unwrap();
-    let (station, id) = station_with_one_job(t.store.clone(), 1).await;
+    let (station, id) = testutil::station_with_one_job(t.store.clone(), 1, "MMC-FACE-1").await;
     let lanes = LaneSet::start(&station, vec![lane(dir.path(), &pki, fonts, driver)]).await;
-    settle(&station).await;
+    testutil::settle(&station).await;
     let status = printer_done(&station).await;
     lanes.stop().await;
     // Not a printer fault: the lane is idle again, the job failed after its one attempt.

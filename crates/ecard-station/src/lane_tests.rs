@@ -66,20 +66,15 @@ impl Rig {
         ids
     }
 
-    /// Waits (real time, bounded) until no job is queued or on a lane.
     async fn settle(&self) {
-        for _ in 0..500 {
-            // block_in_place: the sync PostgreSQL client must not run on an async worker.
-            let counts = tokio::task::block_in_place(|| self.station.store().counts().unwrap());
-            if counts
-                .iter()
-                .all(|(s, n)| *n == 0 || s.terminal() || *s == JobState::Failed)
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("jobs did not settle: {:?}", self.station.store().counts());
+        testutil::settle(&self.station).await;
+    }
+
+    /// Starts lanes `names` on the station, waits until every job is done, and stops them.
+    async fn run_lanes_until_settled(&self, names: &[&str]) {
+        let lanes = LaneSet::start(&self.station, self.lanes(names)).await;
+        self.settle().await;
+        lanes.stop().await;
     }
 
     fn check_invariants(&self) {
@@ -103,13 +98,11 @@ impl Rig {
     }
 }
 
-fn statuses(store: &Store) -> Vec<(String, String)> {
-    store
-        .numbers()
-        .unwrap()
-        .into_iter()
-        .map(|n| (n.document_number, n.status))
-        .collect()
+fn assert_all_issued(store: &Store, ids: &[i64]) {
+    for id in ids {
+        let state = store.get(*id).unwrap().unwrap().state;
+        assert_eq!(state, JobState::Issued, "job {id}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,9 +110,7 @@ async fn two_lanes_issue_every_card_once() {
     let t = testutil::sqlite();
     let r = rig(t.store.clone(), "s1");
     let ids = r.submit(6).await;
-    let lanes = LaneSet::start(&r.station, r.lanes(&["lane-1", "lane-2"])).await;
-    r.settle().await;
-    lanes.stop().await;
+    r.run_lanes_until_settled(&["lane-1", "lane-2"]).await;
     let store = r.station.store();
     for id in &ids {
         let j = store.get(*id).unwrap().unwrap();
@@ -129,7 +120,7 @@ async fn two_lanes_issue_every_card_once() {
     let expected: Vec<(String, String)> = (1..=6)
         .map(|i| (format!("77{i:07}"), "issued".to_string()))
         .collect();
-    assert_eq!(statuses(store), expected);
+    assert_eq!(testutil::number_statuses(store), expected);
     let calls = r.script.lock().unwrap().calls.clone();
     assert_eq!(calls.iter().filter(|c| c.starts_with("encode")).count(), 6);
     assert_eq!(calls.iter().filter(|c| c.starts_with("verify")).count(), 6);
@@ -157,14 +148,12 @@ async fn spoiled_cards_void_their_numbers() {
         s.fail_verifies = 1;
     }
     r.printed.lock().unwrap().1 = 1;
-    let lanes = LaneSet::start(&r.station, r.lanes(&["lane-1"])).await;
-    r.settle().await;
-    lanes.stop().await;
+    r.run_lanes_until_settled(&["lane-1"]).await;
     let store = r.station.store();
     // Encode fault (1), verify fault (2), print jam (3) on the first job: three spoiled numbers,
     // then both issued.
     assert_eq!(
-        statuses(store),
+        testutil::number_statuses(store),
         vec![
             ("770000001".to_string(), "voided".to_string()),
             ("770000002".into(), "voided".into()),
@@ -175,9 +164,7 @@ async fn spoiled_cards_void_their_numbers() {
     );
     let calls = r.script.lock().unwrap().calls.clone();
     assert_eq!(calls.iter().filter(|c| c.starts_with("reject")).count(), 2);
-    for id in &ids {
-        assert_eq!(store.get(*id).unwrap().unwrap().state, JobState::Issued);
-    }
+    assert_all_issued(store, &ids);
     assert_eq!(store.revocations().unwrap().len(), 3);
     r.check_invariants();
 }
@@ -188,9 +175,7 @@ async fn attempts_run_out_into_failed() {
     let r = rig(t.store.clone(), "s1");
     let ids = r.submit(1).await;
     r.script.lock().unwrap().fail_encodes = 3;
-    let lanes = LaneSet::start(&r.station, r.lanes(&["lane-1"])).await;
-    r.settle().await;
-    lanes.stop().await;
+    r.run_lanes_until_settled(&["lane-1"]).await;
     let j = r.station.store().get(ids[0]).unwrap().unwrap();
     assert_eq!((j.state, j.attempts), (JobState::Failed, 3));
     assert_eq!(r.printed.lock().unwrap().0.len(), 0);
@@ -217,6 +202,25 @@ async fn no_blank_means_no_claim() {
     );
 }
 
+/// The sample enrollment `app` as intake stores it: the record checked (on 2026-11-25), with
+/// placeholder chip images.
+fn checked_job(app: &str) -> NewJob {
+    NewJob {
+        application_id: app.into(),
+        record_json: serde_json::to_string(
+            &ecard_model::check_record(
+                &testutil::record_json(app),
+                time::macros::date!(2026 - 11 - 25),
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+        chip_images_json: testutil::chip_images_json(),
+        late_notification: false,
+        replaces: None,
+    }
+}
+
 /// Puts jobs in the states a crash leaves them in, as lane `lane-1` of station `s1`.
 fn crashed_jobs(store: &Store, station: &str) -> Vec<i64> {
     let lane = Actor::lane(station, "lane-1");
@@ -230,21 +234,7 @@ fn crashed_jobs(store: &Store, station: &str) -> Vec<i64> {
     let mut ids = Vec::new();
     for (i, path) in targets.iter().enumerate() {
         let app = format!("MMC-CRASH-{i}");
-        let new = NewJob {
-            application_id: app.clone(),
-            record_json: serde_json::to_string(
-                &ecard_model::check_record(
-                    &testutil::record_json(&app),
-                    time::macros::date!(2026 - 11 - 25),
-                )
-                .unwrap(),
-            )
-            .unwrap(),
-            chip_images_json: testutil::chip_images_json(),
-            late_notification: false,
-            replaces: None,
-        };
-        let (j, _) = store.submit(&new, &intake, 1).unwrap();
+        let (j, _) = store.submit(&checked_job(&app), &intake, 1).unwrap();
         store
             .step(j.id, JobState::Validated, &intake, &StepInfo::default(), 2)
             .unwrap();
@@ -264,9 +254,7 @@ async fn restart_rechecks_written_cards_and_spoils_the_rest() {
     let t = testutil::sqlite();
     let ids = crashed_jobs(&t.store, "s1");
     let r = rig(t.store.clone(), "s1");
-    let lanes = LaneSet::start(&r.station, r.lanes(&["lane-1"])).await;
-    r.settle().await;
-    lanes.stop().await;
+    r.run_lanes_until_settled(&["lane-1"]).await;
     let store = r.station.store();
     let nums: Vec<String> = ids
         .iter()
@@ -299,15 +287,10 @@ async fn failed_recheck_spoils_instead_of_issuing() {
     let ids = crashed_jobs(&t.store, "s1");
     let r = rig(t.store.clone(), "s1");
     r.script.lock().unwrap().fail_rechecks = true;
-    let lanes = LaneSet::start(&r.station, r.lanes(&["lane-1"])).await;
-    r.settle().await;
-    lanes.stop().await;
+    r.run_lanes_until_settled(&["lane-1"]).await;
     let store = r.station.store();
-    for id in &ids {
-        let j = store.get(*id).unwrap().unwrap();
-        assert_eq!(j.state, JobState::Issued);
-    }
-    let voided: Vec<String> = statuses(store)
+    assert_all_issued(store, &ids);
+    let voided: Vec<String> = testutil::number_statuses(store)
         .into_iter()
         .filter(|(_, s)| s == "voided")
         .map(|(n, _)| n)
@@ -322,14 +305,9 @@ async fn a_dead_stations_jobs_are_taken_over_after_its_lease() {
     // Station "dead" held a job, its lease ran out long ago (lease until ms 4).
     let ids = crashed_jobs(&t.store, "dead");
     let r = rig(t.store.clone(), "alive");
-    let lanes = LaneSet::start(&r.station, r.lanes(&["lane-a"])).await;
-    r.settle().await;
-    lanes.stop().await;
+    r.run_lanes_until_settled(&["lane-a"]).await;
     let store = r.station.store();
-    for id in &ids {
-        let j = store.get(*id).unwrap().unwrap();
-        assert_eq!(j.state, JobState::Issued);
-    }
+    assert_all_issued(store, &ids);
     // All four cards were out of reach: voided, never rechecked here.
     let calls = r.script.lock().unwrap().calls.clone();
     assert!(!calls.iter().any(|c| c.starts_with("recheck")));
@@ -369,10 +347,8 @@ async fn two_stations(store_a: Arc<Store>, store_b: Arc<Store>) {
 
 fn check_two_stations(a: &Rig, ids: &[i64]) {
     let store = a.station.store();
-    for id in ids {
-        assert_eq!(store.get(*id).unwrap().unwrap().state, JobState::Issued);
-    }
-    let numbers = statuses(store);
+    assert_all_issued(store, ids);
+    let numbers = testutil::number_statuses(store);
     assert_eq!(numbers.len(), 12);
     assert!(numbers.iter().all(|(_, s)| s == "issued"));
     let (entries, _, _) = store.audit_snapshot().unwrap();
@@ -399,22 +375,8 @@ async fn lease_expiry_hands_a_dead_stations_job_over() {
     let ids = {
         let now = r.station.now_ms();
         let s = &store;
-        let new = NewJob {
-            application_id: "MMC-LEASE".into(),
-            record_json: serde_json::to_string(
-                &ecard_model::check_record(
-                    &testutil::record_json("MMC-LEASE"),
-                    time::macros::date!(2026 - 11 - 25),
-                )
-                .unwrap(),
-            )
-            .unwrap(),
-            chip_images_json: testutil::chip_images_json(),
-            late_notification: false,
-            replaces: None,
-        };
         let intake = Actor::named("intake-1");
-        let (j, _) = s.submit(&new, &intake, now).unwrap();
+        let (j, _) = s.submit(&checked_job("MMC-LEASE"), &intake, now).unwrap();
         s.step(
             j.id,
             JobState::Validated,
@@ -457,7 +419,7 @@ async fn lease_expiry_hands_a_dead_stations_job_over() {
     assert_eq!(j.state, JobState::Issued);
     assert_eq!(j.document_number.as_deref(), Some("770000002"));
     assert_eq!(
-        statuses(&store),
+        testutil::number_statuses(&store),
         vec![
             ("770000001".to_string(), "voided".to_string()),
             ("770000002".into(), "issued".into())

@@ -1,7 +1,10 @@
 //! Test helpers: fresh stores of both kinds, and a sample record. Test-only.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::job::JobState;
+use crate::server::Station;
 use crate::store::Store;
 
 /// A store under test and what to clean up afterwards.
@@ -235,4 +238,57 @@ impl crate::lane::Printer for RecordingPrinter {
         }
         Ok(card.location.clone())
     }
+}
+
+/// Waits (real time, at most a minute) until no job of the station is queued or on a lane: every
+/// one is done, rejected, voided or failed. Needs a multi-threaded runtime: the store is read
+/// with `block_in_place`, since the sync PostgreSQL client must not run on an async worker.
+pub(crate) async fn settle(station: &Station) {
+    for _ in 0..3000 {
+        let counts = tokio::task::block_in_place(|| station.store().counts().unwrap());
+        if counts
+            .iter()
+            .all(|(s, n)| *n == 0 || s.terminal() || *s == JobState::Failed)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("jobs did not settle: {:?}", station.store().counts());
+}
+
+/// Every card number the store gave out, with its status (`issued`, `voided`, …), in number order.
+pub(crate) fn number_statuses(store: &Store) -> Vec<(String, String)> {
+    store
+        .numbers()
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.document_number, n.status))
+        .collect()
+}
+
+/// A station on `store` (no tokens, polling every 20 ms, `max_attempts` cards per job) with the
+/// sample record `application_id` submitted by `intake-1`, and that job's id.
+pub(crate) async fn station_with_one_job(
+    store: Arc<Store>,
+    max_attempts: i64,
+    application_id: &str,
+) -> (Station, i64) {
+    let station = Station::new(
+        store,
+        crate::server::Settings {
+            poll: Duration::from_millis(20),
+            max_attempts,
+            ..crate::server::Settings::default()
+        },
+        crate::auth::Auth::default(),
+    );
+    let body = record_json(application_id);
+    let id = station
+        .submit(body.as_bytes(), &crate::store::Actor::named("intake-1"))
+        .await
+        .unwrap()
+        .job
+        .id;
+    (station, id)
 }

@@ -5,7 +5,9 @@
 //! wrapped in an `A0` template with a count (Doc 9303-10) or stand alone; both parse, the builder
 //! writes the template. Debug never shows values.
 
-use super::util::{digits, listed_elements, prim, tag_list, utf8, yyyymmdd};
+use super::util::{
+    build_listed, listed_elements, parse_date, parse_text, prim, text_element, utf8, yyyymmdd,
+};
 use super::{EfId, LdsError};
 use crate::tlv::{self, Tlv, constructed, primitive};
 
@@ -70,17 +72,9 @@ impl Dg11 {
     /// The file's bytes: one TLV `6B`, the tag list naming the elements present in this order:
     /// `5F0E`, `5F0F` (in `A0`), `5F10`, `5F2B`, `5F11`, then the others.
     pub fn build(&self) -> Vec<u8> {
-        let mut tags = Vec::new();
-        let mut kids: Vec<Tlv> = Vec::new();
-        let text = |t: u32, v: &Option<String>, tags: &mut Vec<u32>, kids: &mut Vec<Tlv>| {
-            if let Some(v) = v {
-                tags.push(t);
-                kids.push(primitive(t, v.as_bytes().to_vec()));
-            }
-        };
-        text(0x5F0E, &self.full_name, &mut tags, &mut kids);
+        let mut elements: Vec<(u32, Tlv)> = Vec::new();
+        elements.extend(text_element(0x5F0E, &self.full_name));
         if !self.other_names.is_empty() {
-            tags.push(0x5F0F);
             let n = self.other_names.len().min(255);
             let mut inner = vec![primitive(0x02, vec![n as u8])];
             inner.extend(
@@ -88,18 +82,12 @@ impl Dg11 {
                     .iter()
                     .map(|o| primitive(0x5F0F, o.as_bytes().to_vec())),
             );
-            kids.push(constructed(0xA0, inner));
+            elements.push((0x5F0F, constructed(0xA0, inner)));
         }
-        text(0x5F10, &self.personal_number, &mut tags, &mut kids);
-        text(0x5F2B, &self.date_of_birth, &mut tags, &mut kids);
-        text(0x5F11, &self.place_of_birth, &mut tags, &mut kids);
-        // Only the tags of OTHER_TAGS are written: anything else is not a DG11 element.
-        for (t, v) in self.other.iter().filter(|(t, _)| OTHER_TAGS.contains(t)) {
-            tags.push(*t);
-            kids.push(primitive(*t, v.clone()));
-        }
-        kids.insert(0, primitive(0x5C, tag_list(&tags)));
-        tlv::encode(&constructed(FILE.tag(), kids))
+        elements.extend(text_element(0x5F10, &self.personal_number));
+        elements.extend(text_element(0x5F2B, &self.date_of_birth));
+        elements.extend(text_element(0x5F11, &self.place_of_birth));
+        build_listed(FILE, elements, &self.other, &OTHER_TAGS)
     }
 
     /// Parses DG11.
@@ -112,21 +100,17 @@ impl Dg11 {
                     d.other_names = other_names(c)?;
                 }
                 0x5F0F => {
-                    d.other_names = vec![utf8(FILE, tag, name(tag), prim(FILE, c, name(tag))?)?];
+                    d.other_names = vec![parse_text(FILE, tag, name(tag), c)?];
                 }
                 0x5F0E | 0x5F10 | 0x5F11 => {
-                    let v = Some(utf8(FILE, tag, name(tag), prim(FILE, c, name(tag))?)?);
+                    let v = Some(parse_text(FILE, tag, name(tag), c)?);
                     match tag {
                         0x5F0E => d.full_name = v,
                         0x5F10 => d.personal_number = v,
                         _ => d.place_of_birth = v,
                     }
                 }
-                0x5F2B => {
-                    let s = digits(FILE, tag, name(tag), prim(FILE, c, name(tag))?, 8)?;
-                    yyyymmdd(FILE, tag, name(tag), &s)?;
-                    d.date_of_birth = Some(s);
-                }
+                0x5F2B => d.date_of_birth = Some(parse_date(FILE, tag, name(tag), c)?),
                 t if OTHER_TAGS.contains(&t) => {
                     d.other.push((t, prim(FILE, c, name(t))?.to_vec()));
                 }

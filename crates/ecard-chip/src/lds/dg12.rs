@@ -4,9 +4,10 @@
 //! Elements follow a `5C` tag list that must name exactly the elements present. The "other persons"
 //! template (`A0`) and the document images are not part of the e-card and are refused.
 
-use super::util::{digits, listed_elements, prim, tag_list, utf8, yyyymmdd};
+use super::util::{
+    build_listed, digits, listed_elements, parse_date, parse_text, prim, text_element, yyyymmdd,
+};
 use super::{EfId, LdsError};
-use crate::tlv::{self, Tlv, constructed, primitive};
 
 const FILE: EfId = EfId::Dg12;
 
@@ -71,26 +72,16 @@ impl Dg12 {
     /// The file's bytes: one TLV `6C` with the elements present in the order `5F19`, `5F26`,
     /// `5F55`, `5F56`, then the others.
     pub fn build(&self) -> Vec<u8> {
-        let mut tags = Vec::new();
-        let mut kids: Vec<Tlv> = Vec::new();
-        for (t, v) in [
+        let elements = [
             (0x5F19, &self.issuing_authority),
             (0x5F26, &self.date_of_issue),
             (0x5F55, &self.personalization_time),
             (0x5F56, &self.personalization_system),
-        ] {
-            if let Some(v) = v {
-                tags.push(t);
-                kids.push(primitive(t, v.as_bytes().to_vec()));
-            }
-        }
-        // Only the tags of OTHER_TAGS are written: anything else is not a DG12 element.
-        for (t, v) in self.other.iter().filter(|(t, _)| OTHER_TAGS.contains(t)) {
-            tags.push(*t);
-            kids.push(primitive(*t, v.clone()));
-        }
-        kids.insert(0, primitive(0x5C, tag_list(&tags)));
-        tlv::encode(&constructed(FILE.tag(), kids))
+        ]
+        .into_iter()
+        .filter_map(|(t, v)| text_element(t, v))
+        .collect();
+        build_listed(FILE, elements, &self.other, &OTHER_TAGS)
     }
 
     /// Parses DG12.
@@ -100,18 +91,14 @@ impl Dg12 {
         for (tag, c) in listed_elements(FILE, &t, &[])? {
             match tag {
                 0x5F19 | 0x5F56 => {
-                    let v = Some(utf8(FILE, tag, name(tag), prim(FILE, c, name(tag))?)?);
+                    let v = Some(parse_text(FILE, tag, name(tag), c)?);
                     if tag == 0x5F19 {
                         d.issuing_authority = v;
                     } else {
                         d.personalization_system = v;
                     }
                 }
-                0x5F26 => {
-                    let s = digits(FILE, tag, name(tag), prim(FILE, c, name(tag))?, 8)?;
-                    yyyymmdd(FILE, tag, name(tag), &s)?;
-                    d.date_of_issue = Some(s);
-                }
+                0x5F26 => d.date_of_issue = Some(parse_date(FILE, tag, name(tag), c)?),
                 0x5F55 => {
                     let s = digits(FILE, tag, name(tag), prim(FILE, c, name(tag))?, 14)?;
                     yyyymmdd(FILE, tag, name(tag), &s[..8])?;

@@ -188,6 +188,57 @@ pub(crate) fn date_text(d: time::Date) -> String {
     format!("{:04}{:02}{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
+/// A `5C`-listed file (DG11, DG12): `elements` (the tag the list names, and the element) in
+/// their order, then those of `other` whose tag is in `other_tags` (any other tag is not an
+/// element of the file and is left out), after a `5C` tag list naming them all, in one TLV of
+/// `file`'s tag.
+pub(crate) fn build_listed(
+    file: EfId,
+    mut elements: Vec<(u32, Tlv)>,
+    other: &[(u32, Vec<u8>)],
+    other_tags: &[u32],
+) -> Vec<u8> {
+    elements.extend(
+        other
+            .iter()
+            .filter(|(t, _)| other_tags.contains(t))
+            .map(|(t, v)| (*t, tlv::primitive(*t, v.clone()))),
+    );
+    let tags: Vec<u32> = elements.iter().map(|(t, _)| *t).collect();
+    let mut kids = vec![tlv::primitive(0x5C, tag_list(&tags))];
+    kids.extend(elements.into_iter().map(|(_, e)| e));
+    tlv::encode(&tlv::constructed(file.tag(), kids))
+}
+
+/// A UTF-8 text element to build, when it has a value.
+pub(crate) fn text_element(tag: u32, value: &Option<String>) -> Option<(u32, Tlv)> {
+    value
+        .as_ref()
+        .map(|v| (tag, tlv::primitive(tag, v.as_bytes().to_vec())))
+}
+
+/// The value of the primitive UTF-8 text element `t`.
+pub(crate) fn parse_text(
+    file: EfId,
+    tag: u32,
+    name: &'static str,
+    t: &Tlv,
+) -> Result<String, LdsError> {
+    utf8(file, tag, name, prim(file, t, name)?)
+}
+
+/// The value of the primitive `YYYYMMDD` date element `t`, checked to be a calendar date.
+pub(crate) fn parse_date(
+    file: EfId,
+    tag: u32,
+    name: &'static str,
+    t: &Tlv,
+) -> Result<String, LdsError> {
+    let s = digits(file, tag, name, prim(file, t, name)?, 8)?;
+    yyyymmdd(file, tag, name, &s)?;
+    Ok(s)
+}
+
 /// The elements of a template that starts with a `5C` tag list (DG11, DG12), in file order, after
 /// checking that the list names exactly the elements present, each once. `alias` maps a wrapping
 /// template tag to the tag the list uses for it (DG11 lists `5F0F` for its `A0` other-names template).

@@ -128,26 +128,9 @@ impl Station {
                 return Err(anyhow::anyhow!("--station needs the trusted CSCA"))
                     .help("add --trust CSCA.pem (the station's CSCA certificate)");
             }
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_global(Some(Duration::from_secs(30)))
-                .build()
-                .into();
-            return Ok(Station::Remote {
-                base: url.trim_end_matches('/').to_string(),
-                token: args.token.clone().unwrap_or_default(),
-                trust,
-                agent,
-            });
+            return Ok(Station::remote(url, args.token.as_deref(), trust));
         }
-        let config = match (&args.config, &args.data_dir) {
-            (Some(file), dir) => ecard_station::config::StationConfig::load(file, dir.as_deref())?,
-            (None, Some(dir)) => ecard_station::config::StationConfig::defaults(dir),
-            (None, None) => {
-                return Err(anyhow::anyhow!("no station named"))
-                    .help("add --station URL --token T, or --data-dir DIR of the station");
-            }
-        };
+        let config = station_config(args)?;
         let store = ecard_station::cli::open_store(&config.store)?;
         let trust = if args.trust.is_empty() {
             let csca = match &config.pki {
@@ -173,6 +156,21 @@ impl Station {
         })
     }
 
+    /// The station's API at `url` (30 s per call; any status comes back as an answer).
+    fn remote(url: &str, token: Option<&str>, trust: Vec<Certificate>) -> Station {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Station::Remote {
+            base: url.trim_end_matches('/').to_string(),
+            token: token.unwrap_or_default().to_string(),
+            trust,
+            agent,
+        }
+    }
+
     fn trust(&self) -> &[Certificate] {
         match self {
             Station::Local { trust, .. } | Station::Remote { trust, .. } => trust,
@@ -180,27 +178,16 @@ impl Station {
     }
 
     fn get(&self, path: &str) -> anyhow::Result<String> {
-        let Station::Remote {
-            base, token, agent, ..
-        } = self
-        else {
-            anyhow::bail!("internal: HTTP call on a local station");
-        };
-        let url = format!("{base}/api/v1{path}");
-        let mut resp = agent
-            .get(&url)
-            .header("Authorization", &format!("Bearer {token}"))
-            .call()
-            .with_context(|| format!("cannot reach the station at {url}"))?;
-        let status = resp.status().as_u16();
-        let body = resp.body_mut().read_to_string().unwrap_or_default();
-        if status != 200 {
-            anyhow::bail!("station answered {status} to GET {url}: {}", body.trim());
-        }
-        Ok(body)
+        self.call(path, None)
     }
 
     fn post(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<String> {
+        self.call(path, Some(body))
+    }
+
+    /// One call to a remote station's API: a GET without a body, a POST with a JSON one. The
+    /// answer's body when the station says 200; otherwise an error naming the method and URL.
+    fn call(&self, path: &str, body: Option<&serde_json::Value>) -> anyhow::Result<String> {
         let Station::Remote {
             base, token, agent, ..
         } = self
@@ -208,16 +195,26 @@ impl Station {
             anyhow::bail!("internal: HTTP call on a local station");
         };
         let url = format!("{base}/api/v1{path}");
-        let mut resp = agent
-            .post(&url)
-            .header("Authorization", &format!("Bearer {token}"))
-            .header("Content-Type", "application/json")
-            .send(body.to_string())
-            .with_context(|| format!("cannot reach the station at {url}"))?;
+        let auth = format!("Bearer {token}");
+        let (method, sent) = match body {
+            None => ("GET", agent.get(&url).header("Authorization", &auth).call()),
+            Some(body) => (
+                "POST",
+                agent
+                    .post(&url)
+                    .header("Authorization", &auth)
+                    .header("Content-Type", "application/json")
+                    .send(body.to_string()),
+            ),
+        };
+        let mut resp = sent.with_context(|| format!("cannot reach the station at {url}"))?;
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
         if status != 200 {
-            anyhow::bail!("station answered {status} to POST {url}: {}", text.trim());
+            anyhow::bail!(
+                "station answered {status} to {method} {url}: {}",
+                text.trim()
+            );
         }
         Ok(text)
     }
@@ -523,11 +520,9 @@ fn report_cmd(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let from = report::parse_day(&args.from).map_err(anyhow::Error::msg)?;
     let to = report::parse_day(&args.to).map_err(anyhow::Error::msg)?;
     let text = match &args.station.station {
-        Some(_) => {
-            let mut s = args.station.clone();
+        Some(url) => {
             // The report needs no CSCA; the connection is the same as an inspection's.
-            s.trust = Vec::new();
-            let station = remote_for_report(&s)?;
+            let station = Station::remote(url, args.station.token.as_deref(), Vec::new());
             station.get(&format!(
                 "/qa/report?from={from}&to={to}&format={}",
                 args.format
@@ -547,33 +542,22 @@ fn report_cmd(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn remote_for_report(args: &StationArgs) -> anyhow::Result<Station> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    Ok(Station::Remote {
-        base: args
-            .station
-            .clone()
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_string(),
-        token: args.token.clone().unwrap_or_default(),
-        trust: Vec::new(),
-        agent,
-    })
+/// The station's configuration: `--config` (with `--data-dir` over its data directory) or the
+/// embedded defaults on `--data-dir`.
+fn station_config(args: &StationArgs) -> anyhow::Result<ecard_station::config::StationConfig> {
+    match (&args.config, &args.data_dir) {
+        (Some(file), dir) => Ok(ecard_station::config::StationConfig::load(
+            file,
+            dir.as_deref(),
+        )?),
+        (None, Some(dir)) => Ok(ecard_station::config::StationConfig::defaults(dir)),
+        (None, None) => Err(anyhow::anyhow!("no station named"))
+            .help("add --station URL --token T, or --data-dir DIR of the station"),
+    }
 }
 
 fn local_store(args: &StationArgs) -> anyhow::Result<Store> {
-    let config = match (&args.config, &args.data_dir) {
-        (Some(file), dir) => ecard_station::config::StationConfig::load(file, dir.as_deref())?,
-        (None, Some(dir)) => ecard_station::config::StationConfig::defaults(dir),
-        (None, None) => {
-            return Err(anyhow::anyhow!("no station named"))
-                .help("add --station URL --token T, or --data-dir DIR of the station");
-        }
-    };
-    Ok(ecard_station::cli::open_store(&config.store)?)
+    Ok(ecard_station::cli::open_store(
+        &station_config(args)?.store,
+    )?)
 }

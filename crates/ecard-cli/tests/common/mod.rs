@@ -2,10 +2,11 @@
 //! SQLite, one simulated lane, a qa token) and its API.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Child, Command, Output};
+
+#[path = "../../../../tests/support/station.rs"]
+mod station;
 
 pub const QA_TOKEN: &str = "qa-secret-token-for-tests";
 
@@ -40,7 +41,9 @@ impl Drop for Daemon {
     }
 }
 
-pub fn start(dir: &Path) -> Daemon {
+/// Starts a station daemon in `dir` with one simulated lane and the qa token [`QA_TOKEN`]
+/// (named `qa-anna`); the returned [`Daemon`] is killed when dropped.
+pub fn start_qa_station(dir: &Path) -> Daemon {
     let hash = run(&["station", "hash-token", QA_TOKEN]);
     let hash = String::from_utf8_lossy(&hash.stdout).trim().to_string();
     assert_eq!(hash.len(), 64, "{hash}");
@@ -51,34 +54,11 @@ pub fn start(dir: &Path) -> Daemon {
         ),
     )
     .unwrap();
-    let mut child = ecard()
-        .args(["station", "serve", "--config"])
-        .arg(dir.join("station.toml"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut base = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            base = Some(rest.split("/api").next().unwrap().trim().to_string());
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    let admin = std::fs::read_to_string(dir.join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let (child, base) = station::serve_station(ecard(), dir, Some(&dir.join("station.toml")));
     Daemon {
         child,
-        base: base.expect("daemon printed its address"),
-        admin,
+        base,
+        admin: station::admin_token(dir),
     }
 }
 
@@ -110,37 +90,14 @@ pub fn get(d: &Daemon, path: &str) -> serde_json::Value {
     serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
 }
 
-pub fn record(app: &str) -> String {
-    use base64::Engine as _;
-    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/karimov");
-    let b64 = |f: &str| {
-        base64::engine::general_purpose::STANDARD.encode(std::fs::read(samples.join(f)).unwrap())
-    };
-    serde_json::json!({
-        "application_id": app,
-        "surname": "KARIMOV", "given_names": "ALISHER", "patronymic": "BAKHODIROVICH",
-        "date_of_birth": "1990-05-17", "sex": "M", "nationality": "UZB",
-        "residence_status": "temporary",
-        "identity_document": {"kind": "passport", "number": "FA1234567", "issuing_state": "UZB",
-                              "date_of_expiry": "2030-01-01"},
-        "photo": {"base64": b64("photo.jpg")},
-        "signature": {"base64": b64("signature.png")},
-        "application": {"kind": "first_issue"},
-        "applied_on": "2026-11-24"
-    })
-    .to_string()
+/// The sample enrollment (KARIMOV, first issue) as a request body.
+pub fn enrollment_body(application_id: &str) -> String {
+    station::sample_enrollment(application_id).to_string()
 }
 
+/// Waits until job `id` is issued (at most a minute).
 pub fn wait_issued(d: &Daemon, id: i64) {
-    let t0 = Instant::now();
-    loop {
-        let job = get(d, &format!("/jobs/{id}"));
-        if job["state"] == "issued" {
-            return;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(60), "job {id}: {job}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    station::wait_until_issued(&d.base, &d.admin, id);
 }
 
 /// Today in Moscow, as `--at` takes it: a station's demo PKI is made at test time, so its

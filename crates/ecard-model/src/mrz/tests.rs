@@ -10,12 +10,13 @@ use crate::enrollment::CyrillicName;
 use crate::holder::{Holder, HolderFields, Sex};
 use crate::number::DocumentNumber;
 
-#[test]
-fn builds_the_doc9303_part5_td1_specimen_byte_for_byte() {
-    let td1 = Td1::build(&Td1Fields {
+/// The fields of the Doc 9303 Part 5 TD1 specimen (ERIKSSON ANNA MARIA of Utopia) with the
+/// document number `document_number`.
+fn specimen_td1(document_number: &str) -> Td1Fields {
+    Td1Fields {
         document_code: "I".into(),
         issuing_state: "UTO".into(),
-        document_number: "D23145890".into(),
+        document_number: document_number.into(),
         optional_data_1: String::new(),
         date_of_birth: date!(1974 - 08 - 12),
         sex: 'F',
@@ -24,8 +25,12 @@ fn builds_the_doc9303_part5_td1_specimen_byte_for_byte() {
         optional_data_2: String::new(),
         primary_identifier: "ERIKSSON".into(),
         secondary_identifier: "ANNA<MARIA".into(),
-    })
-    .unwrap();
+    }
+}
+
+#[test]
+fn builds_the_doc9303_part5_td1_specimen_byte_for_byte() {
+    let td1 = Td1::build(&specimen_td1("D23145890")).unwrap();
     assert_eq!(
         td1.text(),
         "I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nERIKSSON<<ANNA<MARIA<<<<<<<<<<"
@@ -35,20 +40,7 @@ fn builds_the_doc9303_part5_td1_specimen_byte_for_byte() {
 #[test]
 fn a_long_document_number_overflows_into_the_optional_data() {
     // Doc 9303 Part 5 note j, with the Part 5 example number D23145890734 (check digit 9).
-    let td1 = Td1::build(&Td1Fields {
-        document_code: "I".into(),
-        issuing_state: "UTO".into(),
-        document_number: "D23145890734".into(),
-        optional_data_1: String::new(),
-        date_of_birth: date!(1974 - 08 - 12),
-        sex: 'F',
-        date_of_expiry: date!(2012 - 04 - 15),
-        nationality: "UTO".into(),
-        optional_data_2: String::new(),
-        primary_identifier: "ERIKSSON".into(),
-        secondary_identifier: "ANNA<MARIA".into(),
-    })
-    .unwrap();
+    let td1 = Td1::build(&specimen_td1("D23145890734")).unwrap();
     assert_eq!(td1.lines[0], "I<UTOD23145890<7349<<<<<<<<<<<");
     assert_eq!(td1.document_number, "D23145890734");
 }

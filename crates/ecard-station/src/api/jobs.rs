@@ -7,10 +7,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
-use super::{ApiError, authorize, job_id};
+use super::{ApiError, authorize, job_id, only_query_parameters, query_limit};
 use crate::auth::Role;
 use crate::job::{Job, JobState};
 use crate::server::Station;
+use crate::store::{Actor, Store, StoreError};
 
 const READERS: &[Role] = &[Role::Qa, Role::Operator];
 
@@ -25,15 +26,7 @@ pub(super) async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<JobList>, ApiError> {
     authorize(&station, &headers, READERS)?;
-    if let Some(k) = q
-        .keys()
-        .find(|k| !["state", "limit", "q"].contains(&k.as_str()))
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("unknown query parameter {k:?}; use state, limit and q"),
-        ));
-    }
+    only_query_parameters(&q, &["state", "limit", "q"])?;
     let state = match q.get("state").map(String::as_str) {
         None | Some("") => None,
         Some(s) => Some(
@@ -41,18 +34,7 @@ pub(super) async fn list(
                 .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?,
         ),
     };
-    let limit = match q.get("limit") {
-        None => 100,
-        Some(l) => match l.parse::<i64>() {
-            Ok(n) if (1..=10_000).contains(&n) => n,
-            _ => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("limit {l:?} must be a number from 1 to 10000"),
-                ));
-            }
-        },
-    };
+    let limit = query_limit(&q)?;
     let jobs = match q.get("q").map(|t| t.trim()).filter(|t| !t.is_empty()) {
         Some(text) if text.chars().count() > 64 => {
             return Err(ApiError::new(
@@ -87,13 +69,10 @@ pub(super) async fn retry(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
-    let (_, actor) = authorize(&station, &headers, &[Role::Operator])?;
-    let id = job_id(&id)?;
-    let now = station.now_ms();
-    let job = station.db(move |s| s.retry(id, &actor, now)).await?;
+    let job = operator_change(&station, &headers, &id, Store::retry).await?;
     station.note_transition(JobState::Validated);
     station.notify_work();
-    tracing::info!(job = id, "operator retry");
+    tracing::info!(job = job.id, "operator retry");
     Ok(Json(job))
 }
 
@@ -102,11 +81,22 @@ pub(super) async fn void(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
-    let (_, actor) = authorize(&station, &headers, &[Role::Operator])?;
-    let id = job_id(&id)?;
-    let now = station.now_ms();
-    let job = station.db(move |s| s.void(id, &actor, now)).await?;
+    let job = operator_change(&station, &headers, &id, Store::void).await?;
     station.note_transition(JobState::Voided);
-    tracing::info!(job = id, number = ?job.document_number, "operator void");
+    tracing::info!(job = job.id, number = ?job.document_number, "operator void");
     Ok(Json(job))
+}
+
+/// An operator's change (retry, void) to the job with id `id` from the path, made on the store
+/// in the operator's name, now.
+async fn operator_change(
+    station: &Station,
+    headers: &HeaderMap,
+    id: &str,
+    change: fn(&Store, i64, &Actor, i64) -> Result<Job, StoreError>,
+) -> Result<Job, ApiError> {
+    let (_, actor) = authorize(station, headers, &[Role::Operator])?;
+    let id = job_id(id)?;
+    let now = station.now_ms();
+    Ok(station.db(move |s| change(s, id, &actor, now)).await?)
 }

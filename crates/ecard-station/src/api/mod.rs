@@ -12,6 +12,8 @@ mod lanes;
 mod metrics;
 pub mod qa;
 
+use std::collections::HashMap;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -181,6 +183,39 @@ pub(crate) fn job_id(text: &str) -> Result<i64, ApiError> {
             format!("job id {text:?} is not a number"),
         )
     })
+}
+
+/// Refuses a query parameter other than `allowed`, naming it and the ones the route takes
+/// ("unknown query parameter \"sort\"; use state, limit and q").
+pub(crate) fn only_query_parameters(
+    query: &HashMap<String, String>,
+    allowed: &[&str],
+) -> Result<(), ApiError> {
+    let Some(unknown) = query.keys().find(|k| !allowed.contains(&k.as_str())) else {
+        return Ok(());
+    };
+    let takes = match allowed {
+        [rest @ .., last] if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => allowed.join(""),
+    };
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        format!("unknown query parameter {unknown:?}; use {takes}"),
+    ))
+}
+
+/// The `limit` query parameter of a list: 100 when absent, otherwise 1 to 10000.
+pub(crate) fn query_limit(query: &HashMap<String, String>) -> Result<i64, ApiError> {
+    match query.get("limit") {
+        None => Ok(100),
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+            _ => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("limit {l:?} must be a number from 1 to 10000"),
+            )),
+        },
+    }
 }
 
 #[cfg(test)]

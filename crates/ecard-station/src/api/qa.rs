@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, authorize, job_id};
+use super::{ApiError, authorize, job_id, only_query_parameters, query_limit};
 use crate::auth::Role;
 use crate::qa::{Failure, QaVerdict, StationFacts, report};
 use crate::server::Station;
@@ -145,14 +145,7 @@ pub(super) async fn report_route(
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&station, &headers, &[Role::Qa])?;
     let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, e);
-    if let Some(k) = q
-        .keys()
-        .find(|k| !["from", "to", "format"].contains(&k.as_str()))
-    {
-        return Err(bad(format!(
-            "unknown query parameter {k:?}; use from, to and format"
-        )));
-    }
+    only_query_parameters(&q, &["from", "to", "format"])?;
     let day = |k: &str| -> Result<time::Date, ApiError> {
         let text = q
             .get(k)
@@ -197,24 +190,8 @@ pub(super) async fn queue(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Queue>, ApiError> {
     authorize(&station, &headers, &[Role::Qa])?;
-    if let Some(k) = q.keys().find(|k| *k != "limit") {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("unknown query parameter {k:?}; use limit"),
-        ));
-    }
-    let limit = match q.get("limit") {
-        None => 100,
-        Some(l) => match l.parse::<i64>() {
-            Ok(n) if (1..=10_000).contains(&n) => n,
-            _ => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("limit {l:?} must be a number from 1 to 10000"),
-                ));
-            }
-        },
-    };
+    only_query_parameters(&q, &["limit"])?;
+    let limit = query_limit(&q)?;
     let rows = station.db(move |s| s.qa_queue(limit)).await?;
     let cards = rows
         .into_iter()

@@ -71,6 +71,17 @@ async fn call(
     )
 }
 
+/// An intake clerk's `POST /api/v1/enrollments` of `body`.
+async fn intake_submits(st: &Station, body: Vec<u8>) -> (StatusCode, Value, String) {
+    call(st, "POST", "/api/v1/enrollments", Some(INTAKE), body).await
+}
+
+/// An operator's `POST /api/v1/jobs/{id}/{action}` (retry, void).
+async fn operator_acts_on_job(st: &Station, id: i64, action: &str) -> (StatusCode, Value, String) {
+    let uri = format!("/api/v1/jobs/{id}/{action}");
+    call(st, "POST", &uri, Some(OPERATOR), vec![]).await
+}
+
 #[tokio::test]
 async fn roles_and_tokens() {
     let t = testutil::sqlite();
@@ -121,21 +132,14 @@ async fn enrollments_jobs_retry_void() {
     let t = testutil::sqlite();
     let st = station(t.store.clone());
     let body = testutil::record_json("MMC-2026-0000777").into_bytes();
-    let (s, j, _) = call(
-        &st,
-        "POST",
-        "/api/v1/enrollments",
-        Some(INTAKE),
-        body.clone(),
-    )
-    .await;
+    let (s, j, _) = intake_submits(&st, body.clone()).await;
     assert_eq!(s, StatusCode::ACCEPTED);
     assert_eq!(j["state"], "validated");
     assert_eq!(j["application_id"], "MMC-2026-0000777");
     assert_eq!(j["document_number"], Value::Null);
     let id = j["id"].as_i64().unwrap();
     // The same application again: the existing job, nothing new.
-    let (s, j2, _) = call(&st, "POST", "/api/v1/enrollments", Some(INTAKE), body).await;
+    let (s, j2, _) = intake_submits(&st, body).await;
     assert_eq!((s, j2["id"].as_i64()), (StatusCode::OK, Some(id)));
     assert_eq!(t.store.list(None, 100).unwrap().len(), 1);
 
@@ -191,6 +195,18 @@ async fn enrollments_jobs_retry_void() {
             "unknown query parameter \"sort\"; use state, limit and q",
         ),
         ("/api/v1/jobs/abc", "job id \"abc\" is not a number"),
+        (
+            "/api/v1/qa/queue?sort=id",
+            "unknown query parameter \"sort\"; use limit",
+        ),
+        (
+            "/api/v1/qa/queue?limit=10001",
+            "limit \"10001\" must be a number from 1 to 10000",
+        ),
+        (
+            "/api/v1/qa/report?sort=id",
+            "unknown query parameter \"sort\"; use from, to and format",
+        ),
     ] {
         let (s, j, _) = call(&st, "GET", uri, Some(QA), vec![]).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}");
@@ -203,14 +219,7 @@ async fn enrollments_jobs_retry_void() {
     );
 
     // Retry needs a failed job: 409 with the reason.
-    let (s, j, _) = call(
-        &st,
-        "POST",
-        &format!("/api/v1/jobs/{id}/retry"),
-        Some(OPERATOR),
-        vec![],
-    )
-    .await;
+    let (s, j, _) = operator_acts_on_job(&st, id, "retry").await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(
         j["error"],
@@ -228,35 +237,14 @@ async fn enrollments_jobs_retry_void() {
     }
     let (_, j, _) = call(&st, "GET", &format!("/api/v1/jobs/{id}"), Some(QA), vec![]).await;
     assert_eq!(j["state"], "failed");
-    let (s, j, _) = call(
-        &st,
-        "POST",
-        &format!("/api/v1/jobs/{id}/retry"),
-        Some(OPERATOR),
-        vec![],
-    )
-    .await;
+    let (s, j, _) = operator_acts_on_job(&st, id, "retry").await;
     assert_eq!(
         (s, j["state"].as_str(), j["attempts"].as_i64()),
         (StatusCode::OK, Some("validated"), Some(0))
     );
-    let (s, j, _) = call(
-        &st,
-        "POST",
-        &format!("/api/v1/jobs/{id}/void"),
-        Some(OPERATOR),
-        vec![],
-    )
-    .await;
+    let (s, j, _) = operator_acts_on_job(&st, id, "void").await;
     assert_eq!((s, j["state"].as_str()), (StatusCode::OK, Some("voided")));
-    let (s, _, _) = call(
-        &st,
-        "POST",
-        &format!("/api/v1/jobs/{id}/void"),
-        Some(OPERATOR),
-        vec![],
-    )
-    .await;
+    let (s, _, _) = operator_acts_on_job(&st, id, "void").await;
     assert_eq!(s, StatusCode::CONFLICT);
     let (entries, _, _) = t.store.audit_snapshot().unwrap();
     let last = entries.last().unwrap();
@@ -284,7 +272,7 @@ async fn malformed_bodies_are_400_or_422_never_500() {
     let st = station(t.store.clone());
     let post = |body: Vec<u8>| {
         let st = st.clone();
-        async move { call(&st, "POST", "/api/v1/enrollments", Some(INTAKE), body).await }
+        async move { intake_submits(&st, body).await }
     };
     let (s, j, _) = post(vec![0xFF, 0xFE, b'{']).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -334,14 +322,7 @@ async fn replacement_of_a_revoked_card_is_rejected_and_late_notice_kept() {
     let mut rec: Value = serde_json::from_str(&testutil::record_json("MMC-REPL-1")).unwrap();
     rec["application"] = serde_json::json!({"kind": "replacement", "previous_document_number": "770000042",
                                             "cause": "lost", "event_date": "2026-11-01"});
-    let (s, j, _) = call(
-        &st,
-        "POST",
-        "/api/v1/enrollments",
-        Some(INTAKE),
-        rec.to_string().into_bytes(),
-    )
-    .await;
+    let (s, j, _) = intake_submits(&st, rec.to_string().into_bytes()).await;
     assert_eq!(s, StatusCode::ACCEPTED);
     assert_eq!(j["state"], "rejected");
     assert_eq!(j["late_notification"], true);
@@ -355,14 +336,7 @@ async fn replacement_of_a_revoked_card_is_rejected_and_late_notice_kept() {
     rec["application_id"] = "MMC-REPL-2".into();
     rec["application"]["previous_document_number"] = "770000043".into();
     rec["application"]["event_date"] = "2026-11-20".into();
-    let (_, j, _) = call(
-        &st,
-        "POST",
-        "/api/v1/enrollments",
-        Some(INTAKE),
-        rec.to_string().into_bytes(),
-    )
-    .await;
+    let (_, j, _) = intake_submits(&st, rec.to_string().into_bytes()).await;
     assert_eq!(
         (j["state"].as_str(), j["late_notification"].as_bool()),
         (Some("validated"), Some(false))

@@ -138,12 +138,7 @@ async fn genuine_passes_and_each_bad_card_fails_for_its_reason() {
     .await;
     let card = |n: &str| dir.path().join("cards").join(format!("{n}.img"));
     let store = &t.store;
-    let numbers: Vec<(String, String)> = store
-        .numbers()
-        .unwrap()
-        .into_iter()
-        .map(|n| (n.document_number, n.status))
-        .collect();
+    let numbers = testutil::number_statuses(store);
     assert_eq!(
         numbers,
         ["770000001", "770000002", "770000003", "770000004"]

@@ -297,17 +297,7 @@ fn lease_takeover(s: &Store, peer: &Store) {
 fn concurrent_claims(s: &Arc<Store>, peer: &Arc<Store>) {
     let n = 40;
     for i in 0..n {
-        let (j, _) = s
-            .submit(&new_job(&format!("MMC-C{i}")), &intake(), 1)
-            .unwrap();
-        s.step(
-            j.id,
-            JobState::Validated,
-            &intake(),
-            &StepInfo::default(),
-            2,
-        )
-        .unwrap();
+        validated(s, &format!("MMC-C{i}"), 1);
     }
     let mut handles = Vec::new();
     for (k, store) in [s.clone(), peer.clone(), s.clone(), peer.clone()]
@@ -343,17 +333,7 @@ fn concurrent_claims(s: &Arc<Store>, peer: &Arc<Store>) {
 /// Editing, deleting or cutting off audit rows is detected.
 fn audit_tamper(s: &Store) {
     for i in 0..3 {
-        let (j, _) = s
-            .submit(&new_job(&format!("MMC-A{i}")), &intake(), 1)
-            .unwrap();
-        s.step(
-            j.id,
-            JobState::Validated,
-            &intake(),
-            &StepInfo::default(),
-            2,
-        )
-        .unwrap();
+        validated(s, &format!("MMC-A{i}"), 1);
     }
     assert_eq!(verified_log(s), 6);
     let check = |s: &Store| {

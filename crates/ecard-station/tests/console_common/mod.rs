@@ -10,6 +10,9 @@ use ecard_station::config::StationConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+#[path = "../../../../tests/support/station.rs"]
+mod station;
+
 pub struct Running {
     pub addr: SocketAddr,
     pub admin: String,
@@ -115,26 +118,8 @@ pub async fn request(
     (status, head, all[split + 4..].to_vec())
 }
 
-/// The sample enrollment (KARIMOV, photo and signature from `samples/karimov`).
+/// The sample enrollment (KARIMOV, first issue, photo and signature from `samples/karimov`) as a
+/// request body.
 pub fn record(app: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    let samples = format!("{}/../../samples/karimov", env!("CARGO_MANIFEST_DIR"));
-    let b64 = |f: &str| {
-        base64::engine::general_purpose::STANDARD
-            .encode(std::fs::read(format!("{samples}/{f}")).unwrap())
-    };
-    serde_json::json!({
-        "application_id": app,
-        "surname": "KARIMOV", "given_names": "ALISHER", "patronymic": "BAKHODIROVICH",
-        "date_of_birth": "1990-05-17", "sex": "M", "nationality": "UZB",
-        "residence_status": "temporary",
-        "identity_document": {"kind": "passport", "number": "FA1234567", "issuing_state": "UZB",
-                              "date_of_expiry": "2030-01-01"},
-        "photo": {"base64": b64("photo.jpg")},
-        "signature": {"base64": b64("signature.png")},
-        "application": {"kind": "first_issue"},
-        "applied_on": "2026-11-24"
-    })
-    .to_string()
-    .into_bytes()
+    station::sample_enrollment(app).to_string().into_bytes()
 }

@@ -1,0 +1,115 @@
+//! A real station daemon for the integration tests of several packages: start `ecard station
+//! serve` on 127.0.0.1:0 and learn its address, read its admin token, submit the sample
+//! enrollment (KARIMOV, photo and signature from `samples/karimov` inline as base64) and wait for
+//! its job to be issued.
+//!
+//! Integration tests of different packages cannot share a module through a dependency without
+//! making it part of a published API, so each test crate includes this one file:
+//! `#[path = "<relative path to>/tests/support/station.rs"] mod station;`.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `ecard` (a command for the binary, with whatever environment the caller wants) as
+/// `station serve --listen 127.0.0.1:0 --data-dir DATA_DIR [--config CONFIG]` and waits for
+/// its "… listening on http://ADDR/api/v1 (…)" line.
+///
+/// Returns the running daemon and its base URL `http://ADDR`. Its stdout keeps being drained so
+/// that it never blocks on a full pipe; its stderr is dropped.
+pub fn serve_station(
+    mut ecard: Command,
+    data_dir: &Path,
+    config: Option<&Path>,
+) -> (Child, String) {
+    ecard.args(["station", "serve"]);
+    if let Some(config) = config {
+        ecard.arg("--config").arg(config);
+    }
+    let mut child = ecard
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut base = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let url = rest.split_whitespace().next().unwrap_or_default();
+            base = Some(url.trim_end_matches("/api/v1").to_string());
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (child, base.expect("the daemon prints its address"))
+}
+
+/// The admin token a station writes into its data directory on first start.
+pub fn admin_token(data_dir: &Path) -> String {
+    std::fs::read_to_string(data_dir.join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// The sample person's folder, `samples/karimov`, found above the including package.
+fn karimov_samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("samples/karimov"))
+        .find(|dir| dir.is_dir())
+        .expect("samples/karimov above the package")
+}
+
+/// A valid first-issue enrollment of the sample person KARIMOV with the application number
+/// `application_id`, photo and signature inline as base64. Tests that need another kind of
+/// application or date change those fields of the returned value.
+pub fn sample_enrollment(application_id: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let samples = karimov_samples();
+    let b64 = |f: &str| {
+        base64::engine::general_purpose::STANDARD.encode(std::fs::read(samples.join(f)).unwrap())
+    };
+    serde_json::json!({
+        "application_id": application_id,
+        "surname": "KARIMOV", "given_names": "ALISHER", "patronymic": "BAKHODIROVICH",
+        "date_of_birth": "1990-05-17", "sex": "M", "nationality": "UZB",
+        "residence_status": "temporary",
+        "identity_document": {"kind": "passport", "number": "FA1234567", "issuing_state": "UZB",
+                              "date_of_expiry": "2030-01-01"},
+        "photo": {"base64": b64("photo.jpg")},
+        "signature": {"base64": b64("signature.png")},
+        "application": {"kind": "first_issue"},
+        "applied_on": "2026-11-24"
+    })
+}
+
+/// Polls `GET /api/v1/jobs/{id}` of the station at `base` until the job is issued and returns
+/// it; fails the test when it is not issued within a minute.
+pub fn wait_until_issued(base: &str, token: &str, id: i64) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let body = ureq::get(&format!("{base}/api/v1/jobs/{id}"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let job: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if job["state"] == "issued" {
+            return job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "job {id} not issued: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
