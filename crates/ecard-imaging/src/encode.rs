@@ -20,7 +20,7 @@
 //! matching uses, and encodes in about 60% of the time of 4:4:4. The sampling is fixed for every
 //! quality (the encoder's own default switches to 4:4:4 at 90, which would make size jump).
 
-use image::imageops::{self, FilterType};
+use image::imageops::FilterType;
 use image::{DynamicImage, GrayImage, RgbImage};
 use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, Encoder, SamplingFactor};
 
@@ -86,29 +86,46 @@ impl Raster {
     }
 
     /// This raster scaled to `width`x`height` (never up: callers ask for smaller or equal), by
-    /// `image`'s resampler.
+    /// `fast_image_resize` (SIMD convolution; `image`'s resize cost the signature as much as its
+    /// encodes). `Triangle` is its bilinear filter, `CatmullRom` its bicubic one.
     fn scaled(&self, width: u32, height: u32, filter: FilterType) -> Result<Raster, ImageProblem> {
-        let bad = || ImageProblem::Encode {
+        use fast_image_resize as fir;
+        if (width, height) == (self.width, self.height) {
+            return Ok(Raster {
+                pixels: self.pixels.clone(),
+                width,
+                height,
+                color: self.color,
+            });
+        }
+        let resize_failed = |e: &dyn std::fmt::Display| ImageProblem::Encode {
             reason: format!(
-                "internal raster of {}x{} px holds {} bytes",
-                self.width,
-                self.height,
-                self.pixels.len()
+                "cannot scale {}x{} px to {width}x{height}: {e}",
+                self.width, self.height
             ),
         };
-        let pixels = if (width, height) == (self.width, self.height) {
-            self.pixels.clone()
-        } else if self.color == ColorType::Rgb {
-            let img =
-                RgbImage::from_raw(self.width, self.height, self.pixels.clone()).ok_or_else(bad)?;
-            imageops::resize(&img, width, height, filter).into_raw()
+        let pixel = if self.color == ColorType::Rgb {
+            fir::PixelType::U8x3
         } else {
-            let img = GrayImage::from_raw(self.width, self.height, self.pixels.clone())
-                .ok_or_else(bad)?;
-            imageops::resize(&img, width, height, filter).into_raw()
+            fir::PixelType::U8
         };
+        let src =
+            fir::images::Image::from_vec_u8(self.width, self.height, self.pixels.clone(), pixel)
+                .map_err(|e| resize_failed(&e))?;
+        let mut dst = fir::images::Image::new(width, height, pixel);
+        let kernel = match filter {
+            FilterType::Triangle => fir::FilterType::Bilinear,
+            _ => fir::FilterType::CatmullRom,
+        };
+        fir::Resizer::new()
+            .resize(
+                &src,
+                &mut dst,
+                &fir::ResizeOptions::new().resize_alg(fir::ResizeAlg::Convolution(kernel)),
+            )
+            .map_err(|e| resize_failed(&e))?;
         Ok(Raster {
-            pixels,
+            pixels: dst.into_vec(),
             width,
             height,
             color: self.color,
