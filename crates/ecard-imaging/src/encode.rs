@@ -148,7 +148,8 @@ impl Raster {
     /// [`crate::search::Sampled`]). Bands are whole 16-row MCUs, so their blocks are the full
     /// image's blocks.
     fn best_fit_sampled(&self, budget: usize, min: u8) -> Result<Fit, ImageProblem> {
-        let row = self.width as usize * 3;
+        let channels = if self.color == ColorType::Rgb { 3 } else { 1 };
+        let row = self.width as usize * channels;
         let band = 16;
         let pixels: Vec<u8> = self
             .pixels
