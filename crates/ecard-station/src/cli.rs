@@ -284,7 +284,7 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(io(format!("creating {}", config.data_dir.display())))?;
     let store = Arc::new(open_store(&config.store)?);
-    store.ensure_series(config.settings.series)?;
+    store.ensure_series_from(config.settings.series, config.settings.first_number)?;
     let pki = Arc::new(match &config.pki {
         Some(p) => Pki::load(&p.csca, &p.ds_cert, &p.ds_key)?,
         None => Pki::demo(&config.data_dir.join("pki"))?,

@@ -29,6 +29,8 @@ pub struct Settings {
     pub station_id: String,
     /// The card series numbers come from.
     pub series: u8,
+    /// The first number of a series new to the store (a series already there keeps its next).
+    pub first_number: u32,
     /// Spoiled cards allowed per job before it fails.
     pub max_attempts: i64,
     /// Lane lease: a lane silent this long is dead and its jobs are taken over.
@@ -44,6 +46,7 @@ impl Default for Settings {
         Settings {
             station_id: "station-1".into(),
             series: 77,
+            first_number: 1,
             max_attempts: 3,
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(250),

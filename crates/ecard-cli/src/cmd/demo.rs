@@ -100,11 +100,32 @@ struct Report {
     audit_entries: i64,
 }
 
-/// One record the demo submits.
-struct Submission {
+/// A sample record, validated, with its images inline as the station takes them.
+struct Sample {
     source: PathBuf,
     prepared: PreparedEnrollment,
-    body: Vec<u8>,
+    record: serde_json::Value,
+}
+
+/// One record the demo submits: a sample under its own application id. Its body is made when
+/// it is sent, so a demo of thousands of cards holds each sample's images once.
+struct Submission<'a> {
+    sample: &'a Sample,
+    application_id: String,
+    /// A sample used again: sent as a first issue.
+    reused: bool,
+}
+
+impl Submission<'_> {
+    /// The request body.
+    fn body(&self) -> anyhow::Result<Vec<u8>> {
+        let mut record = self.sample.record.clone();
+        record["application_id"] = serde_json::json!(self.application_id);
+        if self.reused {
+            record["application"] = serde_json::json!({ "kind": "first_issue" });
+        }
+        Ok(serde_json::to_vec(&record)?)
+    }
 }
 
 /// Runs `ecard demo`.
@@ -113,9 +134,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let now = time::OffsetDateTime::now_utc();
     let today = ecard_model::dates::moscow_date(now);
     let samples = load_samples(&args.samples, today)?;
-    let submissions = (0..args.cards as usize)
+    let submissions: Vec<Submission> = (0..args.cards as usize)
         .map(|i| submission(&samples, i))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect();
     let profile = choose_profile(Some(&args.profile), &[])?;
     prepare_out(&args.out)?;
     let pki_dir = args.out.join("pki");
@@ -131,13 +152,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ds_key: pki_dir.join("ds.key"),
     });
     config.settings.series = args.series;
+    // A new store: the series starts where the demo was asked to.
+    config.settings.first_number = args.first_number;
     config.settings.poll = Duration::from_millis(20);
     for lane in &mut config.lanes {
         lane.profile = profile.clone();
     }
-    // The series starts where the demo was asked to (a new store: nothing was issued yet).
-    ecard_station::cli::open_store(&config.store)?
-        .ensure_series_from(args.series, args.first_number)?;
     let Assembled {
         station,
         lanes,
@@ -200,7 +220,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         };
         let card = collect_card(
             &station,
-            &station_dir,
+            &args.out,
             job,
             sub,
             &number,
@@ -285,29 +305,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 /// (`<id>-2`, `-3`, ...: the station answers a known id with the existing job); a replacement used
 /// again is sent as a first issue, because its first use revoked the card it replaces and the
 /// station rightly rejects a second replacement of a revoked card.
-fn submission(samples: &[(PathBuf, PreparedEnrollment)], i: usize) -> anyhow::Result<Submission> {
-    use base64::Engine as _;
-    let (source, prepared) = &samples[i % samples.len()];
+fn submission(samples: &[Sample], i: usize) -> Submission<'_> {
+    let sample = &samples[i % samples.len()];
     let round = i / samples.len() + 1;
-    let text = std::fs::read_to_string(source)
-        .with_context(|| format!("cannot read {}", source.display()))?;
-    let mut record: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", source.display()))?;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    record["photo"] = serde_json::json!({ "base64": b64(&prepared.photo_original) });
-    record["signature"] = serde_json::json!({ "base64": b64(&prepared.signature_original) });
-    let mut prepared = prepared.clone();
-    if round > 1 {
-        let id = format!("{}-{round}", prepared.record.application_id);
-        record["application_id"] = serde_json::json!(id);
-        prepared.record.application_id = id;
-        record["application"] = serde_json::json!({ "kind": "first_issue" });
+    let id = &sample.prepared.record.application_id;
+    Submission {
+        sample,
+        application_id: if round > 1 {
+            format!("{id}-{round}")
+        } else {
+            id.clone()
+        },
+        reused: round > 1,
     }
-    Ok(Submission {
-        source: source.clone(),
-        prepared,
-        body: serde_json::to_vec(&record)?,
-    })
 }
 
 /// Starts the lanes, submits every record, waits until every job is settled, stops the lanes;
@@ -315,7 +325,7 @@ fn submission(samples: &[(PathBuf, PreparedEnrollment)], i: usize) -> anyhow::Re
 async fn issue_all(
     station: &Station,
     lanes: Vec<ecard_station::lane::Lane>,
-    submissions: &[Submission],
+    submissions: &[Submission<'_>],
 ) -> anyhow::Result<Vec<Job>> {
     let bar = ProgressBar::new(submissions.len() as u64);
     bar.set_style(
@@ -329,13 +339,13 @@ async fn issue_all(
     let mut ids = Vec::with_capacity(submissions.len());
     let mut failure = None;
     for sub in submissions {
-        bar.set_message(format!("submitting {}", sub.prepared.record.application_id));
-        match station.submit(&sub.body, &actor).await {
+        bar.set_message(format!("submitting {}", sub.application_id));
+        match station.submit(&sub.body()?, &actor).await {
             Ok(s) => ids.push(s.job.id),
             Err(e) => {
                 failure = Some(anyhow::Error::new(e).context(format!(
                     "the station did not take record {}",
-                    sub.source.display()
+                    sub.sample.source.display()
                 )));
                 break;
             }
@@ -377,19 +387,16 @@ async fn issue_all(
 #[allow(clippy::too_many_arguments)]
 fn collect_card(
     station: &Station,
-    station_dir: &Path,
+    out: &Path,
     job: &Job,
-    sub: &Submission,
+    sub: &Submission<'_>,
     number: &DocumentNumber,
     trust: &TrustArgs,
     signer: &DocumentSigner,
     warned_seal: &mut bool,
 ) -> anyhow::Result<CardReport> {
     let n = number.mrz_form();
-    let out = Path::new(&trust.trust[0])
-        .parent()
-        .and_then(Path::parent)
-        .context("the demo's PKI folder has no parent")?;
+    let station_dir = out.join("station");
     let dir = out.join("cards").join(&n);
     create_dir(&dir)?;
     write_record(sub, &dir)?;
@@ -468,7 +475,7 @@ fn collect_card(
                 .with_context(|| format!("card {n} holds no readable date of issue"))?;
             Seal::sign(
                 &SealPayload::for_card(
-                    &sub.prepared.holder,
+                    &sub.sample.prepared.holder,
                     number,
                     issue,
                     ecard_model::dates::expiry_for(issue),
@@ -542,11 +549,8 @@ fn prepare_out(out: &Path) -> anyhow::Result<()> {
     create_dir(out)
 }
 
-/// Every `*.json` record in `dir`, validated, in file-name order.
-fn load_samples(
-    dir: &Path,
-    today: time::Date,
-) -> anyhow::Result<Vec<(PathBuf, PreparedEnrollment)>> {
+/// Every `*.json` record in `dir`, validated, in file-name order, with its images inline.
+fn load_samples(dir: &Path, today: time::Date) -> anyhow::Result<Vec<Sample>> {
     let entries = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read the sample records in {}", dir.display()))
         .help("run the demo from the repository's root, or point --samples at a folder of enrollment records")?;
@@ -560,16 +564,32 @@ fn load_samples(
     }
     paths
         .into_iter()
-        .map(|p| load_valid(&p, today).map(|prepared| (p, prepared)))
+        .map(|source| {
+            use base64::Engine as _;
+            let prepared = load_valid(&source, today)?;
+            let text = std::fs::read_to_string(&source)
+                .with_context(|| format!("cannot read {}", source.display()))?;
+            let mut record: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", source.display()))?;
+            let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+            record["photo"] = serde_json::json!({ "base64": b64(&prepared.photo_original) });
+            record["signature"] =
+                serde_json::json!({ "base64": b64(&prepared.signature_original) });
+            Ok(Sample {
+                source,
+                prepared,
+                record,
+            })
+        })
         .collect()
 }
 
 /// Writes the record as submitted, with its images beside it and the record pointing at them.
-fn write_record(sub: &Submission, dir: &Path) -> anyhow::Result<()> {
-    let mut record: serde_json::Value = serde_json::from_slice(&sub.body)?;
+fn write_record(sub: &Submission<'_>, dir: &Path) -> anyhow::Result<()> {
+    let mut record: serde_json::Value = serde_json::from_slice(&sub.body()?)?;
     for (field, bytes) in [
-        ("photo", &sub.prepared.photo_original),
-        ("signature", &sub.prepared.signature_original),
+        ("photo", &sub.sample.prepared.photo_original),
+        ("signature", &sub.sample.prepared.signature_original),
     ] {
         let name = format!(
             "{field}.{}",
