@@ -15,7 +15,7 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Issue, read and verify Moscow e-cards for foreign residents (ICAO Doc 9303 LDS on a contact chip).
 #[derive(Debug, Parser)]
@@ -73,6 +73,9 @@ enum Command {
     Qa(Box<cmd::qa::Args>),
     /// Check the station's hash-chained audit log (`ecard audit verify`; QA, auditors).
     Audit(ecard_station::cli::AuditCommand),
+    /// Generate the man pages from these definitions (packagers).
+    #[command(subcommand, hide = true)]
+    Generate(cmd::generate::Command),
 }
 
 /// Exit code for an error that stopped the command.
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => ecard_station::cli::run_audit(args)
             .map(ExitCode::from)
             .map_err(anyhow::Error::from),
+        Command::Generate(c) => cmd::generate::run(c, Cli::command()),
     };
     match result {
         Ok(code) => code,

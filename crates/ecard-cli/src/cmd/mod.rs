@@ -7,6 +7,7 @@ pub mod check;
 pub mod checkpoint;
 pub mod demo;
 pub mod enrollment;
+pub mod generate;
 pub mod mrz;
 pub mod personalize;
 pub mod pki;
