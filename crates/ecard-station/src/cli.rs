@@ -33,6 +33,12 @@ enum StationSub {
         /// The token.
         token: String,
     },
+    /// Back up the station's SQLite database into an encrypted file, while lanes run.
+    Backup(crate::backup::cli::BackupArgs),
+    /// Restore a backup into an empty data folder; numbers issued after the backup are skipped.
+    Restore(crate::backup::cli::RestoreArgs),
+    /// Check a restored database (PostgreSQL after pg_restore, or SQLite) and make its numbering safe.
+    RestoreCheck(crate::backup::cli::RestoreCheckArgs),
     /// Write simulated blank cards into a folder, for `encoder = "sim:<folder>"` lanes.
     Blanks {
         /// The folder.
@@ -104,6 +110,12 @@ pub enum CliError {
         /// Why.
         reason: String,
     },
+    /// A backup or restore did not happen (nothing was written).
+    #[error("{0}")]
+    Backup(Box<crate::backup::BackupError>),
+    /// The command does not apply to this station as configured.
+    #[error("{0}")]
+    Unsupported(String),
     /// A file or socket operation failed.
     #[error("{what}: {cause}")]
     Io {
@@ -123,6 +135,9 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
 pub fn run_station(cmd: &StationCommand) -> Result<u8, CliError> {
     match &cmd.command {
         StationSub::Serve(args) => serve(args).map(|()| 0),
+        StationSub::Backup(args) => crate::backup::cli::backup(args),
+        StationSub::Restore(args) => crate::backup::cli::restore(args),
+        StationSub::RestoreCheck(args) => crate::backup::cli::restore_check(args),
         StationSub::HashToken { token } => {
             println!("{}", hash_token(token));
             Ok(0)
@@ -182,7 +197,10 @@ pub fn run_audit(cmd: &AuditCommand) -> Result<u8, CliError> {
     }
 }
 
-fn resolve(config: Option<&Path>, data_dir: Option<&Path>) -> Result<StationConfig, CliError> {
+pub(crate) fn resolve(
+    config: Option<&Path>,
+    data_dir: Option<&Path>,
+) -> Result<StationConfig, CliError> {
     Ok(match config {
         Some(file) => StationConfig::load(file, data_dir)?,
         None => StationConfig::defaults(data_dir.unwrap_or(Path::new("ecard-data"))),

@@ -14,6 +14,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod chip;
 #[cfg(test)]
 mod chip_tests;

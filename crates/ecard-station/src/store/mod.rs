@@ -14,6 +14,7 @@ pub mod migrate;
 mod migrate_tests;
 mod qa;
 mod read;
+pub mod restore;
 mod rows;
 mod schema;
 #[cfg(test)]
@@ -89,6 +90,12 @@ pub enum StoreError {
     /// A thread panicked while holding the connection.
     #[error("store connection poisoned by a panic in another thread")]
     Poisoned,
+    /// A numbering rule after a restore cannot be applied as given.
+    #[error("cannot secure the numbering: {what}")]
+    BadNumbering {
+        /// What is wrong with the rule.
+        what: String,
+    },
     /// The database was written by a newer release of ecard (schema migrations).
     #[error(
         "the {store} database has schema version {found}, newer than this ecard knows (up to {known}); nothing was changed: run the release that wrote it, or a newer one"
