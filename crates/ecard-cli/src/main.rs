@@ -67,6 +67,8 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Measure the chip path: LDS build and signing, APDUs per card, encode time against the link's limit.
     Bench(cmd::bench::Args),
+    /// Plan a line's capacity: cards a day with N lanes, or lanes for N cards a day (planners).
+    Plan(cmd::plan::Args),
     /// Run the station daemon (`ecard station serve`) and its helpers (operators).
     Station(ecard_station::cli::StationCommand),
     /// Inspect an issued card against what the station wrote and record the verdict; batch and report (QA inspectors).
@@ -107,6 +109,7 @@ fn main() -> ExitCode {
         Command::Sim(c) => cmd::sim::run(c),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Plan(args) => cmd::plan::run(args),
         Command::Station(args) => ecard_station::cli::run_station(args)
             .map(ExitCode::from)
             .map_err(anyhow::Error::from),

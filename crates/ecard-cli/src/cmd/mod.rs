@@ -11,6 +11,7 @@ pub mod generate;
 pub mod mrz;
 pub mod personalize;
 pub mod pki;
+pub mod plan;
 pub mod qa;
 pub mod read;
 pub mod readers;
