@@ -22,7 +22,11 @@ use serde::Serialize;
 
 /// Arguments of `ecard bench`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// A longer measurement instead of the chip path's.
+    #[command(subcommand)]
+    pub sub: Option<BenchSub>,
     /// The enrollment record whose card is measured.
     #[arg(long, value_name = "FILE", default_value = "samples/karimov.json")]
     enrollment: PathBuf,
@@ -36,6 +40,14 @@ pub struct Args {
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// `ecard bench <what>`: measurements other than the chip path's.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchSub {
+    /// Run the station through a simulated day, sped up, and report memory, descriptors,
+    /// tasks and database size over time (flat after warm-up, or growing).
+    Soak(super::soak::Args),
 }
 
 #[derive(Serialize)]
@@ -117,6 +129,9 @@ fn us(d: Duration, n: u32) -> f64 {
 
 /// Runs `ecard bench`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    if let Some(BenchSub::Soak(soak)) = &args.sub {
+        return super::soak::run(soak);
+    }
     let now = time::OffsetDateTime::now_utc();
     let prepared =
         super::personalize::load_valid(&args.enrollment, ecard_model::dates::moscow_date(now))?;

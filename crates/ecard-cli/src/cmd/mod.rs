@@ -18,6 +18,7 @@ pub mod readers;
 pub mod scan;
 pub mod seal_files;
 pub mod sim;
+pub mod soak;
 pub mod status;
 pub mod validate;
 pub mod verify;
