@@ -75,6 +75,8 @@ enum Command {
     Qa(Box<cmd::qa::Args>),
     /// Check the station's hash-chained audit log (`ecard audit verify`; QA, auditors).
     Audit(ecard_station::cli::AuditCommand),
+    /// The blank-card stock ledger: import a manifest, report, count, destroy (supervisors).
+    Stock(ecard_station::stock::cli::StockCommand),
     /// Generate the man pages from these definitions (packagers).
     #[command(subcommand, hide = true)]
     Generate(cmd::generate::Command),
@@ -114,6 +116,9 @@ fn main() -> ExitCode {
             .map(ExitCode::from)
             .map_err(anyhow::Error::from),
         Command::Audit(args) => ecard_station::cli::run_audit(args)
+            .map(ExitCode::from)
+            .map_err(anyhow::Error::from),
+        Command::Stock(args) => ecard_station::stock::cli::run(args)
             .map(ExitCode::from)
             .map_err(anyhow::Error::from),
         Command::Generate(c) => cmd::generate::run(c, Cli::command()),

@@ -31,6 +31,7 @@ pub mod qa;
 pub mod server;
 mod shutdown;
 pub mod status;
+pub mod stock;
 pub mod store;
 #[cfg(test)]
 mod testutil;

@@ -11,6 +11,7 @@ mod jobs;
 mod lanes;
 mod metrics;
 pub mod qa;
+mod stock;
 
 use std::collections::HashMap;
 
@@ -44,7 +45,8 @@ pub fn router(station: Station) -> Router {
         .route("/healthz", get(healthz))
         .route("/status-list", get(status_list))
         .route("/metrics", get(metrics::metrics))
-        .route("/events", get(events::stream));
+        .route("/events", get(events::stream))
+        .route("/stock", get(stock::report));
     Router::new()
         .nest("/api/v1", api)
         .merge(crate::console::routes())

@@ -36,13 +36,22 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, oldest first.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "release 0.1.0: jobs, job inputs, numbers, revocations, lanes, audit log, QA",
-    sqlite: schema::SQLITE,
-    postgres: schema::POSTGRES,
-    data: Some(move_inputs_out_of_jobs),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "release 0.1.0: jobs, job inputs, numbers, revocations, lanes, audit log, QA",
+        sqlite: schema::SQLITE,
+        postgres: schema::POSTGRES,
+        data: Some(move_inputs_out_of_jobs),
+    },
+    Migration {
+        version: 2,
+        name: "blank-stock ledger: imports, blanks, events, counts",
+        sqlite: super::stock::SQLITE,
+        postgres: super::stock::POSTGRES,
+        data: None,
+    },
+];
 
 /// The newest schema version this binary knows.
 pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -17,6 +17,9 @@ mod read;
 pub mod restore;
 mod rows;
 mod schema;
+pub mod stock;
+#[cfg(test)]
+mod stock_tests;
 #[cfg(test)]
 mod tests;
 
@@ -90,6 +93,15 @@ pub enum StoreError {
     /// A thread panicked while holding the connection.
     #[error("store connection poisoned by a panic in another thread")]
     Poisoned,
+    /// The blank-stock ledger refuses: an unknown or used blank on a lane, a serial imported
+    /// twice, a blank whose life already ended.
+    #[error("blank {serial}: {reason}")]
+    StockRefused {
+        /// The blank's serial (empty when the refusal is about a whole file).
+        serial: String,
+        /// Why.
+        reason: String,
+    },
     /// A numbering rule after a restore cannot be applied as given.
     #[error("cannot secure the numbering: {what}")]
     BadNumbering {
