@@ -1,6 +1,8 @@
 //! `ecard checkpoint serve` with a simulated card: the screen says VALID on green for a good card
 //! and NOT VALID on red for a revoked one, both in the served HTML and, with ECARD_BROWSER_TESTS=1,
 //! in a headless Chromium screenshot (kept under target/checkpoint-screenshots/ for a look).
+//! Without a status list it is amber, "revocation not checked", never green (issue 13), and a
+//! fetched list older than the one held is refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -208,6 +210,102 @@ fn checkpoint_screen_is_green_for_a_good_card_and_red_for_a_revoked_one() {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "list never fetched: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A station stand-in serving `lists[0]` to the first request and `lists[1]` to every later one.
+fn station(lists: [Vec<u8>; 2]) -> String {
+    let station = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/api/v1/status-list",
+        station.local_addr().unwrap()
+    );
+    std::thread::spawn(move || {
+        for (n, conn) in station.incoming().enumerate() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let list = &lists[n.min(1)];
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/cose\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                list.len()
+            );
+            let _ = conn.write_all(list);
+        }
+    });
+    url
+}
+
+#[test]
+fn checkpoint_is_amber_without_a_status_list_and_refuses_an_older_one() {
+    let demo = Demo::new();
+    let p = |rel: &str| demo.p(rel);
+
+    // No --status, no --status-url: amber, and the screen says why.
+    let none = serve(&[
+        "--sim",
+        &p("cards/771000001/card.img"),
+        "--trust",
+        &p("pki/csca.pem"),
+    ]);
+    let v = verdict(&none.addr);
+    assert_eq!(v["verdict"], "amber", "{v}");
+    assert_eq!(
+        v["problem"],
+        "status list: revocation not checked: no status list was given or fetched"
+    );
+    assert_eq!(
+        v["status"],
+        "revocation not checked: no status list configured (--status or --status-url)"
+    );
+    let html = get(&none.addr, "/");
+    assert!(html.contains("class=\"verdict amber\""), "{html}");
+    assert!(html.contains("revocation not checked"));
+
+    // A station that serves a newer list revoking card 2, then an older one that does not: the
+    // older one is refused and the card stays red.
+    let older = demo.sign_status("", "older", &[]);
+    let later = (time::OffsetDateTime::now_utc() + time::Duration::minutes(1))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let newer = demo.sign_status("771000002\tlost\t2026-11-20\n", "newer", &["--iat", &later]);
+    let url = station([
+        std::fs::read(&newer).unwrap(),
+        std::fs::read(&older).unwrap(),
+    ]);
+    let replayed = serve(&[
+        "--sim",
+        &p("cards/771000002/card.img"),
+        "--trust",
+        &p("pki/csca.pem"),
+        "--ds",
+        &p("pki/ds.pem"),
+        "--status-url",
+        &url,
+        "--status-every",
+        "1",
+    ]);
+    let start = Instant::now();
+    loop {
+        let v = verdict(&replayed.addr);
+        let status = v["status"].as_str().unwrap_or_default().to_string();
+        if status.contains("older than the one already held") {
+            assert_eq!(v["verdict"], "red", "{v}");
+            assert!(
+                status.starts_with(&format!("status list issued {later}, next update due ")),
+                "{status}"
+            );
+            assert!(status.contains(", last fetched "), "{status}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the older list was never refused: {v}"
         );
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -3,7 +3,9 @@
 //! a card in the reader, reads and checks it (Active Authentication included), takes a photo of the
 //! card's front for the QR seal, and shows one full-width verdict: green, amber or red, with the
 //! chip photo, the holder and the failing check. With `--status-url` it fetches the station's
-//! status list on an interval.
+//! status list on an interval; a fetched list must verify (the chip's Document Signer policy) and
+//! must not be older than the one held (no replay). Without a fresh verified list the verdict is
+//! amber at best ("revocation not checked"), and the screen says when the list was last fetched.
 //!
 //! Plain HTML and CSS embedded in the binary (no CDN); the first paint is rendered on the server so
 //! the verdict shows without script, and a few lines of script reload the page when the verdict
@@ -84,8 +86,28 @@ struct App {
     screen: Mutex<Screen>,
     card: Mutex<Option<(LdsFiles, AaEvidence)>>,
     seal: Mutex<Option<Result<String, String>>>,
-    /// A status list fetched from --status-url, written here.
-    fetched_status: Mutex<Option<PathBuf>>,
+    /// The status list fetched from --status-url: verified, written to a file, and when.
+    fetched_status: Mutex<Option<Fetched>>,
+    /// The last fetch attempt that failed or was refused, and why.
+    fetch_problem: Mutex<Option<String>>,
+    /// A fetched list signed by a Document Signer not known yet (no --ds, no card read): verified
+    /// once a card brings its DS certificate. Never used unverified.
+    pending_status: Mutex<Option<(Vec<u8>, time::OffsetDateTime)>>,
+}
+
+/// A verified status list fetched from --status-url.
+#[derive(Clone)]
+struct Fetched {
+    path: PathBuf,
+    list: ecard_seal::StatusList,
+    at: time::OffsetDateTime,
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -126,6 +148,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         card: Mutex::new(None),
         seal: Mutex::new(None),
         fetched_status: Mutex::new(None),
+        fetch_problem: Mutex::new(None),
+        pending_status: Mutex::new(None),
     });
     {
         let app = app.clone();
@@ -134,8 +158,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = app.args.status_url.clone() {
         let app = app.clone();
         tokio::spawn(async move {
-            let mut tick =
-                tokio::time::interval(Duration::from_secs(app.args.status_every.max(10)));
+            let mut tick = tokio::time::interval(Duration::from_secs(app.args.status_every.max(1)));
             loop {
                 tick.tick().await;
                 let (a, u) = (app.clone(), url.clone());
@@ -241,43 +264,135 @@ fn update(app: &App, f: impl FnOnce(&mut Screen)) {
 }
 
 fn fetch_status(app: &App, url: &str) {
+    let now = time::OffsetDateTime::now_utc();
     let got = ureq::get(url).call().and_then(|mut r| {
         r.body_mut()
             .with_config()
             .limit(32 * 1024 * 1024)
             .read_to_vec()
     });
-    match got {
-        Ok(bytes) => {
-            let path = std::env::temp_dir().join(format!(
-                "ecard-checkpoint-{}-status.cose",
-                std::process::id()
-            ));
-            if std::fs::write(&path, &bytes).is_ok() {
-                tracing::info!("status list fetched, {} bytes", bytes.len());
-                *lock(&app.fetched_status) = Some(path);
-                recompute(app);
-            }
+    let refused = |why: String| {
+        tracing::warn!("status list not fetched: {why}");
+        *lock(&app.fetch_problem) = Some(format!("{}: {why}", rfc3339(now)));
+        recompute(app);
+    };
+    let bytes = match got {
+        Ok(b) => b,
+        Err(e) => return refused(format!("cannot fetch the status list from {url}: {e}")),
+    };
+    tracing::info!("status list fetched, {} bytes", bytes.len());
+    *lock(&app.pending_status) = Some((bytes, now));
+    recompute(app);
+}
+
+/// Takes a pending fetched list in when it verifies; leaves it pending while its signer is unknown
+/// (no card read yet); drops it with the reason otherwise.
+fn settle_pending(app: &App) {
+    let Some((bytes, at)) = lock(&app.pending_status).take() else {
+        return;
+    };
+    match accept_fetched(app, &bytes, at) {
+        Ok(fetched) => {
+            *lock(&app.fetched_status) = Some(fetched);
+            *lock(&app.fetch_problem) = None;
         }
-        Err(e) => {
-            tracing::warn!("cannot fetch the status list: {e}");
-            update(app, |s| {
-                s.status = format!("cannot fetch the status list from {url}: {e}")
-            });
+        Err((why, true)) => {
+            *lock(&app.pending_status) = Some((bytes, at));
+            *lock(&app.fetch_problem) = Some(format!("{}: {why}", rfc3339(at)));
+        }
+        Err((why, false)) => {
+            tracing::warn!("status list refused: {why}");
+            *lock(&app.fetch_problem) = Some(format!("{}: {why}", rfc3339(at)));
         }
     }
+}
+
+/// Verifies a fetched list (the chip's Document Signer policy, with the --ds certificates and the
+/// DS of the card read), refuses one older than the list held, and writes it where the checks read
+/// it. The error says why, and whether only the signer is unknown yet.
+fn accept_fetched(
+    app: &App,
+    bytes: &[u8],
+    now: time::OffsetDateTime,
+) -> Result<Fetched, (String, bool)> {
+    let fatal = |e: anyhow::Error| (format!("{e:#}"), false);
+    let trust = super::pki::load_trust(&app.args.trust.trust).map_err(fatal)?;
+    let mut ds = load_ds(&app.args.trust.ds).map_err(fatal)?;
+    if let Some(card_ds) = lock(&app.card)
+        .as_ref()
+        .and_then(|(files, _)| files.get(&EfId::Sod))
+        .and_then(|b| ecard_chip::lds::Sod::parse(b).ok())
+        .and_then(|s| s.ds_certificate)
+    {
+        ds.push(card_ds);
+    }
+    let (at, _) = check_time(app.args.trust.at);
+    let list = ecard_seal::StatusList::verify(bytes, &ds, &trust, at).map_err(|e| {
+        let unknown = matches!(
+            e,
+            ecard_seal::StatusError::Cose(ecard_seal::CoseError::UnknownKid { .. })
+        );
+        (
+            format!("the fetched status list does not verify: {e}"),
+            unknown,
+        )
+    })?;
+    let held = lock(&app.fetched_status).clone();
+    list.check_not_older(held.as_ref().map(|h| &h.list))
+        .map_err(|e| (format!("the fetched status list was refused: {e}"), false))?;
+    let path = std::env::temp_dir().join(format!(
+        "ecard-checkpoint-{}-status.cose",
+        std::process::id()
+    ));
+    std::fs::write(&path, bytes).map_err(|e| {
+        (
+            format!("cannot keep the status list in {}: {e}", path.display()),
+            false,
+        )
+    })?;
+    Ok(Fetched {
+        path,
+        list,
+        at: now,
+    })
 }
 
 fn trust_args(app: &App) -> TrustArgs {
     let mut t = app.args.trust.clone();
-    if let Some(p) = lock(&app.fetched_status).clone() {
-        t.status = Some(p);
+    if let Some(f) = lock(&app.fetched_status).as_ref() {
+        t.status = Some(f.path.clone());
     }
     t
 }
 
+/// Where the status list stands, for the screen: which list, issued and due when, fetched when;
+/// or why revocation is not checked.
+fn status_note(app: &App, trust: &TrustArgs) -> String {
+    let fetched = lock(&app.fetched_status).clone();
+    let problem = lock(&app.fetch_problem).clone();
+    let mut note = match (&fetched, &trust.status) {
+        (Some(f), _) => format!(
+            "status list issued {}, next update due {}, last fetched {}",
+            rfc3339(f.list.payload.iat),
+            rfc3339(f.list.payload.nxt),
+            rfc3339(f.at)
+        ),
+        (None, Some(p)) => format!("status list from file {}", p.display()),
+        (None, None) => match &app.args.status_url {
+            Some(_) => "revocation not checked: no status list fetched yet".to_string(),
+            None => "revocation not checked: no status list configured (--status or --status-url)"
+                .to_string(),
+        },
+    };
+    if let Some(p) = problem {
+        note.push_str(&format!("; last fetch failed at {p}"));
+    }
+    note
+}
+
 /// Recomputes the verdict from the card read and the seal photo, whichever are there.
 fn recompute(app: &App) {
+    settle_pending(app);
     let trust = trust_args(app);
     let card = lock(&app.card).clone();
     let seal = lock(&app.seal).clone();
@@ -286,10 +401,7 @@ fn recompute(app: &App) {
         Some(Ok(_)) => "QR seal read from the card photo".to_string(),
         Some(Err(e)) => format!("card photo: {e}"),
     };
-    let status_note = match &trust.status {
-        None => "no status list configured".to_string(),
-        Some(p) => format!("status list {}", p.display()),
-    };
+    let status_note = status_note(app, &trust);
     let mut screen = Screen {
         state: "verdict",
         seal: seal_note,
