@@ -27,39 +27,74 @@ impl Drop for Server {
     }
 }
 
+/// The checkpoint token the tests' screens are started with (through the environment).
+const TOKEN: &str = "test-checkpoint-token-0123456789abcdef";
+
 fn serve(args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ecard"))
-        .args(["checkpoint", "serve", "--listen", "127.0.0.1:0"])
+    serve_with(args, Some(TOKEN)).0
+}
+
+/// Starts a screen; `token` goes in ECARD_CHECKPOINT_TOKEN (none: the screen makes one). Returns
+/// the server and the second line it printed (where the token is).
+fn serve_with(args: &[&str], token: Option<&str>) -> (Server, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecard"));
+    cmd.args(["checkpoint", "serve", "--listen", "127.0.0.1:0"])
         .args(args)
+        .env_remove("ECARD_CHECKPOINT_TOKEN")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+        .stderr(Stdio::inherit());
+    if let Some(t) = token {
+        cmd.env("ECARD_CHECKPOINT_TOKEN", t);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let (mut first, mut second) = (String::new(), String::new());
+    out.read_line(&mut first).unwrap();
+    out.read_line(&mut second).unwrap();
     let addr = first
         .trim()
         .strip_prefix("checkpoint screen on http://")
         .and_then(|a| a.strip_suffix('/'))
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
         .to_string();
-    Server { child, addr }
+    (Server { child, addr }, second.trim().to_string())
+}
+
+/// One raw HTTP/1.1 request: (status code, head, body).
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    // The server may answer (and close) before the whole body is read: a refused upload.
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out).to_string();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let code = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, head.to_string(), body.to_string())
 }
 
 fn get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out.split_once("\r\n\r\n")
-        .map(|x| x.1.to_string())
-        .unwrap_or_default()
+    let bearer = format!("Bearer {TOKEN}");
+    request(addr, "GET", path, &[("Authorization", &bearer)], b"").2
 }
 
 /// Waits until the screen shows a verdict and returns it.
@@ -93,6 +128,7 @@ fn screenshot(addr: &str, name: &str) -> Option<PathBuf> {
     let png = dir.join(format!("{name}.png"));
     let _ = std::fs::remove_file(&png);
     let profile = tempfile::tempdir().unwrap();
+    let proxy = token_proxy();
     let o = Command::new("chromium")
         .args([
             "--headless",
@@ -103,6 +139,10 @@ fn screenshot(addr: &str, name: &str) -> Option<PathBuf> {
             "--no-first-run",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
+        // The screen needs its token: a proxy in this test adds it, as a signed-in browser's
+        // cookie would (a token never goes in a URL).
+        .arg(format!("--proxy-server=http://{proxy}"))
+        .arg("--proxy-bypass-list=<-loopback>")
         .arg(format!("--screenshot={}", png.display()))
         .arg("--window-size=1280,800")
         .arg(format!("http://{addr}/"))
@@ -115,6 +155,64 @@ fn screenshot(addr: &str, name: &str) -> Option<PathBuf> {
     );
     eprintln!("screenshot: {}", png.display());
     Some(png)
+}
+
+/// A plain HTTP proxy on a free local port that forwards each request with the checkpoint token
+/// added (`Authorization: Bearer`), one request a connection. Returns its address.
+fn token_proxy() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut client) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let mut lines = head.split("\r\n");
+                let first = lines.next().unwrap_or_default();
+                let mut parts = first.splitn(3, ' ');
+                let (method, target, version) = (
+                    parts.next().unwrap_or_default(),
+                    parts.next().unwrap_or_default(),
+                    parts.next().unwrap_or_default(),
+                );
+                let rest = target.strip_prefix("http://").unwrap_or(target);
+                let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                let Ok(mut server) = TcpStream::connect(host) else {
+                    return;
+                };
+                let mut out = format!(
+                    "{method} {} {version}\r\n",
+                    if path.is_empty() { "/" } else { path }
+                );
+                for l in lines.filter(|l| !l.is_empty()) {
+                    let lower = l.to_ascii_lowercase();
+                    if !lower.starts_with("connection:") && !lower.starts_with("proxy-connection:")
+                    {
+                        out.push_str(l);
+                        out.push_str("\r\n");
+                    }
+                }
+                out.push_str(&format!(
+                    "Authorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+                ));
+                if server.write_all(out.as_bytes()).is_err() {
+                    return;
+                }
+                let mut response = Vec::new();
+                let _ = server.read_to_end(&mut response);
+                let _ = client.write_all(&response);
+            });
+        }
+    });
+    addr
 }
 
 /// The colour at the top-left of the screenshot: the verdict band.
@@ -264,6 +362,9 @@ fn checkpoint_is_amber_without_a_status_list_and_refuses_an_older_one() {
     let html = get(&none.addr, "/");
     assert!(html.contains("class=\"verdict amber\""), "{html}");
     assert!(html.contains("revocation not checked"));
+    if let Some(png) = screenshot(&none.addr, "amber") {
+        assert_eq!(band_rgb(&png), [0xd9, 0x8b, 0x00]);
+    }
 
     // A station that serves a newer list revoking card 2, then an older one that does not: the
     // older one is refused and the card stays red.
@@ -308,5 +409,216 @@ fn checkpoint_is_amber_without_a_status_list_and_refuses_an_older_one() {
             "the older list was never refused: {v}"
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let mut body = kind.to_vec();
+    body.extend_from_slice(data);
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in &body {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&(!crc).to_be_bytes());
+}
+
+/// A PNG that declares `w`x`h` RGB pixels and carries none (IHDR, an empty IDAT): a few dozen
+/// bytes that would need w*h*3 bytes to decode.
+fn png_header(w: u32, h: u32) -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    png_chunk(&mut png, b"IHDR", &ihdr);
+    png_chunk(&mut png, b"IDAT", &[]);
+    png
+}
+
+/// Issue 13 item 11: the screen needs the checkpoint token, takes changes only from its own
+/// origin, and refuses an oversized card photo before decoding it.
+#[test]
+fn checkpoint_screen_needs_its_token_and_its_own_origin() {
+    let demo = Demo::new();
+    let p = |rel: &str| demo.p(rel);
+    let args = [
+        "--sim",
+        &p("cards/771000001/card.img"),
+        "--trust",
+        &p("pki/csca.pem"),
+    ];
+    let (srv, token_line) = serve_with(&args, Some(TOKEN));
+    assert_eq!(token_line, "checkpoint token: from $ECARD_CHECKPOINT_TOKEN");
+    let a = srv.addr.as_str();
+    verdict(a);
+    let bearer = format!("Bearer {TOKEN}");
+    let own = format!("http://{a}");
+
+    // No token, a wrong one, or the token in the URL: refused.
+    assert_eq!(request(a, "GET", "/api/screen", &[], b"").0, 401);
+    let (code, head, _) = request(a, "GET", "/", &[], b"");
+    assert_eq!(code, 303);
+    assert!(
+        head.to_ascii_lowercase().contains("location: /login"),
+        "{head}"
+    );
+    assert_eq!(
+        request(
+            a,
+            "GET",
+            "/api/screen",
+            &[("Authorization", "Bearer nope")],
+            b""
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        request(a, "GET", &format!("/api/screen?token={TOKEN}"), &[], b"").0,
+        401
+    );
+    assert_eq!(
+        request(a, "GET", "/api/screen", &[("Authorization", &bearer)], b"").0,
+        200
+    );
+
+    // State changes: another origin is refused even with the token; our own is taken.
+    let evil = [
+        ("Authorization", bearer.as_str()),
+        ("Origin", "http://evil.example"),
+    ];
+    assert_eq!(request(a, "POST", "/api/rescan", &evil, b"").0, 403);
+    let ours = [("Authorization", bearer.as_str()), ("Origin", own.as_str())];
+    assert_eq!(request(a, "POST", "/api/rescan", &ours, b"").0, 200);
+
+    // A browser signs in with the token in a form body and gets a session cookie.
+    let form = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Origin", own.as_str()),
+    ];
+    assert_eq!(request(a, "POST", "/login", &form, b"token=wrong").0, 401);
+    let (code, head, _) = request(
+        a,
+        "POST",
+        "/login",
+        &form,
+        format!("token={TOKEN}").as_bytes(),
+    );
+    assert_eq!(code, 303, "{head}");
+    let cookie_line = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie: {head}"));
+    assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"));
+    let cookie = cookie_line
+        .split_once(':')
+        .unwrap()
+        .1
+        .split(';')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    let (code, _, html) = request(a, "GET", "/", &[("Cookie", &cookie)], b"");
+    assert_eq!(code, 200);
+    assert!(html.contains("class=\"verdict "), "{html}");
+    // A cookie POST must say where it comes from.
+    assert_eq!(
+        request(a, "POST", "/api/rescan", &[("Cookie", &cookie)], b"").0,
+        403
+    );
+    assert_eq!(
+        request(
+            a,
+            "POST",
+            "/api/rescan",
+            &[("Cookie", &cookie), ("Origin", &own)],
+            b""
+        )
+        .0,
+        200
+    );
+
+    // Uploads: over 20 megapixels by the header alone (a few dozen bytes), and over 10 MB.
+    let (code, _, body) = request(a, "POST", "/api/seal", &ours, &png_header(6000, 4000));
+    assert_eq!(code, 413, "{body}");
+    assert_eq!(
+        body,
+        "the card photo is 6000x4000 px, over the 20-megapixel limit; take it at a lower resolution"
+    );
+    let big = vec![0u8; 10 * 1024 * 1024 + 1];
+    assert_eq!(request(a, "POST", "/api/seal", &ours, &big).0, 413);
+    let (code, _, body) = request(a, "POST", "/api/seal", &ours, b"not an image");
+    assert_eq!(code, 422, "{body}");
+    // A real card photo (the seal) is still taken.
+    let seal = std::fs::read(demo.card(1, "seal.png")).unwrap();
+    assert_eq!(request(a, "POST", "/api/seal", &ours, &seal).0, 200);
+    drop(srv);
+
+    // Without a token given, the screen makes one in a 0600 file and says where.
+    let (srv, token_line) = serve_with(&args, None);
+    let path = token_line
+        .strip_prefix("checkpoint token: new, in ")
+        .and_then(|l| l.split_once(" (mode 0600)"))
+        .unwrap_or_else(|| panic!("unexpected token line {token_line:?}"))
+        .0
+        .to_string();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let made = std::fs::read_to_string(&path).unwrap();
+    let bearer = format!("Bearer {}", made.trim());
+    assert_eq!(
+        request(
+            &srv.addr,
+            "GET",
+            "/api/screen",
+            &[("Authorization", &bearer)],
+            b""
+        )
+        .0,
+        200
+    );
+    drop(srv);
+    let _ = std::fs::remove_file(&path);
+
+    // A token file others may read is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, TOKEN).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_ecard"))
+            .args([
+                "checkpoint",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--token-file",
+            ])
+            .arg(&file)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(3));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("is readable by others (mode 644)"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 }

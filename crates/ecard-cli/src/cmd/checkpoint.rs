@@ -7,6 +7,10 @@
 //! must not be older than the one held (no replay). Without a fresh verified list the verdict is
 //! amber at best ("revocation not checked"), and the screen says when the list was last fetched.
 //!
+//! Access needs the checkpoint token (`--token-file` or `ECARD_CHECKPOINT_TOKEN`, else one is
+//! generated into a 0600 file whose path is printed); see [`auth`]. An uploaded card photo over
+//! 10 MB or 20 megapixels is refused before it is decoded.
+//!
 //! Plain HTML and CSS embedded in the binary (no CDN); the first paint is rendered on the server so
 //! the verdict shows without script, and a few lines of script reload the page when the verdict
 //! changes. PC/SC and file work runs in `spawn_blocking`. Personal data is never logged: log lines
@@ -26,6 +30,13 @@ use base64::Engine;
 use ecard_chip::lds::{Dg2, EfId, LdsFiles};
 use ecard_chip::verify::{AaEvidence, Outcome};
 use ecard_seal::Verdict;
+
+#[path = "checkpoint_auth.rs"]
+mod auth;
+#[path = "checkpoint_status.rs"]
+mod status_feed;
+
+use status_feed::{Fetched, fetch_status, settle_pending, status_note};
 
 use super::card::{CardArgs, CardSession, WaitArgs};
 use super::verify::{TrustArgs, check_card, check_time, load_ds, load_status};
@@ -54,7 +65,17 @@ pub struct ServeArgs {
     /// Address to serve the screen on (port 0 picks a free one; the address is printed).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8088")]
     listen: String,
+    /// File holding the checkpoint token (mode 0600). Without it the token is taken from
+    /// ECARD_CHECKPOINT_TOKEN; without either, a new one is written to a 0600 file whose path is
+    /// printed. Never given on the command line.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
 }
+
+/// The largest card photo upload, in bytes.
+const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// The largest card photo upload, in pixels (checked from the header, before decoding).
+const MAX_UPLOAD_PIXELS: u64 = 20_000_000;
 
 /// What the screen shows. Holder values live only here and in the page, never in logs.
 #[derive(Clone, Default, serde::Serialize)]
@@ -95,21 +116,6 @@ struct App {
     pending_status: Mutex<Option<(Vec<u8>, time::OffsetDateTime)>>,
 }
 
-/// A verified status list fetched from --status-url.
-#[derive(Clone)]
-struct Fetched {
-    path: PathBuf,
-    list: ecard_seal::StatusList,
-    at: time::OffsetDateTime,
-}
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain data behind, still fit to show.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -136,6 +142,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))
         .help("choose another --listen address, e.g. 127.0.0.1:8089")?;
     let addr = listener.local_addr()?;
+    let (gate, token_source) = auth::Gate::load(args.token_file.as_deref())?;
+    let gate = Arc::new(gate);
     let app = Arc::new(App {
         args,
         screen: Mutex::new(Screen {
@@ -166,14 +174,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     }
+    let login = Router::new()
+        .route("/login", get(auth::login_page).post(auth::login))
+        .with_state(gate.clone());
     let router = Router::new()
         .route("/", get(page))
         .route("/api/screen", get(screen_json))
         .route("/api/seal", post(upload_seal))
         .route("/api/rescan", post(rescan))
-        .layer(DefaultBodyLimit::max(25 * 1024 * 1024))
-        .with_state(app);
+        .with_state(app)
+        .merge(login)
+        .layer(axum::middleware::from_fn_with_state(gate, auth::guard))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES));
     crate::out!("checkpoint screen on http://{addr}/");
+    match token_source {
+        auth::TokenSource::File(p) => {
+            crate::out!("checkpoint token: from {}", p.display())
+        }
+        auth::TokenSource::Env => crate::out!("checkpoint token: from ${}", auth::TOKEN_ENV),
+        auth::TokenSource::Generated(p) => crate::out!(
+            "checkpoint token: new, in {} (mode 0600); sign in at http://{addr}/login",
+            p.display()
+        ),
+    }
     tracing::info!("checkpoint screen listening on {addr}");
     axum::serve(listener, router)
         .await
@@ -263,131 +286,12 @@ fn update(app: &App, f: impl FnOnce(&mut Screen)) {
     s.version += 1;
 }
 
-fn fetch_status(app: &App, url: &str) {
-    let now = time::OffsetDateTime::now_utc();
-    let got = ureq::get(url).call().and_then(|mut r| {
-        r.body_mut()
-            .with_config()
-            .limit(32 * 1024 * 1024)
-            .read_to_vec()
-    });
-    let refused = |why: String| {
-        tracing::warn!("status list not fetched: {why}");
-        *lock(&app.fetch_problem) = Some(format!("{}: {why}", rfc3339(now)));
-        recompute(app);
-    };
-    let bytes = match got {
-        Ok(b) => b,
-        Err(e) => return refused(format!("cannot fetch the status list from {url}: {e}")),
-    };
-    tracing::info!("status list fetched, {} bytes", bytes.len());
-    *lock(&app.pending_status) = Some((bytes, now));
-    recompute(app);
-}
-
-/// Takes a pending fetched list in when it verifies; leaves it pending while its signer is unknown
-/// (no card read yet); drops it with the reason otherwise.
-fn settle_pending(app: &App) {
-    let Some((bytes, at)) = lock(&app.pending_status).take() else {
-        return;
-    };
-    match accept_fetched(app, &bytes, at) {
-        Ok(fetched) => {
-            *lock(&app.fetched_status) = Some(fetched);
-            *lock(&app.fetch_problem) = None;
-        }
-        Err((why, true)) => {
-            *lock(&app.pending_status) = Some((bytes, at));
-            *lock(&app.fetch_problem) = Some(format!("{}: {why}", rfc3339(at)));
-        }
-        Err((why, false)) => {
-            tracing::warn!("status list refused: {why}");
-            *lock(&app.fetch_problem) = Some(format!("{}: {why}", rfc3339(at)));
-        }
-    }
-}
-
-/// Verifies a fetched list (the chip's Document Signer policy, with the --ds certificates and the
-/// DS of the card read), refuses one older than the list held, and writes it where the checks read
-/// it. The error says why, and whether only the signer is unknown yet.
-fn accept_fetched(
-    app: &App,
-    bytes: &[u8],
-    now: time::OffsetDateTime,
-) -> Result<Fetched, (String, bool)> {
-    let fatal = |e: anyhow::Error| (format!("{e:#}"), false);
-    let trust = super::pki::load_trust(&app.args.trust.trust).map_err(fatal)?;
-    let mut ds = load_ds(&app.args.trust.ds).map_err(fatal)?;
-    if let Some(card_ds) = lock(&app.card)
-        .as_ref()
-        .and_then(|(files, _)| files.get(&EfId::Sod))
-        .and_then(|b| ecard_chip::lds::Sod::parse(b).ok())
-        .and_then(|s| s.ds_certificate)
-    {
-        ds.push(card_ds);
-    }
-    let (at, _) = check_time(app.args.trust.at);
-    let list = ecard_seal::StatusList::verify(bytes, &ds, &trust, at).map_err(|e| {
-        let unknown = matches!(
-            e,
-            ecard_seal::StatusError::Cose(ecard_seal::CoseError::UnknownKid { .. })
-        );
-        (
-            format!("the fetched status list does not verify: {e}"),
-            unknown,
-        )
-    })?;
-    let held = lock(&app.fetched_status).clone();
-    list.check_not_older(held.as_ref().map(|h| &h.list))
-        .map_err(|e| (format!("the fetched status list was refused: {e}"), false))?;
-    let path = std::env::temp_dir().join(format!(
-        "ecard-checkpoint-{}-status.cose",
-        std::process::id()
-    ));
-    std::fs::write(&path, bytes).map_err(|e| {
-        (
-            format!("cannot keep the status list in {}: {e}", path.display()),
-            false,
-        )
-    })?;
-    Ok(Fetched {
-        path,
-        list,
-        at: now,
-    })
-}
-
 fn trust_args(app: &App) -> TrustArgs {
     let mut t = app.args.trust.clone();
     if let Some(f) = lock(&app.fetched_status).as_ref() {
         t.status = Some(f.path.clone());
     }
     t
-}
-
-/// Where the status list stands, for the screen: which list, issued and due when, fetched when;
-/// or why revocation is not checked.
-fn status_note(app: &App, trust: &TrustArgs) -> String {
-    let fetched = lock(&app.fetched_status).clone();
-    let problem = lock(&app.fetch_problem).clone();
-    let mut note = match (&fetched, &trust.status) {
-        (Some(f), _) => format!(
-            "status list issued {}, next update due {}, last fetched {}",
-            rfc3339(f.list.payload.iat),
-            rfc3339(f.list.payload.nxt),
-            rfc3339(f.at)
-        ),
-        (None, Some(p)) => format!("status list from file {}", p.display()),
-        (None, None) => match &app.args.status_url {
-            Some(_) => "revocation not checked: no status list fetched yet".to_string(),
-            None => "revocation not checked: no status list configured (--status or --status-url)"
-                .to_string(),
-        },
-    };
-    if let Some(p) = problem {
-        note.push_str(&format!("; last fetch failed at {p}"));
-    }
-    note
 }
 
 /// Recomputes the verdict from the card read and the seal photo, whichever are there.
@@ -549,6 +453,26 @@ async fn screen_json(State(app): State<Arc<App>>) -> impl IntoResponse {
 }
 
 async fn upload_seal(State(app): State<Arc<App>>, body: axum::body::Bytes) -> impl IntoResponse {
+    // The body limit (10 MB) was enforced while reading it; the pixel count comes from the header
+    // before anything is decoded.
+    match ecard_imaging::decode::probe(&body) {
+        Ok((_, w, h)) if u64::from(w) * u64::from(h) > MAX_UPLOAD_PIXELS => {
+            tracing::info!("card photo refused: {w}x{h} px");
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the card photo is {w}x{h} px, over the 20-megapixel limit; take it at a lower resolution"
+                ),
+            );
+        }
+        Ok(_) => {}
+        Err(e) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the card photo {e}"),
+            );
+        }
+    }
     let a = app.clone();
     let done = tokio::task::spawn_blocking(move || {
         let text = super::scan::seal_text_from_bytes(&body);
@@ -562,8 +486,11 @@ async fn upload_seal(State(app): State<Arc<App>>, body: axum::body::Bytes) -> im
     })
     .await;
     match done {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "the check failed"),
+        Ok(()) => (StatusCode::OK, "ok".to_string()),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the check failed".to_string(),
+        ),
     }
 }
 
