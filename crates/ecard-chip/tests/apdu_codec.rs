@@ -442,4 +442,35 @@ proptest! {
             }
         }
     }
+
+    /// Issue 13 item 3: whatever a card keeps answering (61xx, 6Cxx or anything else, cycled
+    /// forever), one exchange ends within its chained segments plus MAX_ROUNDS extra APDUs.
+    #[test]
+    fn exchange_always_ends_within_its_round_cap(
+        answers in prop::collection::vec(
+            prop_oneof![
+                (any::<u8>(), 0usize..8).prop_map(|(n, d)| { let mut a = vec![0xAB; d]; a.extend([0x61, n]); a }),
+                any::<u8>().prop_map(|n| vec![0x6C, n]),
+                prop::collection::vec(any::<u8>(), 2..6),
+            ],
+            1..8,
+        ),
+        data_len in 0usize..700,
+    ) {
+        let cmd = Command::new(0, 0xD6, 0, 0).with_data(vec![1; data_len]).with_le(16);
+        let Ok(mut ex) = Exchange::new(cmd, ApduLimits::SHORT) else { return Ok(()) };
+        let segments = data_len.div_ceil(255).max(1);
+        let mut sent = 0;
+        for a in answers.iter().cycle() {
+            if ex.poll_transmit().is_none() {
+                break;
+            }
+            sent += 1;
+            prop_assert!(sent <= segments + MAX_ROUNDS, "still going after {sent} APDUs");
+            match ex.handle_response(a) {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) => {}
+            }
+        }
+    }
 }
