@@ -410,6 +410,43 @@ fn checkpoint_is_amber_without_a_status_list_and_refuses_an_older_one() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    drop(replayed);
+
+    // The list held may come from --status: a fetched list older than that file's is refused too.
+    let old_bytes = std::fs::read(&older).unwrap();
+    let url = station([old_bytes.clone(), old_bytes]);
+    let held = serve(&[
+        "--sim",
+        &p("cards/771000002/card.img"),
+        "--trust",
+        &p("pki/csca.pem"),
+        "--ds",
+        &p("pki/ds.pem"),
+        "--status",
+        &newer,
+        "--status-url",
+        &url,
+        "--status-every",
+        "1",
+    ]);
+    let start = Instant::now();
+    loop {
+        let v = verdict(&held.addr);
+        let status = v["status"].as_str().unwrap_or_default().to_string();
+        if status.contains("older than the one already held") {
+            assert_eq!(v["verdict"], "red", "{v}");
+            assert!(
+                status.starts_with(&format!("status list from file {newer}, issued {later}, ")),
+                "{status}"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the older list was never refused: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {

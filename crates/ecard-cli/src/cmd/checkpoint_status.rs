@@ -97,8 +97,15 @@ fn accept_fetched(
             unknown,
         )
     })?;
-    let held = lock(&app.fetched_status).clone();
-    list.check_not_older(held.as_ref().map(|h| &h.list))
+    // The list held: the last one fetched, else the --status file's when it verifies.
+    let held = match lock(&app.fetched_status).clone() {
+        Some(f) => Some(f.list),
+        None => app.args.trust.status.as_ref().and_then(|p| {
+            let bytes = std::fs::read(p).ok()?;
+            ecard_seal::StatusList::verify(&bytes, &ds, &trust, at).ok()
+        }),
+    };
+    list.check_not_older(held.as_ref())
         .map_err(|e| (format!("the fetched status list was refused: {e}"), false))?;
     let path = std::env::temp_dir().join(format!(
         "ecard-checkpoint-{}-status.cose",
@@ -129,7 +136,21 @@ pub(super) fn status_note(app: &App, trust: &TrustArgs) -> String {
             rfc3339(f.list.payload.nxt),
             rfc3339(f.at)
         ),
-        (None, Some(p)) => format!("status list from file {}", p.display()),
+        (None, Some(p)) => {
+            // What the file says it is (its signature is judged by the checks listed below).
+            let dates = std::fs::read(p)
+                .ok()
+                .and_then(|b| ecard_seal::StatusList::decode(&b).ok())
+                .map(|l| {
+                    format!(
+                        ", issued {}, next update due {}",
+                        rfc3339(l.payload.iat),
+                        rfc3339(l.payload.nxt)
+                    )
+                })
+                .unwrap_or_default();
+            format!("status list from file {}{dates}", p.display())
+        }
         (None, None) => match &app.args.status_url {
             Some(_) => "revocation not checked: no status list fetched yet".to_string(),
             None => "revocation not checked: no status list configured (--status or --status-url)"

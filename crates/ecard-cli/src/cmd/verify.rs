@@ -32,7 +32,8 @@ pub struct TrustArgs {
     /// Revoked document numbers: a text file, one number per line.
     #[arg(long, value_name = "FILE")]
     pub revoked: Option<PathBuf>,
-    /// The signed card status list (`status.cose`, as the station publishes it).
+    /// The signed card status list (`status.cose`, as the station publishes it). Without it
+    /// revocation is not checked: `check` and the checkpoint answer amber at best.
     #[arg(long, value_name = "FILE")]
     pub status: Option<PathBuf>,
     /// Known Document Signer certificates (signers of QR seals and status lists; the card's own
