@@ -15,6 +15,9 @@ fi
 cargo build --bin ecard
 export ECARD_BIN="$PWD/target/debug/ecard"
 
+# The virtual reader script itself (it starts and stops pcscd): start waits for the card, each
+# start presents a fresh blank, --keep-card keeps the last one.
+tools/test-virtual-reader.sh
 tools/virtual-reader.sh start
 trap 'tools/virtual-reader.sh stop; tools/cups-pdf.sh stop' EXIT
 eval "$(tools/cups-pdf.sh start)"
