@@ -16,6 +16,8 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Print the station's HTTP API as an OpenAPI 3.1 document (what `/api/v1/openapi.json` serves).
+    Openapi,
 }
 
 /// Runs the command against the binary's own clap definition.
@@ -32,6 +34,13 @@ pub fn run(command: &Command, cli: clap::Command) -> anyhow::Result<ExitCode> {
                 .filter(|e| e.path().extension().is_some_and(|x| x == "1"))
                 .count();
             println!("{pages} man pages in {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Openapi => {
+            let doc = ecard_station::api::openapi::document()
+                .to_pretty_json()
+                .context("cannot serialize the OpenAPI document")?;
+            println!("{doc}");
             Ok(ExitCode::SUCCESS)
         }
     }

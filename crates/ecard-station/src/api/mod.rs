@@ -10,6 +10,7 @@ mod events;
 mod jobs;
 mod lanes;
 mod metrics;
+pub mod openapi;
 pub mod qa;
 mod stock;
 
@@ -46,7 +47,8 @@ pub fn router(station: Station) -> Router {
         .route("/status-list", get(status_list))
         .route("/metrics", get(metrics::metrics))
         .route("/events", get(events::stream))
-        .route("/stock", get(stock::report));
+        .route("/stock", get(stock::report))
+        .route("/openapi.json", get(openapi::serve));
     Router::new()
         .nest("/api/v1", api)
         .merge(crate::console::routes())
