@@ -116,6 +116,9 @@ pub(crate) struct ApiError {
     error: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     problems: Vec<Problem>,
+    /// Problems found beyond the ones listed (a body can hold thousands).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problems_not_listed: Option<usize>,
 }
 
 impl ApiError {
@@ -124,6 +127,7 @@ impl ApiError {
             status,
             error: error.into(),
             problems: Vec::new(),
+            problems_not_listed: None,
         }
     }
 }

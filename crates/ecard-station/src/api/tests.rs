@@ -45,6 +45,9 @@ async fn call(
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
+    if method == "POST" {
+        req = req.header("content-type", "application/json");
+    }
     let resp = crate::api::router(st.clone())
         .oneshot(req.body(Body::from(body)).unwrap())
         .await
@@ -369,7 +372,7 @@ async fn serves_raw_http_on_a_real_socket_and_shuts_down() {
     let r = exchange(b"GET /api/v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t-qa\r\nConnection: close\r\n\r\n").await;
     assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
     assert!(r.ends_with("{\"jobs\":[]}"), "{r}");
-    let r = exchange(b"POST /api/v1/enrollments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t-intake\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{\"a\":").await;
+    let r = exchange(b"POST /api/v1/enrollments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t-intake\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{\"a\":").await;
     assert!(
         r.starts_with("HTTP/1.1 422 Unprocessable Entity\r\n"),
         "{r}"
@@ -405,4 +408,73 @@ proptest::proptest! {
         }
         proptest::prop_assert_eq!(t.store.list(None, 10).unwrap().len(), 0);
     }
+}
+
+/// Issue 13 item 17: a body not declared as JSON is 415, whatever it holds; nothing is stored.
+#[tokio::test]
+async fn a_body_that_is_not_declared_json_is_415() {
+    let t = testutil::sqlite();
+    let st = station(t.store.clone());
+    let record = testutil::record_json("MMC-415").into_bytes();
+    for ctype in [
+        None,
+        Some("text/plain"),
+        Some("application/xml"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("image/jpeg"),
+    ] {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/enrollments")
+            .header("authorization", format!("Bearer {INTAKE}"));
+        if let Some(c) = ctype {
+            req = req.header("content-type", c);
+        }
+        let resp = crate::api::router(st.clone())
+            .oneshot(req.body(Body::from(record.clone())).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{ctype:?}"
+        );
+    }
+    assert_eq!(t.store.list(None, 10).unwrap(), vec![]);
+    // With a charset parameter, and in any case, it is JSON.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/enrollments")
+        .header("authorization", format!("Bearer {INTAKE}"))
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body(Body::from(record))
+        .unwrap();
+    let resp = crate::api::router(st.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+}
+
+/// Issue 13 item 16: a body with 10,000 unknown fields gets the first 50 problems and a count.
+#[tokio::test]
+async fn thousands_of_problems_are_capped() {
+    let t = testutil::sqlite();
+    let st = station(t.store.clone());
+    let mut rec: Value = serde_json::from_str(&testutil::record_json("MMC-MANY")).unwrap();
+    for i in 0..10_000 {
+        rec[format!("unknown_field_{i}_{}", "x".repeat(60))] = Value::from(i);
+    }
+    let (s, j, text) = intake_submits(&st, rec.to_string().into_bytes()).await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        &text[..200.min(text.len())]
+    );
+    let problems = j["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), super::enrollments::MAX_LISTED);
+    let listed = problems.len() as u64;
+    let total = listed + j["problems_not_listed"].as_u64().unwrap();
+    assert!(total >= 10_000, "{total}");
+    assert!(text.len() < 60_000, "the answer is {} bytes", text.len());
+    assert_eq!(t.store.list(None, 10).unwrap(), vec![]);
 }
