@@ -7,6 +7,7 @@
 
 mod enrollments;
 mod events;
+mod fleet;
 mod jobs;
 mod lanes;
 mod metrics;
@@ -38,6 +39,7 @@ pub fn router(station: Station) -> Router {
         .route("/jobs/{id}/retry", post(jobs::retry))
         .route("/jobs/{id}/void", post(jobs::void))
         .route("/lanes", get(lanes::list))
+        .route("/fleet", get(fleet::fleet))
         .route("/jobs/{id}/qa", post(qa::job_result))
         .route("/qa/results", post(qa::bare_result))
         .route("/qa/cards/{number}", get(qa::card))

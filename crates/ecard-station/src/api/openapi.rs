@@ -99,6 +99,15 @@ pub(crate) const ROUTES: &[Route] = &[
         ok: ("200", JSON, "Object"),
     },
     Route {
+        method: "GET",
+        path: "/api/v1/fleet",
+        roles: "operator, qa",
+        summary: "Every station sharing the store: lanes, heartbeats (stopped stations flagged), jobs",
+        query: &[],
+        body: None,
+        ok: ("200", JSON, "Object"),
+    },
+    Route {
         method: "POST",
         path: "/api/v1/jobs/{id}/qa",
         roles: "qa",

@@ -9,6 +9,7 @@
 //! testable without waiting. Records (personal data) are stored but never logged.
 
 mod backend;
+pub mod fleet;
 pub mod migrate;
 #[cfg(test)]
 mod migrate_tests;
