@@ -228,7 +228,10 @@ fn svg(rows: &[Row]) -> String {
         &|r| (x(r.stations as f64), yr(r.claims_per_s)),
         "#1565c0",
     ));
-    s.push_str(&line(&|r| (x(r.stations as f64), ym(r.claim_p99)), "#c62828"));
+    s.push_str(&line(
+        &|r| (x(r.stations as f64), ym(r.claim_p99)),
+        "#c62828",
+    ));
     s.push_str("</svg>\n");
     s
 }

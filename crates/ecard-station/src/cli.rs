@@ -359,11 +359,22 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         admin_token_file,
         notes,
     } = assemble(&config)?;
+    // One running daemon per station id: refused here, before any lane takes a lease.
+    let lease = station.settings().lease;
+    let guard = crate::station_id::claim(
+        station.store().clone(),
+        &station.settings().station_id,
+        lease,
+    )
+    .map_err(|e| CliError::Unsupported(e.to_string()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(io("starting the runtime"))?;
-    rt.block_on(async move {
+    let released = guard.clone();
+    let served = rt.block_on(async move {
+        let _heartbeat = guard.spawn_heartbeat(lease);
+        let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(io(format!("listening on {}", config.listen)))?;
@@ -382,30 +393,33 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
             station.store().kind(),
             lanes.len()
         );
-        crate::server::run(station, lanes, listener, shutdown_signal())
+        crate::server::run(station, lanes, listener, shutdown)
             .await
             .map_err(io("serving HTTP"))
-    })
+    });
+    released.release();
+    served
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the future is
+/// first polled: a SIGTERM right after the "listening" line still stops the daemon cleanly.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    {
+    let term = {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+        signal(SignalKind::terminate()).ok()
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            if let Some(mut term) = term {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = term.recv() => {}
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                return;
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -30,6 +30,7 @@ mod lane_tests;
 pub mod qa;
 pub mod server;
 mod shutdown;
+pub mod station_id;
 pub mod status;
 pub mod stock;
 pub mod store;

@@ -51,6 +51,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: super::stock::POSTGRES,
         data: None,
     },
+    Migration {
+        version: 3,
+        name: "stations: one running daemon per station id",
+        sqlite: super::stations::DDL,
+        postgres: super::stations::DDL,
+        data: None,
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -18,6 +18,7 @@ mod read;
 pub mod restore;
 mod rows;
 mod schema;
+pub mod stations;
 pub mod stock;
 #[cfg(test)]
 mod stock_tests;
