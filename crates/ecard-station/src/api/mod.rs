@@ -159,7 +159,19 @@ impl From<AuthError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::ApplicationRefused { field, reason } = &e {
+            let mut err = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "enrollment rejected with 1 problem; nothing was stored",
+            );
+            err.problems = vec![Problem {
+                path: (*field).to_string(),
+                message: reason.clone(),
+            }];
+            return err;
+        }
         let status = match e {
+            StoreError::ApplicationConflict { .. } => StatusCode::CONFLICT,
             StoreError::NoJob { .. } => StatusCode::NOT_FOUND,
             StoreError::WrongState { .. } | StoreError::NotYourJob { .. } => StatusCode::CONFLICT,
             _ => {

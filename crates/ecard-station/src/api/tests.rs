@@ -316,35 +316,119 @@ async fn malformed_bodies_are_400_or_422_never_500() {
 }
 
 #[tokio::test]
-async fn replacement_of_a_revoked_card_is_rejected_and_late_notice_kept() {
+async fn replacement_rules_answer_422_and_409_and_keep_late_notice() {
     let t = testutil::sqlite();
     let st = station(t.store.clone());
-    t.store
-        .exec_raw("INSERT INTO revocations (document_number, reason, since) VALUES ('770000042', 'lost', '2026-11-01')")
+    // A card issued to the holder of MMC-ORIG-1 (through the store, as a lane would).
+    let issue = |app: &str| {
+        let (j, _) = t
+            .store
+            .submit(
+                &crate::store::NewJob {
+                    application_id: app.into(),
+                    record_json: testutil::record_json(app),
+                    chip_images_json: testutil::chip_images_json(),
+                    late_notification: false,
+                    replaces: None,
+                },
+                &Actor::named("intake-1"),
+                1,
+            )
+            .unwrap();
+        let s = &t.store;
+        let info = crate::store::StepInfo::default();
+        s.step(
+            j.id,
+            crate::job::JobState::Validated,
+            &Actor::named("i"),
+            &info,
+            2,
+        )
         .unwrap();
-    let mut rec: Value = serde_json::from_str(&testutil::record_json("MMC-REPL-1")).unwrap();
-    rec["application"] = serde_json::json!({"kind": "replacement", "previous_document_number": "770000042",
-                                            "cause": "lost", "event_date": "2026-11-01"});
-    let (s, j, _) = intake_submits(&st, rec.to_string().into_bytes()).await;
-    assert_eq!(s, StatusCode::ACCEPTED);
-    assert_eq!(j["state"], "rejected");
-    assert_eq!(j["late_notification"], true);
-    assert_eq!(j["document_number"], Value::Null);
+        let lane = Actor::lane("s1", "l1");
+        let j = s.claim("s1", "l1", 77, 3, 60_000).unwrap().unwrap();
+        for to in [
+            crate::job::JobState::Encoding,
+            crate::job::JobState::Verifying,
+            crate::job::JobState::Printing,
+            crate::job::JobState::Issued,
+        ] {
+            s.step(j.id, to, &lane, &info, 4).unwrap();
+        }
+        j.document_number.unwrap()
+    };
+    let revoked = issue("MMC-ORIG-1");
+    t.store
+        .exec_raw(&format!("INSERT INTO revocations (document_number, reason, since) VALUES ('{revoked}', 'lost', '2026-11-01')"))
+        .unwrap();
+    let replacement = |app: &str, holder: &str, number: &str, event: &str| {
+        let mut rec: Value =
+            serde_json::from_str(&testutil::record_json_holder(app, holder)).unwrap();
+        rec["application"] = serde_json::json!({"kind": "replacement", "previous_document_number": number,
+                                                "cause": "lost", "event_date": event});
+        rec.to_string().into_bytes()
+    };
+    // Revoked already: 422 naming the field; nothing stored.
+    let (s, j, _) = intake_submits(
+        &st,
+        replacement("MMC-REPL-1", "MMC-ORIG-1", &revoked, "2026-11-01"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{j}");
+    assert_eq!(
+        j["problems"][0]["path"],
+        "application.previous_document_number"
+    );
     assert!(
-        j["last_error"]
+        j["problems"][0]["message"]
             .as_str()
             .unwrap()
-            .contains("card 770000042 is already revoked")
+            .contains("already revoked"),
+        "{j}"
     );
-    rec["application_id"] = "MMC-REPL-2".into();
-    rec["application"]["previous_document_number"] = "770000043".into();
-    rec["application"]["event_date"] = "2026-11-20".into();
-    let (_, j, _) = intake_submits(&st, rec.to_string().into_bytes()).await;
+    // Never issued here: 422.
+    let (s, j, _) = intake_submits(
+        &st,
+        replacement("MMC-REPL-0", "MMC-ORIG-1", "770009999", "2026-11-20"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{j}");
+    assert_eq!(t.store.search(None, "MMC-REPL", 10).unwrap(), vec![]);
+
+    // A late notification of a good replacement is kept.
+    let old = issue("MMC-ORIG-2");
+    let (s, j, _) = intake_submits(
+        &st,
+        replacement("MMC-REPL-2", "MMC-ORIG-2", &old, "2026-11-01"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{j}");
     assert_eq!(
         (j["state"].as_str(), j["late_notification"].as_bool()),
-        (Some("validated"), Some(false))
+        (Some("validated"), Some(true))
     );
-    assert_eq!(j["previous_document_number"], "770000043");
+    assert_eq!(j["previous_document_number"], old.as_str());
+    // The same number again: 409.
+    let (s, j, _) = intake_submits(
+        &st,
+        replacement("MMC-REPL-3", "MMC-ORIG-2", &old, "2026-11-20"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert!(
+        j["error"].as_str().unwrap().contains("already replaced"),
+        "{j}"
+    );
+    // A first issue for a holder with a valid card: 409 naming the card.
+    let (s, j, _) = intake_submits(
+        &st,
+        testutil::record_json_holder("MMC-DUP", "MMC-ORIG-2").into_bytes(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    // The holder's replacement is in progress (newest first): it is named.
+    let error = j["error"].as_str().unwrap();
+    assert!(error.contains("already in progress (MMC-REPL-2"), "{j}");
 }
 
 /// Raw bytes over a real socket: health, an authorised request, garbage, then graceful shutdown.

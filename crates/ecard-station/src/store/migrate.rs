@@ -58,6 +58,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: super::stations::DDL,
         data: None,
     },
+    Migration {
+        version: 4,
+        name: "job holders: identity digests for the replacement and one-card rules",
+        sqlite: super::holders::DDL,
+        postgres: super::holders::DDL,
+        data: Some(super::holders::backfill),
+    },
 ];
 
 /// The newest schema version this binary knows.

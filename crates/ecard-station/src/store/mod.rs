@@ -10,6 +10,7 @@
 
 mod backend;
 pub mod fleet;
+mod holders;
 pub mod migrate;
 #[cfg(test)]
 mod migrate_tests;
@@ -95,6 +96,24 @@ pub enum StoreError {
     /// A thread panicked while holding the connection.
     #[error("store connection poisoned by a panic in another thread")]
     Poisoned,
+    /// An application breaks a holder rule (ECARD.md section 2): a replacement of a card that
+    /// was not issued, was voided, is revoked, or is another person's. Nothing was stored.
+    #[error("{field}: {reason}")]
+    ApplicationRefused {
+        /// The record's field at fault (JSON path).
+        field: &'static str,
+        /// Why, in words a clerk can act on.
+        reason: String,
+    },
+    /// An application conflicts with another: a number already replaced, or a holder who has a
+    /// valid card or an application in progress. Nothing was stored.
+    #[error("{reason}")]
+    ApplicationConflict {
+        /// Why, naming the other card or application.
+        reason: String,
+        /// The card concerned, when there is one.
+        number: Option<String>,
+    },
     /// The blank-stock ledger refuses: an unknown or used blank on a lane, a serial imported
     /// twice, a blank whose life already ended.
     #[error("blank {serial}: {reason}")]
@@ -368,6 +387,13 @@ impl Store {
             if let Some(row) = existing.first() {
                 return Ok((job_from(row)?, false));
             }
+            let keys = holders::HolderKeys::of_record(&new.record_json);
+            if let Some(keys) = &keys {
+                match &new.replaces {
+                    Some((previous, _)) => holders::check_replacement(tx, previous, keys)?,
+                    None => holders::check_first_issue(tx, keys)?,
+                }
+            }
             let (prev, cause) = match &new.replaces {
                 Some((n, c)) => (Some(n.clone()), Some(c.clone())),
                 None => (None, None),
@@ -397,6 +423,9 @@ impl Store {
                     new.chip_images_json.as_str().into(),
                 ],
             )?;
+            if let Some(keys) = &keys {
+                holders::record(tx, id, keys)?;
+            }
             append_audit(
                 tx,
                 &mut head,
