@@ -18,6 +18,7 @@ pub mod backup;
 pub mod chip;
 #[cfg(test)]
 mod chip_tests;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod console;
