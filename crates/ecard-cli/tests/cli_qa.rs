@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{QA_TOKEN, enrollment_body, post, run, start_qa_station, text, today, wait_issued};
+use common::{enrollment_body, post, run, start_qa_station, text, today, wait_issued};
 
 #[test]
 fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
