@@ -78,6 +78,8 @@ struct Inner {
     closing: tokio::sync::watch::Sender<bool>,
     // The Document Signer that signs the public status list; set once at start-up.
     status_signer: std::sync::OnceLock<Arc<crate::chip::Pki>>,
+    // The status list as last signed: served until it changes.
+    status_cache: crate::status::StatusCache,
     // The DG2 JPEG quality of the last record taken (0: none yet): where the next record's
     // quality search starts. Photos from one capture station compress alike.
     face_quality: std::sync::atomic::AtomicU8,
@@ -194,6 +196,7 @@ impl Station {
                 work: Notify::new(),
                 closing: tokio::sync::watch::Sender::new(false),
                 status_signer: std::sync::OnceLock::new(),
+                status_cache: crate::status::StatusCache::default(),
                 face_quality: std::sync::atomic::AtomicU8::new(0),
             }),
         }
@@ -208,6 +211,11 @@ impl Station {
     /// The Document Signer of the status list, when one is published.
     pub fn status_signer(&self) -> Option<&Arc<crate::chip::Pki>> {
         self.inner.status_signer.get()
+    }
+
+    /// The signed status list, made once per change.
+    pub fn status_cache(&self) -> &crate::status::StatusCache {
+        &self.inner.status_cache
     }
 
     /// The store.

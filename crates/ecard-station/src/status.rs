@@ -67,3 +67,110 @@ pub fn signed_list(
     StatusList::sign(&payload, &pki.ds_key, &pki.ds)
         .map_err(|e| StatusListError::Sign(e.to_string()))
 }
+
+/// The signed list, made once per change and served many times: `GET /status-list` is public and
+/// a checkpoint fleet polls it, so signing per request would let anyone make the station sign
+/// (and its store count) as fast as they can send. Revocations are only ever added, never removed
+/// or edited, so their count tells whether the list changed; it is looked up at most once per
+/// [`StatusCache::CHECK_EVERY`], and the list is signed again when it changed or when half of its
+/// validity (12 of the 24 hours to `nxt`) has passed.
+#[derive(Debug, Default)]
+pub struct StatusCache {
+    // std Mutex: held for a comparison and a clone of an Arc, never across an `.await`.
+    cached: std::sync::Mutex<Option<Cached>>,
+    signatures: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    count: i64,
+    checked: std::time::Instant,
+    signed_at: OffsetDateTime,
+    bytes: bytes::Bytes,
+}
+
+impl StatusCache {
+    /// How often the store is asked whether the list changed.
+    pub const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+    /// A list is signed again after this long even when nothing changed (half its validity).
+    pub const RESIGN_AFTER: time::Duration = time::Duration::hours(12);
+
+    /// The current signed list.
+    pub fn get(
+        &self,
+        store: &Store,
+        pki: &Pki,
+        now: OffsetDateTime,
+    ) -> Result<bytes::Bytes, StatusListError> {
+        let fresh = |c: &Cached| now - c.signed_at < Self::RESIGN_AFTER;
+        if let Ok(guard) = self.cached.lock()
+            && let Some(c) = guard.as_ref()
+            && c.checked.elapsed() < Self::CHECK_EVERY
+            && fresh(c)
+        {
+            return Ok(c.bytes.clone());
+        }
+        let count = store.revocation_count()?;
+        if let Ok(mut guard) = self.cached.lock()
+            && let Some(c) = guard.as_mut()
+            && c.count == count
+            && fresh(c)
+        {
+            c.checked = std::time::Instant::now();
+            return Ok(c.bytes.clone());
+        }
+        let bytes = bytes::Bytes::from(signed_list(store, pki, now)?);
+        self.signatures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut guard) = self.cached.lock() {
+            *guard = Some(Cached {
+                count,
+                checked: std::time::Instant::now(),
+                signed_at: now,
+                bytes: bytes.clone(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// How many lists this cache has signed (tests and benchmarks).
+    pub fn signatures(&self) -> u64 {
+        self.signatures.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13 item 10: a thousand requests sign one list; a new revocation is on the next one
+    /// after at most a check interval, signed once more.
+    #[test]
+    fn the_list_is_signed_once_per_change() {
+        let t = crate::testutil::sqlite();
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::demo(&dir.path().join("pki")).unwrap();
+        let cache = StatusCache::default();
+        let now = OffsetDateTime::now_utc();
+        let first = cache.get(&t.store, &pki, now).unwrap();
+        for _ in 0..1000 {
+            assert_eq!(cache.get(&t.store, &pki, now).unwrap(), first);
+        }
+        assert_eq!(cache.signatures(), 1);
+        t.store
+            .exec_raw("INSERT INTO revocations (document_number, reason, since) VALUES ('770000042', 'lost', '2026-11-01')")
+            .unwrap();
+        std::thread::sleep(StatusCache::CHECK_EVERY + std::time::Duration::from_millis(50));
+        let second = cache.get(&t.store, &pki, now).unwrap();
+        assert_ne!(second, first);
+        assert_eq!(cache.signatures(), 2);
+        let list = StatusList::decode(&second).unwrap();
+        assert_eq!(list.payload.rev[0].document_number, "770000042");
+        // Half a validity later the same list is signed again (a fresh `iat`), once.
+        let later = now + StatusCache::RESIGN_AFTER + time::Duration::minutes(1);
+        let third = cache.get(&t.store, &pki, later).unwrap();
+        assert_ne!(third, second);
+        assert_eq!(cache.get(&t.store, &pki, later).unwrap(), third);
+        assert_eq!(cache.signatures(), 3);
+    }
+}

@@ -72,23 +72,24 @@ async fn status_list(
             "this station does not publish a status list",
         ));
     };
-    let store = station.status_store().clone();
     let now = time::OffsetDateTime::now_utc();
-    let signed = tokio::task::spawn_blocking(move || crate::status::signed_list(&store, &pki, now))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("status list task failed: {e}"),
-            )
-        })?
-        .map_err(|e| {
-            tracing::error!("status list: {e}");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "cannot make the status list; see the station's log",
-            )
-        })?;
+    let st = station.clone();
+    let signed =
+        tokio::task::spawn_blocking(move || st.status_cache().get(st.status_store(), &pki, now))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("status list task failed: {e}"),
+                )
+            })?
+            .map_err(|e| {
+                tracing::error!("status list: {e}");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "cannot make the status list; see the station's log",
+                )
+            })?;
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -17,6 +17,7 @@ mod migrate_tests;
 mod qa;
 mod read;
 pub mod restore;
+mod revocations;
 mod rows;
 mod schema;
 pub mod stations;
