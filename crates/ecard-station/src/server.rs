@@ -78,6 +78,9 @@ struct Inner {
     closing: tokio::sync::watch::Sender<bool>,
     // The Document Signer that signs the public status list; set once at start-up.
     status_signer: std::sync::OnceLock<Arc<crate::chip::Pki>>,
+    // Bumped at every job transition this process makes: the console's event streams wake on
+    // it instead of polling.
+    changes: tokio::sync::watch::Sender<u64>,
     // The status list as last signed: served until it changes.
     status_cache: crate::status::StatusCache,
     // The DG2 JPEG quality of the last record taken (0: none yet): where the next record's
@@ -197,6 +200,7 @@ impl Station {
                 closing: tokio::sync::watch::Sender::new(false),
                 status_signer: std::sync::OnceLock::new(),
                 status_cache: crate::status::StatusCache::default(),
+                changes: tokio::sync::watch::Sender::new(0),
                 face_quality: std::sync::atomic::AtomicU8::new(0),
             }),
         }
@@ -275,6 +279,12 @@ impl Station {
         if let Ok(mut t) = self.inner.transitions.lock() {
             *t.entry(to).or_insert(0) += 1;
         }
+        self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wakes when this process changes a job (the console's event streams listen to it).
+    pub(crate) fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changes.subscribe()
     }
 
     /// Transitions into each state since start (for metrics).

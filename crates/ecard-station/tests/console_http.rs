@@ -61,13 +61,30 @@ async fn events_need_a_reading_role() {
         serde_json::from_slice::<serde_json::Value>(&body).unwrap()["error"],
         "token \"intake-1\" has role intake; this needs qa or operator or admin"
     );
-    let q = format!("/api/v1/events?token={}", s.intake);
-    assert_eq!(status(request(s.addr, "GET", &q, None, None).await), 403);
+    // A token is never taken from a URL (issue 13 item 12): the stream answers 401.
+    let q = format!("/api/v1/events?token={}", s.operator);
+    assert_eq!(status(request(s.addr, "GET", &q, None, None).await), 401);
+    // The console signs in once: its token becomes an HttpOnly cookie for the stream alone.
+    let (code, head, _) =
+        request(s.addr, "POST", "/api/v1/console/session", Some(&s.qa), None).await;
+    assert_eq!(code, 200);
+    let cookie = head
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        cookie.contains(&format!("ecard_console={}", s.qa.to_lowercase())),
+        "{cookie}"
+    );
+    for attr in ["httponly", "samesite=strict", "path=/api/v1/events"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
     // qa may watch jobs but gets no lane events (`GET /lanes` is operator-only).
-    let snap = first_event(&s, &format!("/api/v1/events?token={}", s.qa)).await;
+    let snap = first_event(&s, "/api/v1/events", &s.qa).await;
     assert!(snap.starts_with("event: snapshot\ndata: "), "{snap}");
     assert!(snap.contains(r#""lanes":null"#), "{snap}");
-    let snap = first_event(&s, &format!("/api/v1/events?token={}", s.operator)).await;
+    let snap = first_event(&s, "/api/v1/events", &s.operator).await;
     assert!(snap.contains(r#""lanes":[{"name":"lane-"#), "{snap}");
     // The console's own routes: session for any role, detail for readers only.
     let (code, _, body) = request(
@@ -190,11 +207,15 @@ async fn a_submitted_job_streams_to_issued() {
     s.stop().await;
 }
 
-async fn first_event(s: &Running, path: &str) -> String {
+/// The first event of the stream at `path`, authenticated by the console's cookie.
+async fn first_event(s: &Running, path: &str, token: &str) -> String {
     let mut c = TcpStream::connect(s.addr).await.unwrap();
-    c.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    c.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nCookie: ecard_console={token}\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut seen = String::new();
     read_until(&mut c, &mut seen, "\n\n").await;
     let body = seen

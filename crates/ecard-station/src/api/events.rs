@@ -1,22 +1,23 @@
 //! `GET /events`: server-sent events for the operator console, so it shows jobs and lanes
 //! changing without reloading.
 //!
-//! Why it polls the store instead of listening to the lanes: transitions are written by the API,
-//! by every lane and by crash recovery, and on PostgreSQL by other stations too; the store is the
-//! one place that sees them all. Each stream reads the newest jobs every [`POLL`] and sends the
-//! ones whose state or update time changed; a store read is one indexed query, so a handful of
-//! consoles cost little. It sends jobs as `GET /jobs` does (no personal data) and lanes as
-//! `GET /lanes` does, the latter only to roles that may read `/lanes`.
+//! A stream wakes when this process changes a job (the station's change notification: the API,
+//! every lane and crash recovery all note their transitions), then reads the newest jobs from the
+//! store and sends the ones whose state or update time changed. Other stations sharing a
+//! PostgreSQL store change jobs too, unseen by that notification: a stream also reads the store
+//! every [`FALLBACK`]. An idle console thus costs a wake-up every few seconds, not four reads a
+//! second. It sends jobs as `GET /jobs` does (no personal data) and lanes as `GET /lanes` does,
+//! the latter only to roles that may read `/lanes`.
 //!
-//! Auth: an `EventSource` cannot set headers, so this route (and only this one) also takes the
-//! token as `?token=`. Nothing in the station logs request URIs; this module must never log the
-//! query either.
+//! Auth: an `EventSource` cannot set headers, so this route also takes the token from the
+//! console's HttpOnly cookie (set by `POST /api/v1/console/session`). A token is never taken
+//! from the URL, where proxies and browser histories keep it.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
@@ -28,16 +29,17 @@ use crate::job::{Job, JobState};
 use crate::lane::LaneStatus;
 use crate::server::Station;
 
-/// How often a stream reads the store.
-pub const POLL: Duration = Duration::from_millis(250);
+/// How often a stream reads the store when nothing in this process changed (other stations).
+pub const FALLBACK: Duration = Duration::from_secs(3);
+
+/// A burst of changes is read once: a stream waits this long after a wake-up.
+pub const SETTLE: Duration = Duration::from_millis(50);
+
+/// The console's cookie (HttpOnly, SameSite=Strict, path /api/v1/events).
+pub const COOKIE: &str = "ecard_console";
 
 /// How many of the newest jobs a stream watches (the console lists as many).
 pub const WINDOW: i64 = 500;
-
-#[derive(serde::Deserialize)]
-pub(super) struct Params {
-    token: Option<String>,
-}
 
 /// The first event: everything the console shows, so nothing is missed between a page load and
 /// the stream opening.
@@ -55,16 +57,28 @@ struct Watch {
     lanes: String,
     started: bool,
     closing: tokio::sync::watch::Receiver<bool>,
+    changes: tokio::sync::watch::Receiver<u64>,
     pending: std::collections::VecDeque<Event>,
+}
+
+/// The token in the console's cookie, if the request carries one.
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
 }
 
 pub(super) async fn stream(
     State(station): State<Station>,
     headers: HeaderMap,
-    Query(params): Query<Params>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let mut headers = headers;
-    if let Some(t) = params.token.as_deref()
+    if let Some(t) = cookie_token(&headers).as_deref()
         && !headers.contains_key(axum::http::header::AUTHORIZATION)
     {
         // Not a valid header value (a control character): the check answers 401 as for no token.
@@ -81,6 +95,7 @@ pub(super) async fn stream(
         lanes: String::new(),
         started: false,
         closing: station.closing(),
+        changes: station.changes(),
         pending: Default::default(),
     };
     let events = futures_util::stream::unfold(watch, |mut w| async move {
@@ -94,7 +109,13 @@ pub(super) async fn stream(
             }
             if w.started {
                 tokio::select! {
-                    _ = tokio::time::sleep(POLL) => {}
+                    changed = w.changes.changed() => {
+                        if changed.is_ok() {
+                            tokio::time::sleep(SETTLE).await;
+                            w.changes.borrow_and_update();
+                        }
+                    }
+                    _ = tokio::time::sleep(FALLBACK) => {}
                     _ = w.closing.changed() => continue,
                 }
             }

@@ -29,6 +29,11 @@ use crate::auth::{AuthError, Role, TokenEntry};
 use crate::server::Station;
 use crate::store::{Actor, StoreError};
 
+/// The name of the console's event-stream cookie.
+pub(crate) fn events_cookie_name() -> &'static str {
+    events::COOKIE
+}
+
 /// The routes, with the body size limit.
 pub fn router(station: Station) -> Router {
     let limit = station.settings().body_limit;

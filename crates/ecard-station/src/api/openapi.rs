@@ -220,6 +220,15 @@ pub(crate) const ROUTES: &[Route] = &[
         ok: ("200", JSON, "Object"),
     },
     Route {
+        method: "POST",
+        path: "/api/v1/console/session",
+        roles: "any signed-in role",
+        summary: "Sign the console in: sets its token as an HttpOnly cookie for the event stream",
+        query: &[],
+        body: None,
+        ok: ("200", JSON, "Object"),
+    },
+    Route {
         method: "GET",
         path: "/api/v1/console/jobs/{id}",
         roles: "operator, qa",

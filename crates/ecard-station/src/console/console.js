@@ -86,9 +86,14 @@ function setLive(on) {
   $("live").className = "live " + (on ? "on" : "off");
 }
 
-function connect() {
-  // EventSource cannot send headers: this one route takes the token as a query parameter.
-  const src = new EventSource("/api/v1/events?token=" + encodeURIComponent(state.token));
+async function connect() {
+  // EventSource cannot send headers, and a token never goes in a URL: signing in sets the token
+  // as an HttpOnly cookie for the event stream's path only.
+  await fetch("/api/v1/console/session", {
+    method: "POST",
+    headers: { Authorization: "Bearer " + state.token },
+  });
+  const src = new EventSource("/api/v1/events");
   state.source = src;
   src.addEventListener("snapshot", (ev) => {
     const snap = JSON.parse(ev.data);

@@ -34,7 +34,7 @@ pub fn routes() -> Router<Station> {
         .route("/", get(index))
         .route("/console.css", get(css))
         .route("/console.js", get(js))
-        .route("/api/v1/console/session", get(session))
+        .route("/api/v1/console/session", get(session).post(sign_in))
         .route("/api/v1/console/jobs/{id}", get(detail))
 }
 
@@ -84,6 +84,37 @@ async fn session(
         role: entry.role,
         station: station.settings().station_id.clone(),
     }))
+}
+
+/// `POST /api/v1/console/session`: checks the bearer token and sets it as the console's HttpOnly
+/// cookie for the event stream (an `EventSource` cannot send headers; a token never goes in a
+/// URL). SameSite=Strict and limited to the event stream's path.
+async fn sign_in(
+    State(station): State<Station>,
+    headers: HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    let all = [Role::Intake, Role::Operator, Role::Qa, Role::Admin];
+    let (entry, _) = authorize(&station, &headers, &all)?;
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .trim();
+    let cookie = format!(
+        "{}={token}; HttpOnly; SameSite=Strict; Path=/api/v1/events",
+        crate::api::events_cookie_name()
+    );
+    let mut r = Json(Session {
+        name: entry.name,
+        role: entry.role,
+        station: station.settings().station_id.clone(),
+    })
+    .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(axum::http::header::SET_COOKIE, v);
+    }
+    Ok(r)
 }
 
 /// `GET /api/v1/console/jobs/{id}`: one job with its holder (personal data), chip photo,
