@@ -182,6 +182,33 @@ async fn attempts_run_out_into_failed() {
     r.check_invariants();
 }
 
+/// Issue 13 item 7: a panic in a lane's device call fails that card (the job is spoiled with the
+/// panic's message and gets a new blank), the lane goes on, and the store stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_driver_spoils_its_card_and_the_lane_goes_on() {
+    let t = testutil::sqlite();
+    let r = rig(t.store.clone(), "s1");
+    let ids = r.submit(2).await;
+    r.script.lock().unwrap().panic_encodes = 1;
+    r.run_lanes_until_settled(&["lane-1"]).await;
+    for id in &ids {
+        let j = r.station.store().get(*id).unwrap().unwrap();
+        assert_eq!(j.state, JobState::Issued, "job {id}: {:?}", j.last_error);
+    }
+    let history = r.station.store().history(ids[0]).unwrap();
+    let spoiled = history
+        .iter()
+        .find(|e| e.to_state == "spoiled")
+        .expect("the panicking card was spoiled");
+    let detail = spoiled.detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.contains("panic: injected driver bug on job"),
+        "{detail}"
+    );
+    assert_eq!(r.printed.lock().unwrap().0.len(), 2);
+    r.check_invariants();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_blank_means_no_claim() {
     let t = testutil::sqlite();

@@ -141,6 +141,8 @@ pub(crate) struct Script {
     pub fail_rechecks: bool,
     /// No blank card in the lane.
     pub no_blank: bool,
+    /// The next n encodes panic (a driver bug).
+    pub panic_encodes: usize,
 }
 
 /// A test-only encoder: it records each call and fails when told to. It writes no card: the
@@ -164,6 +166,11 @@ impl CardEncoder for RecordingEncoder {
         let mut s = self.0.lock().unwrap();
         let n = job.document_number.mrz_form();
         s.calls.push(format!("encode {} {n}", job.job_id));
+        if s.panic_encodes > 0 {
+            s.panic_encodes -= 1;
+            drop(s);
+            panic!("injected driver bug on job {}", job.job_id);
+        }
         if s.fail_encodes > 0 {
             s.fail_encodes -= 1;
             return Err(CardError::Card {

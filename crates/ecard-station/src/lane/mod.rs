@@ -130,6 +130,45 @@ pub enum CardError {
         /// Why.
         reason: String,
     },
+    /// The lane's own software panicked while driving the device (a bug): the card is put aside,
+    /// the job is spoiled with this message, and the lane goes on.
+    #[error("the lane's software failed (panic: {message}); the card is put aside")]
+    Panicked {
+        /// The panic's message.
+        message: String,
+    },
+}
+
+/// A device call that panicked, with the panic's message.
+pub(crate) struct DevicePanic(String);
+
+impl From<DevicePanic> for CardError {
+    fn from(p: DevicePanic) -> Self {
+        CardError::Panicked { message: p.0 }
+    }
+}
+
+impl From<DevicePanic> for PrintError {
+    fn from(p: DevicePanic) -> Self {
+        PrintError::Panicked { message: p.0 }
+    }
+}
+
+/// Runs one device call, turning a panic inside it into the call's error: a bug in a driver must
+/// fail that card and job, not kill the lane (the lane task would die holding its job's lease).
+pub(crate) fn guarded<T, E: From<DevicePanic>>(f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            tracing::error!("a lane device call panicked: {message}");
+            Err(E::from(DevicePanic(message)))
+        }
+    }
 }
 
 /// Writes and verifies cards. Implementations: the chip path (`ChipEncoder`, simulated card
@@ -176,6 +215,12 @@ pub enum PrintError {
         fault: String,
         /// What it said.
         reason: String,
+    },
+    /// The lane's print software panicked (a bug): the card is spoiled with this message.
+    #[error("the lane's print software failed (panic: {message})")]
+    Panicked {
+        /// The panic's message.
+        message: String,
     },
 }
 
@@ -226,9 +271,12 @@ pub struct Lane {
 type Status = Arc<Mutex<LaneStatus>>;
 
 fn set_status(status: &Status, f: impl FnOnce(&mut LaneStatus)) {
-    if let Ok(mut s) = status.lock() {
-        f(&mut s);
-    }
+    // A panic while the status was held leaves it poisoned; the status is plain data, still
+    // good to update.
+    let mut s = status
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    f(&mut s);
 }
 
 /// A card on its way from the encoder stage to the printer stage.
@@ -334,7 +382,7 @@ async fn encoder_stage(
             encoder = recover(station, name, encoder, &tx, status, false).await;
             next_orphan_check = tokio::time::Instant::now() + settings.lease / 2;
         }
-        let (enc, ready) = on_device(encoder, |e| e.ready()).await;
+        let (enc, ready) = on_device(encoder, |e| guarded(|| e.ready())).await;
         encoder = enc;
         if let Err(e) = ready {
             set_status(status, |s| {
@@ -516,7 +564,7 @@ async fn encode_one(
     };
     let (encoder, ejob, encoded) = {
         let (enc, (ej, r)) = on_device(encoder, move |e| {
-            let r = e.encode(&ejob);
+            let r = guarded(|| e.encode(&ejob));
             (ejob, r)
         })
         .await;
@@ -552,10 +600,10 @@ async fn verify_and_hand_off(
     let id = ejob.job_id;
     let note = card.is_none().then(|| RECHECKED.to_string());
     let (encoder, (ejob, verified)) = on_device(encoder, move |e| {
-        let r = match &card {
+        let r = guarded(|| match &card {
             Some(c) => e.verify(&ejob, c),
             None => e.recheck(&ejob),
-        };
+        });
         (ejob, r)
     })
     .await;
@@ -601,7 +649,7 @@ async fn reject(
     status: &Status,
 ) -> Box<dyn CardEncoder> {
     let id = ejob.job_id;
-    let (encoder, r) = on_device(encoder, move |e| e.reject(&ejob)).await;
+    let (encoder, r) = on_device(encoder, move |e| guarded(|| e.reject(&ejob))).await;
     if let Err(e) = r {
         tracing::warn!(job = id, "could not move the card to the reject bin: {e}");
     }
@@ -632,7 +680,7 @@ async fn printer_stage(
             s.printing_job = Some(id);
         });
         let number = job.document_number.mrz_form();
-        let (p, printed) = on_device(printer, move |p| p.print(&job, &card)).await;
+        let (p, printed) = on_device(printer, move |p| guarded(|| p.print(&job, &card))).await;
         printer = p;
         if let Some(previous) = pending.take() {
             let _ = previous.await;

@@ -82,7 +82,7 @@ pub(super) async fn recover(
                 } else {
                     // Printing: verify again before the card may be issued.
                     let (enc, (ejob, r)) = on_device(encoder, move |e| {
-                        let r = e.recheck(&ejob);
+                        let r = super::guarded(|| e.recheck(&ejob));
                         (ejob, r)
                     })
                     .await;
@@ -116,7 +116,8 @@ pub(super) async fn recover(
             _ => {
                 // Numbered or encoding: the chip may be partly written; it is never trusted.
                 if let Ok(ejob) = encode_job(station, &job).await {
-                    let (enc, _) = on_device(encoder, move |e| e.reject(&ejob)).await;
+                    let (enc, _) =
+                        on_device(encoder, move |e| super::guarded(|| e.reject(&ejob))).await;
                     encoder = enc;
                 }
                 let why = format!("interrupted while {}", job.state);

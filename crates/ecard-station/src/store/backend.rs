@@ -111,7 +111,11 @@ impl Backend {
     ) -> Result<R, StoreError> {
         match self {
             Backend::Sqlite(conn) => {
-                let mut conn = conn.lock().map_err(|_| StoreError::Poisoned)?;
+                // A panic elsewhere while this lock was held leaves it poisoned; the connection
+                // itself is sound (that transaction rolled back as its guard unwound).
+                let mut conn = conn
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 // IMMEDIATE takes the write lock at BEGIN, so two writers never race on a read
                 // they both intend to update (SQLite's equivalent of SELECT ... FOR UPDATE).
                 let tx = conn
@@ -123,7 +127,9 @@ impl Backend {
                 Ok(out)
             }
             Backend::Postgres(client) => {
-                let mut guard = client.lock().map_err(|_| StoreError::Poisoned)?;
+                let mut guard = client
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let client = guard.0.as_mut().ok_or(StoreError::Poisoned)?;
                 let mut tx = client.transaction().map_err(pg_err)?;
                 let mut adapter = PgTx { tx: &mut tx };
