@@ -34,10 +34,15 @@ pub enum JobState {
     Failed,
     /// An operator cancelled the job; its number, if any, is voided. Terminal.
     Voided,
+    /// The card passed verification and went to the printer, but its `issued` commit is missing
+    /// and the card is out of the station's reach (a crash, a dead station): it may be in the
+    /// holder's hands. An operator decides: confirm it issued, or void it. Never spoiled
+    /// silently.
+    NeedsReview,
 }
 
 /// Every state, in pipeline order (for metrics and listings).
-pub const ALL_STATES: [JobState; 11] = [
+pub const ALL_STATES: [JobState; 12] = [
     JobState::Received,
     JobState::Validated,
     JobState::Numbered,
@@ -49,12 +54,13 @@ pub const ALL_STATES: [JobState; 11] = [
     JobState::Spoiled,
     JobState::Failed,
     JobState::Voided,
+    JobState::NeedsReview,
 ];
 
 /// A state name that is not one of ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown job state {got:?}; expected one of received, validated, numbered, encoding, verifying, printing, issued, rejected, spoiled, failed, voided"
+    "unknown job state {got:?}; expected one of received, validated, numbered, encoding, verifying, printing, issued, rejected, spoiled, failed, voided, needs_review"
 )]
 pub struct UnknownState {
     /// The text given.
@@ -76,6 +82,7 @@ impl JobState {
             JobState::Spoiled => "spoiled",
             JobState::Failed => "failed",
             JobState::Voided => "voided",
+            JobState::NeedsReview => "needs_review",
         }
     }
 
@@ -126,9 +133,12 @@ impl JobState {
             // its number was handed out, so it is voided, never reused).
             (Numbered | Encoding | Verifying | Printing, Spoiled) => true,
             (Spoiled, Failed) => true,
+            // A verified card out of reach with its commit missing: an operator decides.
+            (Printing, NeedsReview) => true,
             // Operator actions.
             (Failed, Validated) => true,
-            (Validated | Spoiled | Failed | Issued, Voided) => true,
+            (NeedsReview, Issued) => true,
+            (Validated | Spoiled | Failed | Issued | NeedsReview, Voided) => true,
             _ => false,
         }
     }
@@ -195,7 +205,12 @@ mod tests {
                 .filter(|s| s.can_go(to))
                 .collect()
         };
-        assert_eq!(into(JobState::Issued), vec![JobState::Printing]);
+        // An operator may confirm a card under review: it too was printed after verifying.
+        assert_eq!(
+            into(JobState::Issued),
+            vec![JobState::Printing, JobState::NeedsReview]
+        );
+        assert_eq!(into(JobState::NeedsReview), vec![JobState::Printing]);
         assert_eq!(into(JobState::Printing), vec![JobState::Verifying]);
         assert_eq!(into(JobState::Verifying), vec![JobState::Encoding]);
         assert_eq!(

@@ -264,10 +264,9 @@ impl crate::lane::Printer for RecordingPrinter {
 pub(crate) async fn settle(station: &Station) {
     for _ in 0..3000 {
         let counts = tokio::task::block_in_place(|| station.store().counts().unwrap());
-        if counts
-            .iter()
-            .all(|(s, n)| *n == 0 || s.terminal() || *s == JobState::Failed)
-        {
+        if counts.iter().all(|(s, n)| {
+            *n == 0 || s.terminal() || matches!(s, JobState::Failed | JobState::NeedsReview)
+        }) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

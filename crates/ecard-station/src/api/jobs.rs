@@ -87,6 +87,24 @@ pub(super) async fn void(
     Ok(Json(job))
 }
 
+/// `POST /jobs/{id}/confirm`: an operator confirms that the card of a `needs_review` job was
+/// delivered: the job is issued (its number issued, a replaced card revoked).
+pub(super) async fn confirm(
+    State(station): State<Station>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    let job = operator_change(&station, &headers, &id, |s, id, actor, now| {
+        let info =
+            crate::store::StepInfo::detail("operator confirmed the card was delivered".into());
+        s.step(id, JobState::Issued, actor, &info, now)
+    })
+    .await?;
+    station.note_transition(JobState::Issued);
+    tracing::info!(job = job.id, number = ?job.document_number, "operator confirmed delivery");
+    Ok(Json(job))
+}
+
 /// An operator's change (retry, void) to the job with id `id` from the path, made on the store
 /// in the operator's name, now.
 async fn operator_change(

@@ -43,6 +43,7 @@ pub fn router(station: Station) -> Router {
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/retry", post(jobs::retry))
         .route("/jobs/{id}/void", post(jobs::void))
+        .route("/jobs/{id}/confirm", post(jobs::confirm))
         .route("/lanes", get(lanes::list))
         .route("/fleet", get(fleet::fleet))
         .route("/jobs/{id}/qa", post(qa::job_result))

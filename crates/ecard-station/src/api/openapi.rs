@@ -90,6 +90,15 @@ pub(crate) const ROUTES: &[Route] = &[
         ok: ("200", JSON, "Job"),
     },
     Route {
+        method: "POST",
+        path: "/api/v1/jobs/{id}/confirm",
+        roles: "operator",
+        summary: "Confirm that the card of a needs_review job was delivered: the job is issued",
+        query: &[],
+        body: None,
+        ok: ("200", JSON, "Job"),
+    },
+    Route {
         method: "GET",
         path: "/api/v1/lanes",
         roles: "operator",

@@ -7,7 +7,10 @@
 const KEY = "ecard-station-token";
 const ATTENTION = new Set(["failed", "spoiled", "rejected"]);
 const RETRYABLE = new Set(["failed"]);
-const VOIDABLE = new Set(["validated", "spoiled", "failed", "issued"]);
+const VOIDABLE = new Set(["validated", "spoiled", "failed", "issued", "needs_review"]);
+// A verified card whose issue commit is missing and which is out of the station's reach: the
+// operator checks whether it was delivered, then confirms it issued or voids it.
+const CONFIRMABLE = new Set(["needs_review"]);
 
 const $ = (id) => document.getElementById(id);
 const state = { token: null, role: null, jobs: new Map(), selected: null, source: null };
@@ -68,6 +71,7 @@ async function signIn(token) {
   $("submit-panel").hidden = !["intake", "admin"].includes(state.role);
   $("retry").hidden = !operates;
   $("void").hidden = !operates;
+  $("confirm").hidden = !operates;
   // Intake cannot read jobs: no stream, no live badge.
   $("live").hidden = !reads;
   if (reads) connect();
@@ -227,12 +231,14 @@ async function openDetail(id) {
     el("h3", { class: "muted" }, "History"), hist);
   $("retry").disabled = !RETRYABLE.has(job.state);
   $("void").disabled = !VOIDABLE.has(job.state);
+  $("confirm").disabled = !CONFIRMABLE.has(job.state);
 }
 
 async function act(kind) {
   const id = state.selected;
   if (id === null) return;
   if (kind === "void" && !confirm("Void job " + id + "? Its card number is voided and revoked.")) return;
+  if (kind === "confirm" && !confirm("Confirm that the card of job " + id + " was delivered to its holder? The job becomes issued.")) return;
   const res = await api("/jobs/" + id + "/" + kind, { method: "POST" });
   $("action-result").textContent = res.ok ? kind + " done: " + res.body.state : errorText(res);
   if (res.ok) { state.jobs.set(id, res.body); renderJobs(); openDetail(id); }
@@ -275,6 +281,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("detail-close").addEventListener("click", () => { state.selected = null; $("detail").hidden = true; renderJobs(); });
   $("retry").addEventListener("click", () => act("retry"));
   $("void").addEventListener("click", () => act("void"));
+  $("confirm").addEventListener("click", () => act("confirm"));
   $("submit-form").addEventListener("submit", submit);
   const saved = sessionStorage.getItem(KEY);
   if (saved) signIn(saved);

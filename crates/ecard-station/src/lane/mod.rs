@@ -11,6 +11,7 @@
 //! verification is the checkpoint's.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ecard_model::{DocumentNumber, EnrollmentRecord};
 use serde::Serialize;
@@ -286,6 +287,9 @@ struct Handoff {
     /// Recorded with the `issued` entry (e.g. that the card was re-verified after a restart).
     note: Option<String>,
 }
+
+/// How often a verified, printed card's `issued` commit is tried (about a minute with backoff).
+const ISSUE_COMMIT_TRIES: u32 = 16;
 
 /// The audit note of a card read back and verified again after a restart.
 pub const RECHECKED: &str = "read back and verified again after a restart";
@@ -694,12 +698,29 @@ async fn printer_stage(
                 let (station, actor, status, name) =
                     (station.clone(), actor.clone(), status.clone(), name.clone());
                 pending = Some(tokio::spawn(async move {
-                    match step(&station, id, JobState::Issued, &actor, info).await {
-                        Ok(_) => {
-                            tracing::info!(job = id, number = %number, lane = %name, "card issued");
-                            set_status(&status, |s| s.issued += 1);
+                    // The card is printed and verified: its `issued` commit is retried while the
+                    // store fails (an outage, a restart), with backoff, before giving up to the
+                    // restart's recovery (which re-reads the card or asks an operator).
+                    let mut wait = Duration::from_millis(100);
+                    for attempt in 1..=ISSUE_COMMIT_TRIES {
+                        match step(&station, id, JobState::Issued, &actor, info.clone()).await {
+                            Ok(_) => {
+                                tracing::info!(job = id, number = %number, lane = %name, "card issued");
+                                set_status(&status, |s| s.issued += 1);
+                                return;
+                            }
+                            Err(StoreError::Database { .. } | StoreError::Poisoned)
+                                if attempt < ISSUE_COMMIT_TRIES =>
+                            {
+                                tracing::warn!(job = id, attempt, "issued commit failed; retrying");
+                                tokio::time::sleep(wait).await;
+                                wait = (wait * 2).min(Duration::from_secs(5));
+                            }
+                            Err(e) => {
+                                tracing::error!(job = id, "cannot record the issued card: {e}");
+                                return;
+                            }
                         }
-                        Err(e) => tracing::error!(job = id, "cannot record the issued card: {e}"),
                     }
                 }));
             }

@@ -58,11 +58,21 @@ pub(super) async fn recover(
             {
                 continue; // Someone else took it, or its station came back.
             }
-            let why = format!(
-                "lane {}/{} stopped with the card on it",
+            let from = format!(
+                "{}/{}",
                 job.station.unwrap_or_default(),
                 job.lane.unwrap_or_default()
             );
+            if job.state == JobState::Printing {
+                // Verified and sent to the printer: the card may be in the holder's hands.
+                // Its number must not be voided behind the operator's back.
+                let why = format!(
+                    "lane {from} stopped while printing a verified card; it may have been delivered: confirm it issued or void it"
+                );
+                needs_review(station, id, &actor, why).await;
+                continue;
+            }
+            let why = format!("lane {from} stopped with the card on it");
             spoil(station, id, &actor, why, false, status).await;
             continue;
         }
@@ -98,6 +108,14 @@ pub(super) async fn recover(
                                 tracing::error!(job = id, "printer stage gone");
                             }
                         }
+                        // The verified card is not in the lane any more: it may have left
+                        // the printer. An operator decides; the number is not voided.
+                        Err(e @ super::CardError::Missing { .. }) => {
+                            let why = format!(
+                                "after restart: {e}; the card passed verification and may have been delivered: confirm it issued or void it"
+                            );
+                            needs_review(station, id, &actor, why).await;
+                        }
                         Err(e) => {
                             encoder = reject(
                                 station,
@@ -126,4 +144,18 @@ pub(super) async fn recover(
         }
     }
     encoder
+}
+
+/// Moves a printing job whose card is out of reach to `needs_review`, for an operator.
+async fn needs_review(station: &Station, id: i64, actor: &Actor, why: String) {
+    tracing::warn!(job = id, "card needs an operator's review: {why}");
+    let info = crate::store::StepInfo::detail(why);
+    let (a, now) = (actor.clone(), station.now_ms());
+    match station
+        .db(move |s| s.step(id, JobState::NeedsReview, &a, &info, now))
+        .await
+    {
+        Ok(_) => station.note_transition(JobState::NeedsReview),
+        Err(e) => tracing::error!(job = id, "cannot put the job up for review: {e}"),
+    }
 }
