@@ -6,7 +6,7 @@
 # with chromedriver (the checkpoint and console screens, tested in a real browser).
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
-PKGS="pcscd libpcsclite-dev pkg-config vsmartcard-vpcd openssl fonts-ocr-b fonts-dejavu-core tesseract-ocr cups printer-driver-cups-pdf chromium chromium-driver"
+PKGS="pcscd libpcsclite-dev pkg-config vsmartcard-vpcd openssl fonts-ocr-b fonts-dejavu-core tesseract-ocr cups printer-driver-cups-pdf chromium chromium-driver softhsm2 opensc"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
