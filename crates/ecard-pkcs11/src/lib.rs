@@ -9,6 +9,7 @@
 //! [`PkiToml`] is the small `pki.toml` that names module, token and key labels. Every error
 //! names the module, the token and (where one is involved) the key label.
 
+mod folder;
 pub mod softhsm;
 mod toml_file;
 
@@ -25,6 +26,7 @@ use cryptoki::types::AuthPin;
 use ecard_chip::pki::{Signer, SignerError};
 use p256::ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier};
 
+pub use folder::{FolderError, PIN_ENV, needs_softhsm_conf, open_folder, read_pin};
 pub use toml_file::{PKI_TOML, PkiToml, PkiTomlError};
 
 /// DER of the OID prime256v1 (1.2.840.10045.3.1.7), the `CKA_EC_PARAMS` of every e-card key.
@@ -93,7 +95,9 @@ pub enum Pkcs11Error {
         label: String,
     },
     /// Any other token operation failed.
-    #[error("PKCS#11 module {module}, token {token:?}, key {label:?}: {operation} failed: {reason}")]
+    #[error(
+        "PKCS#11 module {module}, token {token:?}, key {label:?}: {operation} failed: {reason}"
+    )]
     Operation {
         /// The module path.
         module: PathBuf,
@@ -402,5 +406,9 @@ impl Signer for Pkcs11Signer {
             .verify_prehash(digest, &sig)
             .map_err(|_| failed("token's signature does not verify with its public key".into()))?;
         Ok(sig)
+    }
+
+    fn describe(&self) -> String {
+        self.to_string()
     }
 }

@@ -1,0 +1,195 @@
+//! Keys in a PKCS#11 token (ECARD.md section 12) through the `ecard` binary and a real SoftHSM2
+//! token (Debian's `softhsm2`): `pki init` in the token leaves no private key in the folder, a
+//! simulated card personalized with the token's Document Signer verifies with the existing
+//! verifier, `pki rotate-ds` issues the next DS, and a wrong PIN, a missing PIN, a missing token
+//! or a missing key are refused naming module, token and label.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::path::Path;
+
+use ecard_system_tests::{Run, run, run_env, s, sample};
+
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const PIN: &str = "4711-0815";
+
+/// A temporary folder with its own SoftHSM2 configuration and a token labelled "ecard".
+struct Hsm {
+    dir: tempfile::TempDir,
+    conf: String,
+}
+
+impl Hsm {
+    fn new() -> Hsm {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        fs::create_dir(&tokens).unwrap();
+        let conf = dir.path().join("softhsm2.conf");
+        fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        let conf = conf.to_str().unwrap().to_owned();
+        let out = std::process::Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
+            .args(["--init-token", "--free", "--label", "ecard"])
+            .args(["--pin", PIN, "--so-pin", "12345678"])
+            .output()
+            .expect("softhsm2-util missing: apt-get install softhsm2 (tools/install-deps.sh)");
+        assert!(out.status.success(), "{out:?}");
+        fs::write(dir.path().join("pin.txt"), PIN).unwrap();
+        Hsm { dir, conf }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run(&self, args: &[&str], pin: Option<&str>) -> Run {
+        let mut env = vec![("SOFTHSM2_CONF", self.conf.as_str())];
+        if let Some(pin) = pin {
+            env.push(("ECARD_PKCS11_PIN", pin));
+        }
+        run_env(self.path(), args, &env)
+    }
+
+    fn init(&self) {
+        self.run(
+            &[
+                "pki",
+                "init",
+                "--dir",
+                "pki",
+                "--pkcs11-module",
+                MODULE,
+                "--token-label",
+                "ecard",
+                "--pin-file",
+                "pin.txt",
+            ],
+            None,
+        )
+        .assert_code(0);
+    }
+
+    fn personalize(&self, card: &str, number: &str, pin: Option<&str>) -> Run {
+        run(self.path(), &["sim", "new", card]).assert_code(0);
+        self.run(
+            &[
+                "personalize",
+                "--enrollment",
+                s(&sample("karimov.json")),
+                "--pki",
+                "pki",
+                "--document-number",
+                number,
+                "--sim",
+                card,
+            ],
+            pin,
+        )
+    }
+
+    fn check(&self, card: &str) -> Run {
+        run(
+            self.path(),
+            &["check", "--sim", card, "--trust", "pki/csca.pem"],
+        )
+    }
+}
+
+#[test]
+fn a_card_signed_in_the_token_verifies_and_no_private_key_is_on_disk() {
+    let hsm = Hsm::new();
+    hsm.init();
+    let mut names: Vec<String> = fs::read_dir(hsm.path().join("pki"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["csca.pem", "ds.pem", "pki.toml"]);
+    for name in &names {
+        let text = fs::read_to_string(hsm.path().join("pki").join(name)).unwrap();
+        assert!(!text.contains("PRIVATE KEY"), "{name}: {text}");
+        assert!(!text.contains(PIN), "{name} holds the PIN");
+    }
+    let toml = fs::read_to_string(hsm.path().join("pki/pki.toml")).unwrap();
+    assert!(toml.contains("token = \"ecard\""), "{toml}");
+    assert!(toml.contains("ds_key = \"ecard-ds-1\""), "{toml}");
+
+    hsm.personalize("card.img", "771234567", Some(PIN))
+        .assert_code(0)
+        .assert_line("card 77 1234567 issued with profile ecard-sim");
+    let r = hsm.check("card.img");
+    r.assert_code(0);
+    assert_eq!(r.lines().last().copied(), Some("GREEN: valid"), "{r}");
+    assert_eq!(r.checks("FAIL"), Vec::<&str>::new());
+}
+
+#[test]
+fn rotate_ds_issues_the_next_signer_and_keeps_the_old_certificate() {
+    let hsm = Hsm::new();
+    hsm.init();
+    let old = fs::read(hsm.path().join("pki/ds.pem")).unwrap();
+    hsm.run(&["pki", "rotate-ds", "--dir", "pki"], Some(PIN))
+        .assert_code(0);
+    assert_eq!(
+        fs::read(hsm.path().join("pki/ds-ecard-ds-1.pem")).unwrap(),
+        old
+    );
+    let new = fs::read(hsm.path().join("pki/ds.pem")).unwrap();
+    assert_ne!(new, old);
+    let toml = fs::read_to_string(hsm.path().join("pki/pki.toml")).unwrap();
+    assert!(toml.contains("ds_key = \"ecard-ds-2\""), "{toml}");
+    // The next card is signed by the new DS and still chains to the same CSCA.
+    hsm.personalize("card2.img", "771234568", Some(PIN))
+        .assert_code(0);
+    let r = hsm.check("card2.img");
+    r.assert_code(0);
+    assert_eq!(r.lines().last().copied(), Some("GREEN: valid"), "{r}");
+}
+
+#[test]
+fn token_faults_are_refused_naming_module_token_and_label() {
+    let hsm = Hsm::new();
+    hsm.init();
+    let before = fs::read(hsm.path().join("pki/ds.pem")).unwrap();
+
+    let r = hsm.personalize("a.img", "771234567", Some("wrong-pin"));
+    assert_ne!(r.code, Some(0), "{r}");
+    assert!(r.stderr.contains("login refused"), "{r}");
+    assert!(
+        r.stderr.contains("\"ecard\"") && r.stderr.contains(MODULE),
+        "{r}"
+    );
+
+    let r = hsm.personalize("b.img", "771234567", None);
+    assert_ne!(r.code, Some(0), "{r}");
+    assert!(r.stderr.contains("ECARD_PKCS11_PIN"), "{r}");
+
+    let toml = hsm.path().join("pki/pki.toml");
+    let text = fs::read_to_string(&toml).unwrap();
+    fs::write(&toml, text.replace("ecard-ds-1", "ecard-ds-9")).unwrap();
+    let r = hsm.personalize("c.img", "771234567", Some(PIN));
+    assert_ne!(r.code, Some(0), "{r}");
+    assert!(
+        r.stderr.contains("no private key labelled \"ecard-ds-9\""),
+        "{r}"
+    );
+
+    fs::write(
+        &toml,
+        text.replace("token = \"ecard\"", "token = \"absent\""),
+    )
+    .unwrap();
+    let r = hsm.personalize("d.img", "771234567", Some(PIN));
+    assert_ne!(r.code, Some(0), "{r}");
+    assert!(r.stderr.contains("no token labelled \"absent\""), "{r}");
+
+    // Nothing was signed: the folder is as it was.
+    assert_eq!(fs::read(hsm.path().join("pki/ds.pem")).unwrap(), before);
+}
