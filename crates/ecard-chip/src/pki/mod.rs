@@ -7,6 +7,7 @@
 
 mod certs;
 pub mod ec;
+mod selftest;
 mod signer;
 
 pub use certs::{
@@ -15,6 +16,7 @@ pub use certs::{
     subject_key_identifier, time_of, verify_signed_by, x509_time,
 };
 pub use ec::{KeyError, public_key_from_spki, spki_explicit, spki_named};
+pub use selftest::{DS_WARNING_DAYS, SelfTest, SelfTestError, self_test};
 pub(crate) use signer::Adapter as SignerAdapter;
 pub use signer::{ECDSA_WITH_SHA256, INSECURE_FILE_KEY, Signer, SignerError, SoftwareSigner};
 
