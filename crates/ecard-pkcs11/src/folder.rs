@@ -64,7 +64,9 @@ pub fn needs_softhsm_conf(dir: &Path) -> Result<Option<PathBuf>, PkiTomlError> {
     };
     let conf = PkiToml::resolve(dir, conf);
     let conf = std::fs::canonicalize(&conf).unwrap_or(conf);
-    let current = std::env::var_os("SOFTHSM2_CONF").map(PathBuf::from);
+    let current = std::env::var_os("SOFTHSM2_CONF")
+        .map(PathBuf::from)
+        .map(|c| std::fs::canonicalize(&c).unwrap_or(c));
     if current.as_deref() == Some(conf.as_path()) {
         Ok(None)
     } else {

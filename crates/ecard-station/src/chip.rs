@@ -17,7 +17,7 @@ use std::sync::Arc;
 use ecard_chip::issue::{ChipImages, card_content, issue};
 use ecard_chip::lds::{CardContent, LdsFiles};
 use ecard_chip::perso::{LockOutcome, PersoReport};
-use ecard_chip::pki::{self, PkiConfig, SoftwareSigner};
+use ecard_chip::pki::{self, PkiConfig, SelfTest, SelfTestError, Signer, SoftwareSigner};
 use ecard_chip::profile::Profile;
 use ecard_chip::transport::Transport;
 use ecard_chip::verify::{AaEvidence, AaOutcome, Outcome, VerifyOptions};
@@ -35,8 +35,8 @@ pub struct Pki {
     pub trust: Vec<Certificate>,
     /// The Document Signer certificate put in EF.SOD.
     pub ds: Certificate,
-    /// Its private key.
-    pub ds_key: SoftwareSigner,
+    /// Its private key: in a PKCS#11 token, or (insecure, development) a file key.
+    pub ds_key: Arc<dyn Signer + Send + Sync>,
     /// SHA-256 (hex) of the DS certificate's DER, for the audit log.
     pub ds_sha256: String,
 }
@@ -69,6 +69,20 @@ pub enum PkiLoadError {
         /// What is wrong.
         reason: String,
     },
+    /// The token of a `pki.toml` folder refused (names module, token, label).
+    #[error("{0}")]
+    Token(#[from] ecard_pkcs11::FolderError),
+    /// A configured PEM key file while the configuration does not allow file keys.
+    #[error(
+        "{path}: a private key in a file is insecure; put the keys in a token (`ecard pki init --pkcs11-module ...`, then ds_key = \"DIR/pki.toml\") or set allow_file_keys = true for development"
+    )]
+    FileKeyRefused {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The signer failed its start-up self-test.
+    #[error("{0}")]
+    SelfTest(#[from] SelfTestError),
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, PkiLoadError> {
@@ -79,7 +93,9 @@ fn read(path: &Path) -> Result<Vec<u8>, PkiLoadError> {
 }
 
 impl Pki {
-    /// Loads a CSCA bundle (trust), a DS certificate and the DS PKCS#8 PEM key.
+    /// Loads a CSCA bundle (trust), a DS certificate and the DS key: a PKCS#8 PEM file
+    /// (insecure), or, when `ds_key` is a `pki.toml`, the key it names in its PKCS#11 token
+    /// (PIN from the folder's demo PIN file or `ECARD_PKCS11_PIN`).
     pub fn load(csca: &Path, ds_cert: &Path, ds_key: &Path) -> Result<Pki, PkiLoadError> {
         let content = |path: &Path, reason: String| PkiLoadError::Content {
             path: path.to_owned(),
@@ -89,17 +105,31 @@ impl Pki {
             pki::read_certificates(&read(csca)?).map_err(|e| content(csca, e.to_string()))?;
         let ds =
             pki::read_certificate(&read(ds_cert)?).map_err(|e| content(ds_cert, e.to_string()))?;
+        if ds_key.file_name() == Some(std::ffi::OsStr::new(ecard_pkcs11::PKI_TOML)) {
+            let dir = ds_key.parent().unwrap_or(Path::new("."));
+            let (toml, token) = ecard_pkcs11::open_folder(dir, None)?;
+            let signer = token
+                .signer(&toml.ds_key)
+                .map_err(ecard_pkcs11::FolderError::from)?;
+            return Pki::new(trust, ds, Arc::new(signer)).map_err(|r| content(ds_cert, r));
+        }
         let key_pem = String::from_utf8(read(ds_key)?)
             .map_err(|_| content(ds_key, "is not PEM text".into()))?;
         let ds_key_signer =
             SoftwareSigner::from_pkcs8_pem(&key_pem).map_err(|e| content(ds_key, e.to_string()))?;
-        Pki::new(trust, ds, ds_key_signer).map_err(|r| content(ds_cert, r))
+        Pki::new(trust, ds, Arc::new(ds_key_signer)).map_err(|r| content(ds_cert, r))
+    }
+
+    /// The start-up self-test (ECARD.md section 12): DS chains to a trusted CSCA, a test
+    /// signature verifies with the DS certificate, the signing period covers `now`.
+    pub fn self_test(&self, now: time::OffsetDateTime) -> Result<SelfTest, SelfTestError> {
+        pki::self_test(&self.trust, &self.ds, self.ds_key.as_ref(), now)
     }
 
     fn new(
         trust: Vec<Certificate>,
         ds: Certificate,
-        ds_key: SoftwareSigner,
+        ds_key: Arc<dyn Signer + Send + Sync>,
     ) -> Result<Pki, String> {
         use der::Encode;
         let der = ds
@@ -117,6 +147,10 @@ impl Pki {
     /// otherwise (key file mode 0600). For trials and tests, not for issuing real cards.
     pub fn demo(dir: &Path) -> Result<Pki, PkiLoadError> {
         let (csca, ds, key) = (dir.join("csca.pem"), dir.join("ds.pem"), dir.join("ds.key"));
+        let toml = dir.join(ecard_pkcs11::PKI_TOML);
+        if csca.exists() && ds.exists() && toml.exists() {
+            return Pki::load(&csca, &ds, &toml);
+        }
         if csca.exists() && ds.exists() && key.exists() {
             return Pki::load(&csca, &ds, &key);
         }
@@ -144,7 +178,12 @@ impl Pki {
         crate::config::write_private(&key, key_pem.as_bytes()).map_err(io(&key))?;
         std::fs::write(&ds, ds_pem).map_err(io(&ds))?;
         std::fs::write(&csca, csca_pem).map_err(io(&csca))?;
-        Pki::new(vec![generated.csca], generated.ds, generated.ds_key).map_err(content)
+        Pki::new(
+            vec![generated.csca],
+            generated.ds,
+            Arc::new(generated.ds_key),
+        )
+        .map_err(content)
     }
 }
 

@@ -289,6 +289,28 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
         Some(p) => Pki::load(&p.csca, &p.ds_cert, &p.ds_key)?,
         None => Pki::demo(&config.data_dir.join("pki"))?,
     });
+    let mut notes = Vec::new();
+    if pki.ds_key.insecure() {
+        match &config.pki {
+            Some(p) if !config.allow_file_keys => {
+                return Err(PkiLoadError::FileKeyRefused {
+                    path: p.ds_key.clone(),
+                }
+                .into());
+            }
+            _ => notes.push(format!("warning: signing with a {}", pki.ds_key.describe())),
+        }
+    }
+    let test = pki
+        .self_test(time::OffsetDateTime::now_utc())
+        .map_err(PkiLoadError::from)?;
+    if test.ds_ends_soon() {
+        let days = test.ds_days_left.unwrap_or(0);
+        tracing::warn!(days_left = days, "Document Signer signing period ends soon");
+        notes.push(format!(
+            "warning: the Document Signer may sign for {days} more day(s); issue the next with `ecard pki rotate-ds`"
+        ));
+    }
     let mut auth = Auth::new(config.tokens.clone());
     let mut admin_token_file = None;
     if !config.tokens.iter().any(|t| t.role == Role::Admin) {
@@ -300,7 +322,6 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
         admin_token_file = Some(path);
     }
     let mut fonts = None;
-    let mut notes = Vec::new();
     let mut lanes = Vec::new();
     for l in &config.lanes {
         let printer = lane_printer(l, config, &pki, &mut fonts, &mut notes)?;

@@ -214,6 +214,65 @@ pub fn create_in_token(
     write_file(&dir.join(PKI_TOML), toml.to_text().as_bytes(), 0o644, force)
 }
 
+/// The token label of a folder's own SoftHSM2 token (demo, first station).
+pub const DEMO_TOKEN: &str = "ecard-demo";
+
+/// Where a folder token's SoftHSM2 configuration lives under a PKI folder.
+pub fn demo_token_conf(pki_dir: &Path) -> PathBuf {
+    absolute(pki_dir).join("token").join("softhsm2.conf")
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
+}
+
+/// Before anything else of a command that will make a folder token under `pki_dir`: fails when
+/// SoftHSM2 is missing (naming the package), and runs this command again with `SOFTHSM2_CONF`
+/// pointing at the token-to-be when it is not set so (SoftHSM2 reads it when it loads).
+pub fn reexec_for_new_token(pki_dir: &Path) -> anyhow::Result<()> {
+    if !Path::new(ecard_pkcs11::softhsm::SOFTHSM2_MODULE).exists() {
+        anyhow::bail!(
+            "SoftHSM2 is not installed ({} missing): the demo keeps its keys in a SoftHSM2 token; install it with `apt-get install softhsm2`",
+            ecard_pkcs11::softhsm::SOFTHSM2_MODULE
+        );
+    }
+    let conf = demo_token_conf(pki_dir);
+    if std::env::var_os("SOFTHSM2_CONF")
+        .map(PathBuf::from)
+        .as_deref()
+        == Some(conf.as_path())
+    {
+        return Ok(());
+    }
+    reexec_with(&conf)
+}
+
+/// Makes a SoftHSM2 token in `pki_dir/token` (0700, PIN in a 0600 file) and a PKI in it:
+/// certificates and `pki.toml` only in `pki_dir`. The process must run with
+/// [`demo_token_conf`] in `SOFTHSM2_CONF` ([`reexec_for_new_token`]).
+pub fn create_demo_token_pki(
+    pki_dir: &Path,
+    config: &PkiConfig,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    crate::cmd::card::create_dir(pki_dir)?;
+    let token = ecard_pkcs11::softhsm::init_token(&pki_dir.join("token"), DEMO_TOKEN)?;
+    let toml = PkiToml {
+        module: ecard_pkcs11::softhsm::SOFTHSM2_MODULE.into(),
+        token: token.label.clone(),
+        csca_key: CSCA_LABEL.into(),
+        ds_key: DS_LABEL.into(),
+        softhsm2_conf: Some(PathBuf::from("token/softhsm2.conf")),
+        pin_file: Some(PathBuf::from("token/token.pin")),
+    };
+    create_in_token(pki_dir, config, now, &toml, None, false)?;
+    crate::out!(
+        "keys in a SoftHSM2 token made for this folder: {} (PIN in token/token.pin, mode 0600)",
+        pki_dir.join("token").display()
+    );
+    Ok(())
+}
+
 /// `ecard pki rotate-ds`: a new DS key in the token (label `ecard-ds-<n+1>`), its certificate
 /// under the folder's CSCA; the current ds.pem is kept as `ds-<old label>.pem`, then ds.pem and
 /// pki.toml are replaced (each by a rename, so a station reading the folder sees old or new).
@@ -278,10 +337,17 @@ pub fn reexec_for_token(dir: &Path) -> anyhow::Result<()> {
             conf.display()
         );
     }
+    reexec_with(&conf)
+}
+
+fn reexec_with(conf: &Path) -> anyhow::Result<()> {
+    if std::env::var_os("ECARD_REEXEC").is_some() {
+        anyhow::bail!("SOFTHSM2_CONF must be {}", conf.display());
+    }
     let exe = std::env::current_exe().context("cannot find the ecard binary to run again")?;
     let status = std::process::Command::new(exe)
         .args(std::env::args_os().skip(1))
-        .env("SOFTHSM2_CONF", &conf)
+        .env("SOFTHSM2_CONF", conf)
         .env("ECARD_REEXEC", "1")
         .status()
         .context("cannot run ecard again with SOFTHSM2_CONF")?;
