@@ -9,6 +9,7 @@
 //! [`PkiToml`] is the small `pki.toml` that names module, token and key labels. Every error
 //! names the module, the token and (where one is involved) the key label.
 
+mod create;
 mod folder;
 pub mod softhsm;
 mod toml_file;
@@ -26,6 +27,10 @@ use cryptoki::types::AuthPin;
 use ecard_chip::pki::{Signer, SignerError};
 use p256::ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier};
 
+pub use create::{
+    CSCA_LABEL, CreateError, DS_LABEL, FOLDER_TOKEN, folder_token_conf, folder_token_pki,
+    runs_with_folder_token, token_pki, write_file,
+};
 pub use folder::{FolderError, PIN_ENV, needs_softhsm_conf, open_folder, read_pin};
 pub use toml_file::{PKI_TOML, PkiToml, PkiTomlError};
 

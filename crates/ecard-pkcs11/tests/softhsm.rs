@@ -111,3 +111,31 @@ fn faults_name_module_token_and_label() {
     let nomodule = Token::open(Path::new("/nonexistent/libpkcs11.so"), "x", "y").unwrap_err();
     assert!(matches!(nomodule, Pkcs11Error::Module { .. }), "{nomodule}");
 }
+
+/// Benchmark, printed (no timed assertion): ECDSA P-256 signatures per second through SoftHSM2
+/// (each also checked against the public key on the host), beside the in-memory software key.
+/// `cargo test -p ecard-pkcs11 --release --test softhsm signing_rate -- --nocapture`
+#[test]
+fn signing_rate_through_softhsm2() {
+    let Some(pin) = child("signing_rate_through_softhsm2") else {
+        return;
+    };
+    let token = Token::open(module(), "ecard-test", &pin).unwrap();
+    let signer = token.generate("bench").unwrap();
+    let software = ecard_chip::pki::SoftwareSigner::generate(&mut rand_core::OsRng);
+    let n = 300u32;
+    let rate = |s: &dyn Signer| {
+        let start = std::time::Instant::now();
+        for i in 0..n {
+            let digest: [u8; 32] = Sha256::digest(i.to_be_bytes()).into();
+            s.sign_sha256_digest(&digest).unwrap();
+        }
+        f64::from(n) / start.elapsed().as_secs_f64()
+    };
+    let hsm = rate(&signer);
+    let soft = rate(&software);
+    println!(
+        "signatures per second: SoftHSM2 {hsm:.0}/s, software key {soft:.0}/s (ratio {:.2}); a 4-lane station signs ~4 EF.SOD + 4 seals per card cycle",
+        hsm / soft
+    );
+}

@@ -154,6 +154,22 @@ impl Pki {
         if csca.exists() && ds.exists() && key.exists() {
             return Pki::load(&csca, &ds, &key);
         }
+        if ecard_pkcs11::runs_with_folder_token(dir) {
+            ecard_pkcs11::folder_token_pki(
+                dir,
+                &PkiConfig::default(),
+                time::OffsetDateTime::now_utc(),
+            )
+            .map_err(|e| PkiLoadError::Content {
+                path: dir.to_owned(),
+                reason: e.to_string(),
+            })?;
+            println!(
+                "keys in a SoftHSM2 token made for this data directory: {} (PIN in token/token.pin, mode 0600)",
+                dir.join("token").display()
+            );
+            return Pki::load(&csca, &ds, &toml);
+        }
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| PkiLoadError::Io { path, source }
@@ -185,6 +201,44 @@ impl Pki {
         )
         .map_err(content)
     }
+}
+
+/// For a station without a configured PKI whose `dir` holds no file-key PKI: fails when
+/// SoftHSM2 is missing (naming the package), and otherwise, unless this process already runs
+/// with the folder token's `SOFTHSM2_CONF` (SoftHSM2 reads it when it loads, and a program
+/// cannot safely set its own environment), runs the same command again with it in its place
+/// (exec).
+pub fn reexec_for_folder_token(dir: &Path) -> Result<(), PkiLoadError> {
+    let file_pki = dir.join("ds.key").exists() && dir.join("csca.pem").exists();
+    if file_pki || ecard_pkcs11::runs_with_folder_token(dir) {
+        return Ok(());
+    }
+    let content = |reason: String| PkiLoadError::Content {
+        path: dir.to_owned(),
+        reason,
+    };
+    let module = ecard_pkcs11::softhsm::SOFTHSM2_MODULE;
+    if !Path::new(module).exists() {
+        return Err(content(format!(
+            "the station keeps its keys in a SoftHSM2 token, and SoftHSM2 is not installed ({module} missing): install it with `apt-get install softhsm2`, or configure [pki]"
+        )));
+    }
+    if std::env::var_os("ECARD_REEXEC").is_some() {
+        return Err(content(
+            "SOFTHSM2_CONF does not name the folder token".into(),
+        ));
+    }
+    let exe = std::env::current_exe().map_err(|e| content(e.to_string()))?;
+    // exec: the same process (pid, signals) goes on with the variable set.
+    let e = std::os::unix::process::CommandExt::exec(
+        std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("SOFTHSM2_CONF", ecard_pkcs11::folder_token_conf(dir))
+            .env("ECARD_REEXEC", "1"),
+    );
+    Err(content(format!(
+        "cannot run the station again with SOFTHSM2_CONF: {e}"
+    )))
 }
 
 /// Where a lane's cards come from.

@@ -298,7 +298,8 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
                 }
                 .into());
             }
-            _ => notes.push(format!("warning: signing with a {}", pki.ds_key.describe())),
+            Some(_) => notes.push(format!("warning: signing with a {}", pki.ds_key.describe())),
+            None => tracing::warn!("demo PKI: signing with a {}", pki.ds_key.describe()),
         }
     }
     let test = pki
@@ -353,6 +354,9 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
 
 fn serve(args: &ServeArgs) -> Result<(), CliError> {
     let mut config = resolve(args.config.as_deref(), args.data_dir.as_deref())?;
+    if config.pki.is_none() {
+        crate::chip::reexec_for_folder_token(&config.data_dir.join("pki"))?;
+    }
     if let Some(l) = args.listen {
         config.listen = l;
     }

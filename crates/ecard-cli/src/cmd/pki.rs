@@ -65,10 +65,7 @@ pub struct InitArgs {
     pin_file: Option<PathBuf>,
 }
 
-/// The CSCA key's label in a token.
-pub const CSCA_LABEL: &str = "ecard-csca";
-/// The first Document Signer key's label in a token.
-pub const DS_LABEL: &str = "ecard-ds-1";
+pub use ecard_pkcs11::{CSCA_LABEL, DS_LABEL};
 
 /// File names inside a PKI folder.
 pub const CSCA_CERT: &str = "csca.pem";
@@ -195,35 +192,14 @@ pub fn create_in_token(
     crate::cmd::card::create_dir(dir)?;
     let pin = ecard_pkcs11::read_pin(dir, toml, pin_file)?;
     let token = Token::open(&toml.module, &toml.token, &pin)?;
-    let csca_key = token.generate(&toml.csca_key)?;
-    let ds_key = token.generate(&toml.ds_key)?;
-    let (csca, ds) = pki::init_with(config, now, &mut rand_core::OsRng, &csca_key, &ds_key)
-        .context("cannot issue the certificates")?;
-    write_file(
-        &dir.join(CSCA_CERT),
-        pki::cert_pem(&csca)?.as_bytes(),
-        0o644,
-        force,
-    )?;
-    write_file(
-        &dir.join(DS_CERT),
-        pki::cert_pem(&ds)?.as_bytes(),
-        0o644,
-        force,
-    )?;
-    write_file(&dir.join(PKI_TOML), toml.to_text().as_bytes(), 0o644, force)
+    ecard_pkcs11::token_pki(dir, config, now, toml, &token, force)
+        .help("the folder already holds a PKI? use another --dir, or --force to replace it")?;
+    Ok(())
 }
-
-/// The token label of a folder's own SoftHSM2 token (demo, first station).
-pub const DEMO_TOKEN: &str = "ecard-demo";
 
 /// Where a folder token's SoftHSM2 configuration lives under a PKI folder.
 pub fn demo_token_conf(pki_dir: &Path) -> PathBuf {
-    absolute(pki_dir).join("token").join("softhsm2.conf")
-}
-
-fn absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
+    ecard_pkcs11::folder_token_conf(pki_dir)
 }
 
 /// Before anything else of a command that will make a folder token under `pki_dir`: fails when
@@ -255,17 +231,7 @@ pub fn create_demo_token_pki(
     config: &PkiConfig,
     now: time::OffsetDateTime,
 ) -> anyhow::Result<()> {
-    crate::cmd::card::create_dir(pki_dir)?;
-    let token = ecard_pkcs11::softhsm::init_token(&pki_dir.join("token"), DEMO_TOKEN)?;
-    let toml = PkiToml {
-        module: ecard_pkcs11::softhsm::SOFTHSM2_MODULE.into(),
-        token: token.label.clone(),
-        csca_key: CSCA_LABEL.into(),
-        ds_key: DS_LABEL.into(),
-        softhsm2_conf: Some(PathBuf::from("token/softhsm2.conf")),
-        pin_file: Some(PathBuf::from("token/token.pin")),
-    };
-    create_in_token(pki_dir, config, now, &toml, None, false)?;
+    ecard_pkcs11::folder_token_pki(pki_dir, config, now)?;
     crate::out!(
         "keys in a SoftHSM2 token made for this folder: {} (PIN in token/token.pin, mode 0600)",
         pki_dir.join("token").display()
@@ -324,8 +290,8 @@ fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// When `dir` holds a demo SoftHSM2 token and this process runs without its `SOFTHSM2_CONF`,
-/// runs this same command again with it (SoftHSM2 reads the variable when the module loads,
-/// and a Rust program cannot safely set its own environment) and exits with its status.
+/// runs this same command again with it in its place (exec; SoftHSM2 reads the variable when
+/// the module loads, and a Rust program cannot safely set its own environment).
 pub fn reexec_for_token(dir: &Path) -> anyhow::Result<()> {
     let Some(conf) = ecard_pkcs11::needs_softhsm_conf(dir)? else {
         return Ok(());
@@ -345,13 +311,14 @@ fn reexec_with(conf: &Path) -> anyhow::Result<()> {
         anyhow::bail!("SOFTHSM2_CONF must be {}", conf.display());
     }
     let exe = std::env::current_exe().context("cannot find the ecard binary to run again")?;
-    let status = std::process::Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .env("SOFTHSM2_CONF", conf)
-        .env("ECARD_REEXEC", "1")
-        .status()
-        .context("cannot run ecard again with SOFTHSM2_CONF")?;
-    std::process::exit(status.code().unwrap_or(1));
+    // exec: the same process (pid, signals, exit code) goes on with the variable set.
+    let e = std::os::unix::process::CommandExt::exec(
+        std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("SOFTHSM2_CONF", conf)
+            .env("ECARD_REEXEC", "1"),
+    );
+    Err(e).context("cannot run ecard again with SOFTHSM2_CONF")
 }
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32, force: bool) -> anyhow::Result<()> {
