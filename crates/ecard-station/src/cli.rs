@@ -57,8 +57,15 @@ pub struct ServeArgs {
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Listen address, e.g. 127.0.0.1:8080 (port 0 picks a free port, printed at start).
+    /// Plain HTTP only on a loopback address; elsewhere give --tls-cert and --tls-key.
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// Serve HTTPS with this PEM certificate chain.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `ecard audit ...`
@@ -104,6 +111,9 @@ pub enum CliError {
         /// Why.
         reason: String,
     },
+    /// TLS could not be set up, or plain HTTP is refused.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// A file or socket operation failed.
     #[error("{what}: {cause}")]
     Io {
@@ -360,6 +370,14 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
     if let Some(l) = args.listen {
         config.listen = l;
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        _ => {
+            crate::tls::check_plain_http(config.listen)?;
+            None
+        }
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let Assembled {
         station,
         lanes,
@@ -384,12 +402,12 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
             println!("{note}");
         }
         println!(
-            "ecard station {} listening on http://{addr}/api/v1 ({} store, {} lanes)",
+            "ecard station {} listening on {scheme}://{addr}/api/v1 ({} store, {} lanes)",
             station.settings().station_id,
             station.store().kind(),
             lanes.len()
         );
-        crate::server::run(station, lanes, listener, shutdown_signal())
+        crate::server::run_with_tls(station, lanes, listener, tls, shutdown_signal())
             .await
             .map_err(io("serving HTTP"))
     })

@@ -33,3 +33,4 @@ pub mod status;
 pub mod store;
 #[cfg(test)]
 mod testutil;
+pub mod tls;
