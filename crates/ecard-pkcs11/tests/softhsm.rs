@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The PKCS#11 signer on a real SoftHSM2 token (Debian's `softhsm2`): keys made in the token
 //! are sensitive and not extractable, signatures verify, and every fault names module, token
 //! and label. SoftHSM2 reads `SOFTHSM2_CONF` when it loads, so each test re-runs itself in a
