@@ -193,3 +193,46 @@ fn token_faults_are_refused_naming_module_token_and_label() {
     // Nothing was signed: the folder is as it was.
     assert_eq!(fs::read(hsm.path().join("pki/ds.pem")).unwrap(), before);
 }
+
+/// `ecard station serve --config` with a `[pki]` section (DS certificate and key), with `pin`;
+/// asserts that the daemon refuses to start and returns the run.
+fn serve_refused(hsm: &Hsm, ds_cert: &str, ds_key: &str, extra: &str, pin: &str) -> Run {
+    fs::write(
+        hsm.path().join("station.toml"),
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n{extra}\n[pki]\ncsca = \"pki/csca.pem\"\nds_cert = \"{ds_cert}\"\nds_key = \"{ds_key}\"\n"
+        ),
+    )
+    .unwrap();
+    let r = hsm.run(&["station", "serve", "--config", "station.toml"], Some(pin));
+    assert_ne!(r.code, Some(0), "{r}");
+    r
+}
+
+#[test]
+fn the_station_refuses_a_bad_signer_at_start() {
+    let hsm = Hsm::new();
+    hsm.init();
+    // Wrong PIN: names module and token.
+    let r = serve_refused(&hsm, "pki/ds.pem", "pki/pki.toml", "", "wrong");
+    assert!(
+        r.stderr.contains("login refused") && r.stderr.contains("\"ecard\""),
+        "{r}"
+    );
+    // A file key without allow_file_keys.
+    run(hsm.path(), &["pki", "init", "--dir", "files"]).assert_code(0);
+    let r = serve_refused(&hsm, "files/ds.pem", "files/ds.key", "", PIN);
+    assert!(
+        r.stderr.contains("a private key in a file is insecure"),
+        "{r}"
+    );
+    // Allowed file keys, but a DS of another CSCA than the trusted one: the self-test refuses.
+    let r = serve_refused(
+        &hsm,
+        "files/ds.pem",
+        "files/ds.key",
+        "allow_file_keys = true",
+        PIN,
+    );
+    assert!(r.stderr.contains("does not chain to any"), "{r}");
+}
