@@ -3,7 +3,8 @@
 # driver, the libpcsclite headers), openssl (an independent check of our certificates and CMS),
 # the card face's fonts (OCR-B for the MRZ, DejaVu for the rest), tesseract (reads the printed MRZ
 # back), CUPS with the cups-pdf queue driver (a real IPP printer that writes PDFs), and Chromium
-# with chromedriver (the checkpoint and console screens, tested in a real browser).
+# with chromedriver (the checkpoint and console screens, tested in a real browser), SoftHSM2 and
+# OpenSC's pkcs11-tool (the PKCS#11 token that holds the CSCA and Document Signer keys).
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 PKGS="pcscd libpcsclite-dev pkg-config vsmartcard-vpcd openssl fonts-ocr-b fonts-dejavu-core tesseract-ocr cups printer-driver-cups-pdf chromium chromium-driver softhsm2 opensc"
