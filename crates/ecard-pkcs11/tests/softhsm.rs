@@ -140,3 +140,19 @@ fn signing_rate_through_softhsm2() {
         hsm / soft
     );
 }
+
+#[test]
+fn a_folder_token_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let token = init_token(&dir.path().join("token"), "modes").unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.path().join("token")), 0o700);
+    assert_eq!(mode(&dir.path().join("token/tokens")), 0o700);
+    assert_eq!(mode(&token.pin_file), 0o600);
+    assert_eq!(mode(&token.conf), 0o600);
+    // Made once: a second token in the same folder is refused, the PIN is not overwritten.
+    let pin = std::fs::read(&token.pin_file).unwrap();
+    assert!(init_token(&dir.path().join("token"), "modes").is_err());
+    assert_eq!(std::fs::read(&token.pin_file).unwrap(), pin);
+}
