@@ -143,6 +143,18 @@ fn https_round_trip_with_a_test_ca() {
             &url,
         ],
     );
+    let token = std::fs::read_to_string(d.join("data/admin.token")).unwrap();
+    let auth = format!("Authorization: Bearer {}", token.trim());
+    let metrics = curl(
+        d,
+        &[
+            "--cacert",
+            "ca.pem",
+            "-H",
+            &auth,
+            &format!("{base}/metrics"),
+        ],
+    );
     let untrusted = curl(d, &["-o", "/dev/null", &url]);
     let plain = curl(d, &["-o", "/dev/null", &url.replace("https://", "http://")]);
     let _ = child.kill();

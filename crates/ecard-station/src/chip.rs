@@ -120,6 +120,13 @@ impl Pki {
         Pki::new(trust, ds, Arc::new(ds_key_signer)).map_err(|r| content(ds_cert, r))
     }
 
+    /// Whole days until the DS's private-key usage period ends (`None`: no end stated); the
+    /// `ecard_ds_signing_days_left` gauge of `/metrics`.
+    pub fn ds_days_left(&self, now: time::OffsetDateTime) -> Option<i64> {
+        let (_, until) = pki::private_key_usage_period(&self.ds)?;
+        until.map(|u| (u - now).whole_days())
+    }
+
     /// The start-up self-test (ECARD.md section 12): DS chains to a trusted CSCA, a test
     /// signature verifies with the DS certificate, the signing period covers `now`.
     pub fn self_test(&self, now: time::OffsetDateTime) -> Result<SelfTest, SelfTestError> {
