@@ -167,6 +167,15 @@ fn https_round_trip_with_a_test_ca() {
         !plain.status.success(),
         "plain HTTP answered on the TLS port"
     );
+    // The DS signing period (three months from now) as a gauge.
+    let metrics = String::from_utf8_lossy(&metrics.stdout).into_owned();
+    let days: i64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("ecard_ds_signing_days_left "))
+        .unwrap_or_else(|| panic!("no DS gauge in {metrics}"))
+        .parse()
+        .unwrap();
+    assert!((85..=92).contains(&days), "{days}");
     // The first start made the station's own token and said so.
     assert!(
         said.iter()
