@@ -236,3 +236,55 @@ fn the_station_refuses_a_bad_signer_at_start() {
     );
     assert!(r.stderr.contains("does not chain to any"), "{r}");
 }
+
+/// A station's loaded PKI (token folder) signs the next job with the DS `ecard pki rotate-ds`
+/// issued while it ran. SoftHSM2 reads `SOFTHSM2_CONF` when it loads, so the in-process part
+/// runs in a child of this test binary with that variable set.
+#[test]
+fn a_running_station_picks_up_the_rotated_ds() {
+    const CHILD_DIR: &str = "ECARD_TEST_ROTATE_DIR";
+    if let Ok(dir) = std::env::var(CHILD_DIR) {
+        let dir = Path::new(&dir);
+        let pki_dir = dir.join("pki");
+        let pki = ecard_station::chip::Pki::load(
+            &pki_dir.join("csca.pem"),
+            &pki_dir.join("ds.pem"),
+            &pki_dir.join("pki.toml"),
+        )
+        .unwrap();
+        let before = pki.signing();
+        let out = std::process::Command::new(ecard_system_tests::ecard_bin())
+            .args(["pki", "rotate-ds", "--dir", "pki"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let after = pki.signing();
+        assert_ne!(after.ds_sha256, before.ds_sha256);
+        let new_pem = fs::read(pki_dir.join("ds.pem")).unwrap();
+        assert_eq!(
+            after.ds,
+            ecard_chip::pki::read_certificate(&new_pem).unwrap()
+        );
+        assert!(pki.self_test(time_now()).is_ok());
+        return;
+    }
+    let hsm = Hsm::new();
+    hsm.init();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_running_station_picks_up_the_rotated_ds",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("SOFTHSM2_CONF", &hsm.conf)
+        .env("ECARD_PKCS11_PIN", PIN)
+        .env(CHILD_DIR, hsm.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn time_now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}

@@ -24,27 +24,24 @@ use ecard_chip::verify::{AaEvidence, AaOutcome, Outcome, VerifyOptions};
 use ecard_model::Holder;
 use ecard_model::dates::moscow_date;
 use ecard_sim::{Card, CardImage, SimSpec, SimTransport};
-use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 
 use crate::lane::{CardEncoder, CardError, EncodeJob, EncodedCard, WrittenDg2};
+use crate::signing::{DsSigning, Rotation};
 
-/// The signing side: the trusted CSCA(s), the Document Signer certificate and its key.
+/// The signing side: the trusted CSCA(s) and the Document Signer ([`Pki::signing`]; a token
+/// folder's DS follows `ecard pki rotate-ds` from the next job on).
 pub struct Pki {
     /// Trust anchors the lane's verification uses.
     pub trust: Vec<Certificate>,
-    /// The Document Signer certificate put in EF.SOD.
-    pub ds: Certificate,
-    /// Its private key: in a PKCS#11 token, or (insecure, development) a file key.
-    pub ds_key: Arc<dyn Signer + Send + Sync>,
-    /// SHA-256 (hex) of the DS certificate's DER, for the audit log.
-    pub ds_sha256: String,
+    pub(crate) current: std::sync::RwLock<Arc<DsSigning>>,
+    pub(crate) rotation: Option<Rotation>,
 }
 
 impl std::fmt::Debug for Pki {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pki")
-            .field("ds_sha256", &self.ds_sha256)
+            .field("ds_sha256", &self.signing().ds_sha256)
             .finish_non_exhaustive()
     }
 }
@@ -111,7 +108,13 @@ impl Pki {
             let signer = token
                 .signer(&toml.ds_key)
                 .map_err(ecard_pkcs11::FolderError::from)?;
-            return Pki::new(trust, ds, Arc::new(signer)).map_err(|r| content(ds_cert, r));
+            let mut pki = Pki::new(trust, ds, Arc::new(signer)).map_err(|r| content(ds_cert, r))?;
+            pki.rotation = Some(Rotation {
+                dir: dir.to_owned(),
+                token,
+                label: std::sync::Mutex::new(toml.ds_key),
+            });
+            return Ok(pki);
         }
         let key_pem = String::from_utf8(read(ds_key)?)
             .map_err(|_| content(ds_key, "is not PEM text".into()))?;
@@ -123,14 +126,31 @@ impl Pki {
     /// Whole days until the DS's private-key usage period ends (`None`: no end stated); the
     /// `ecard_ds_signing_days_left` gauge of `/metrics`.
     pub fn ds_days_left(&self, now: time::OffsetDateTime) -> Option<i64> {
-        let (_, until) = pki::private_key_usage_period(&self.ds)?;
+        let (_, until) = pki::private_key_usage_period(&self.signing().ds)?;
         until.map(|u| (u - now).whole_days())
     }
 
     /// The start-up self-test (ECARD.md section 12): DS chains to a trusted CSCA, a test
     /// signature verifies with the DS certificate, the signing period covers `now`.
     pub fn self_test(&self, now: time::OffsetDateTime) -> Result<SelfTest, SelfTestError> {
-        pki::self_test(&self.trust, &self.ds, self.ds_key.as_ref(), now)
+        let s = self.signing();
+        pki::self_test(&self.trust, &s.ds, s.ds_key.as_ref(), now)
+    }
+
+    /// The Document Signer to sign with now: for a token folder, the one `pki.toml` names
+    /// (after `ecard pki rotate-ds`, the new one, once it passed the self-test).
+    pub fn signing(&self) -> Arc<DsSigning> {
+        if let Some(next) = self.rotation.as_ref().and_then(|r| r.next(&self.trust)) {
+            let mut w = self
+                .current
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *w = Arc::new(next);
+        }
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn new(
@@ -138,15 +158,10 @@ impl Pki {
         ds: Certificate,
         ds_key: Arc<dyn Signer + Send + Sync>,
     ) -> Result<Pki, String> {
-        use der::Encode;
-        let der = ds
-            .to_der()
-            .map_err(|e| format!("certificate does not re-encode: {e}"))?;
         Ok(Pki {
             trust,
-            ds,
-            ds_key,
-            ds_sha256: hex::encode(Sha256::digest(&der)),
+            current: std::sync::RwLock::new(Arc::new(DsSigning::new(ds, ds_key)?)),
+            rotation: None,
         })
     }
 
@@ -402,12 +417,13 @@ impl ChipEncoder {
     /// returns what the audit log keeps of it (counts and the lock, no holder data).
     fn personalize(&self, job: &EncodeJob, t: &mut dyn Transport) -> Result<String, CardError> {
         let content = self.content(job)?;
+        let signing = self.pki.signing();
         let issued = issue(
             t,
             &self.profile,
             &content,
-            &self.pki.ds_key,
-            &self.pki.ds,
+            &signing.ds_key,
+            &signing.ds,
             job.personalized_at,
         )
         .map_err(|e| card_err(job.job_id, "personalizing", e))?;
@@ -477,7 +493,7 @@ impl ChipEncoder {
         };
         use der::Encode;
         let lock = ecard_chip::read::try_write_same_byte(t, crate::qa::LOCK_PROBE_EF);
-        let ds = self.pki.ds.to_der().unwrap_or_default();
+        let ds = self.pki.signing().ds.to_der().unwrap_or_default();
         let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
         let row = crate::qa::capture(
             job.job_id,
@@ -508,7 +524,7 @@ impl ChipEncoder {
         let dg2 = self.check(job, &mut t)?;
         Ok(EncodedCard {
             location: path.display().to_string(),
-            ds_certificate: Some(self.pki.ds_sha256.clone()),
+            ds_certificate: Some(self.pki.signing().ds_sha256.clone()),
             dg2: Some(dg2),
             personalization: None,
         })
@@ -683,7 +699,7 @@ impl CardEncoder for ChipEncoder {
                 let dg2 = self.check(job, &mut t)?;
                 Ok(EncodedCard {
                     location: card.location.clone(),
-                    ds_certificate: Some(self.pki.ds_sha256.clone()),
+                    ds_certificate: Some(self.pki.signing().ds_sha256.clone()),
                     dg2: Some(dg2),
                     personalization: None,
                 })
@@ -709,7 +725,7 @@ impl CardEncoder for ChipEncoder {
                 let dg2 = self.check(job, &mut t)?;
                 Ok(EncodedCard {
                     location: format!("pcsc:{reader}"),
-                    ds_certificate: Some(self.pki.ds_sha256.clone()),
+                    ds_certificate: Some(self.pki.signing().ds_sha256.clone()),
                     dg2: Some(dg2),
                     personalization: None,
                 })

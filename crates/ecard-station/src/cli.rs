@@ -300,7 +300,8 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
         None => Pki::demo(&config.data_dir.join("pki"))?,
     });
     let mut notes = Vec::new();
-    if pki.ds_key.insecure() {
+    let ds_key = pki.signing().ds_key.clone();
+    if ds_key.insecure() {
         match &config.pki {
             Some(p) if !config.allow_file_keys => {
                 return Err(PkiLoadError::FileKeyRefused {
@@ -308,8 +309,8 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
                 }
                 .into());
             }
-            Some(_) => notes.push(format!("warning: signing with a {}", pki.ds_key.describe())),
-            None => tracing::warn!("demo PKI: signing with a {}", pki.ds_key.describe()),
+            Some(_) => notes.push(format!("warning: signing with a {}", ds_key.describe())),
+            None => tracing::warn!("demo PKI: signing with a {}", ds_key.describe()),
         }
     }
     let test = pki

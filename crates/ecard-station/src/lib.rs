@@ -29,6 +29,7 @@ mod lane_tests;
 pub mod qa;
 pub mod server;
 mod shutdown;
+pub mod signing;
 pub mod status;
 pub mod store;
 #[cfg(test)]
