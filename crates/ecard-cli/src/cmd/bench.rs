@@ -36,6 +36,19 @@ pub struct Args {
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
+    /// Also time signatures by the Document Signer of this PKI folder (a token folder: through
+    /// PKCS#11, e.g. SoftHSM2) against an in-memory key.
+    #[arg(long, value_name = "DIR")]
+    pki: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct SignerBench {
+    signer: String,
+    signatures: u32,
+    per_second: f64,
+    software_per_second: f64,
+    ratio_to_software: f64,
 }
 
 #[derive(Serialize)]
@@ -82,6 +95,30 @@ struct Results {
     personalization: Vec<PersoBench>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reader: Option<ReaderBench>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signer: Option<SignerBench>,
+}
+
+/// Signatures per second by the DS of `dir` and by an in-memory key (issue 16).
+fn signer_bench(dir: &std::path::Path, n: u32) -> anyhow::Result<SignerBench> {
+    let ds = super::pki::load_signer(dir)?;
+    let software = pki::SoftwareSigner::generate(&mut rand_core::OsRng);
+    let rate = |s: &dyn pki::Signer| -> anyhow::Result<f64> {
+        let started = Instant::now();
+        for i in 0..n {
+            s.sign_sha256_digest(&[i as u8; 32])?;
+        }
+        Ok(f64::from(n) / started.elapsed().as_secs_f64().max(1e-9))
+    };
+    let per_second = rate(&ds.key)?;
+    let software_per_second = rate(&software)?;
+    Ok(SignerBench {
+        signer: ds.key.describe(),
+        signatures: n,
+        per_second,
+        software_per_second,
+        ratio_to_software: per_second / software_per_second,
+    })
 }
 
 /// Counts the APDUs by INS on their way to the card.
@@ -117,6 +154,10 @@ fn us(d: Duration, n: u32) -> f64 {
 
 /// Runs `ecard bench`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = &args.pki {
+        // A folder token: run with its SOFTHSM2_CONF from the start, not after the other timings.
+        super::pki::reexec_for_token(dir)?;
+    }
     let now = time::OffsetDateTime::now_utc();
     let prepared =
         super::personalize::load_valid(&args.enrollment, ecard_model::dates::moscow_date(now))?;
@@ -225,10 +266,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )?),
         None => None,
     };
+    let signer = match &args.pki {
+        Some(dir) => Some(signer_bench(dir, 500)?),
+        None => None,
+    };
     let results = Results {
         lds,
         personalization,
         reader,
+        signer,
     };
     if args.json {
         crate::output::print_json(&results)?;
@@ -331,6 +377,16 @@ fn print_text(r: &Results) {
             b.per_apdu_us,
             b.in_process_ms,
             b.ratio
+        );
+    }
+    if let Some(b) = &r.signer {
+        crate::out!(
+            "signatures: {:.0}/s by {} vs {:.0}/s by an in-memory key over {} signatures -> {:.2}x",
+            b.per_second,
+            b.signer,
+            b.software_per_second,
+            b.signatures,
+            b.ratio_to_software
         );
     }
 }
