@@ -7,7 +7,7 @@
 # OpenSC's pkcs11-tool (the PKCS#11 token that holds the CSCA and Document Signer keys).
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
-PKGS="pcscd libpcsclite-dev pkg-config vsmartcard-vpcd openssl fonts-ocr-b fonts-dejavu-core tesseract-ocr cups printer-driver-cups-pdf chromium chromium-driver softhsm2 opensc"
+PKGS="pcscd libpcsclite-dev pkg-config vsmartcard-vpcd openssl fonts-ocr-b fonts-dejavu-core tesseract-ocr cups printer-driver-cups-pdf chromium chromium-driver curl softhsm2 opensc"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -15,6 +15,14 @@ fi
 cargo build --bin ecard
 export ECARD_BIN="$PWD/target/debug/ecard"
 
+# The API's OpenAPI document against the OpenAPI 3.1 schema, with an independent validator.
+python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
+"$ECARD_BIN" generate openapi > target/openapi.json
+python3 -c 'import json, sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print("openapi.json: valid OpenAPI", json.load(open(sys.argv[1]))["openapi"])' target/openapi.json
+
+# The virtual reader script itself (it starts and stops pcscd): start waits for the card, each
+# start presents a fresh blank, --keep-card keeps the last one.
+tools/test-virtual-reader.sh
 tools/virtual-reader.sh start
 trap 'tools/virtual-reader.sh stop; tools/cups-pdf.sh stop' EXIT
 eval "$(tools/cups-pdf.sh start)"

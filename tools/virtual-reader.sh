@@ -4,12 +4,15 @@
 # start  installs what is missing (pcscd, libpcsclite-dev, pkg-config, vsmartcard-vpcd; Debian),
 #        starts pcscd in the foreground of a background process (unless a pcscd already runs),
 #        starts `$ECARD_BIN sim serve --port 35963 --card <run dir>/blank.img` when that binary
-#        exists (otherwise only pcscd, and says so), and waits until vpcd listens, i.e. until the
-#        reader "Virtual PCD 00 00" exists.
+#        exists (otherwise only pcscd, and says so), and returns only when PC/SC sees the card in
+#        "Virtual PCD 00 00" (`ecard readers` says "card present"), or fails after ECARD_VR_WAIT s
+#        saying which step did not happen. Each start presents a FRESH BLANK card: a card left by
+#        an earlier start (perhaps personalized since) is removed and its image deleted first.
+# start --keep-card  keeps the card of an earlier start (and its image) as it is.
 # start --no-card  starts only pcscd (for tests that put their own card on port 35963).
 # stop   stops exactly what start started, by PID (card first, then pcscd), never by name.
 # status prints what runs.
-# Idempotent: start twice starts nothing new, stop twice stops nothing.
+# pcscd is started once (a second start reuses it); stop twice stops nothing.
 #
 # Environment (optional):
 #   ECARD_VR_DIR    run dir for PID files and logs (default /tmp/ecard-virtual-reader)
@@ -80,7 +83,20 @@ install_packages() {
     fi
 }
 
+# Does PC/SC list $READER with a card in it? Asks pcscd through `ecard readers`.
+card_present() {
+    "$BIN" readers 2>/dev/null | grep -qF "$READER"$'\t'"card present"
+}
+
 start() {
+    local opt i no_card=0 keep_card=0
+    for opt in "$@"; do
+        case "$opt" in
+            --no-card) no_card=1 ;;
+            --keep-card) keep_card=1 ;;
+            *) die "unknown option $opt (start takes --no-card or --keep-card)" ;;
+        esac
+    done
     mkdir -p "$RUN"
     install_packages
     [ -e /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || die "vpcd driver missing (package vsmartcard-vpcd)"
@@ -99,13 +115,24 @@ start() {
         pcscd_state="PID $p, started (log $RUN/pcscd.log)"
     fi
 
-    local i
     for i in $(seq 1 $((WAIT * 10))); do listening "$PORT" && break; sleep 0.1; done
     listening "$PORT" || die "vpcd is not listening on port $PORT after ${WAIT} s (see $RUN/pcscd.log)"
 
+    if [ "$keep_card" = 0 ] && [ "$no_card" = 0 ] && pid_of "$RUN/card.pid" "sim serve" >/dev/null; then
+        # A fresh blank card on every start: the earlier one may be personalized by now.
+        log "removing the card of an earlier start (use --keep-card to keep it)"
+        stop_pid card "$RUN/card.pid" "sim serve" >&2
+        if [ -x "$BIN" ]; then
+            for i in $(seq 1 $((WAIT * 10))); do card_present || break; sleep 0.1; done
+        fi
+    fi
+    if [ "$keep_card" = 0 ] && [ "$no_card" = 0 ] && ! pid_of "$RUN/card.pid" "sim serve" >/dev/null; then
+        rm -f "$RUN/blank.img"
+    fi
+
     if p=$(pid_of "$RUN/card.pid" "sim serve"); then
-        card_state="PID $p, already running"
-    elif [ "${1:-}" = --no-card ]; then
+        card_state="PID $p, already running (kept: --keep-card)"
+    elif [ "$no_card" = 1 ]; then
         card_state="not started (--no-card); the reader is empty"
     elif [ -x "$BIN" ]; then
         setsid nohup "$BIN" sim serve --port "$PORT" --card "$RUN/blank.img" >"$RUN/card.log" 2>&1 </dev/null &
@@ -120,6 +147,11 @@ start() {
         card_connected "$PORT" || die "the simulator card (PID $p) did not connect to vpcd within ${WAIT} s, see $RUN/card.log"
     else
         card_state="not started: $BIN does not exist (build it with cargo build -p ecard-cli, or set ECARD_BIN); the reader is empty"
+    fi
+    if [ "$no_card" = 0 ] && [ -x "$BIN" ]; then
+        # vpcd has the card's connection; wait until pcscd has polled the driver and reports it.
+        for i in $(seq 1 $((WAIT * 10))); do card_present && break; sleep 0.1; done
+        card_present || die "PC/SC does not show a card in \"$READER\" after ${WAIT} s although the simulator is connected to vpcd; see $RUN/pcscd.log and $RUN/card.log, and \`$BIN readers\`"
     fi
     echo "pcscd: $pcscd_state"
     echo "card:  $card_state"
@@ -158,8 +190,8 @@ status() {
 }
 
 case "${1:-}" in
-    start) start "${2:-}" ;;
+    start) shift; start "$@" ;;
     stop) stop ;;
     status) status ;;
-    *) echo "usage: $0 start [--no-card]|stop|status" >&2; exit 2 ;;
+    *) echo "usage: $0 start [--no-card|--keep-card]|stop|status" >&2; exit 2 ;;
 esac

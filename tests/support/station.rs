@@ -68,20 +68,32 @@ fn karimov_samples() -> PathBuf {
 }
 
 /// A valid first-issue enrollment of the sample person KARIMOV with the application number
-/// `application_id`, photo and signature inline as base64. Tests that need another kind of
-/// application or date change those fields of the returned value.
+/// `application_id`, photo and signature inline as base64, for a holder of its own: the identity
+/// document number and birth date derive from `application_id` (one valid card per holder).
+/// Tests that need another kind of application or date change those fields of the returned
+/// value; a replacement uses [`sample_enrollment_holder`] to be the same holder.
 pub fn sample_enrollment(application_id: &str) -> serde_json::Value {
+    sample_enrollment_holder(application_id, application_id)
+}
+
+/// The same, for the holder of the application `holder_of`.
+pub fn sample_enrollment_holder(application_id: &str, holder_of: &str) -> serde_json::Value {
     use base64::Engine as _;
     let samples = karimov_samples();
     let b64 = |f: &str| {
         base64::engine::general_purpose::STANDARD.encode(std::fs::read(samples.join(f)).unwrap())
     };
+    // FNV-1a: a stable number per holder, without a hashing crate in every includer.
+    let n = holder_of.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     serde_json::json!({
         "application_id": application_id,
         "surname": "KARIMOV", "given_names": "ALISHER", "patronymic": "BAKHODIROVICH",
-        "date_of_birth": "1990-05-17", "sex": "M", "nationality": "UZB",
+        "date_of_birth": format!("{}-{:02}-{:02}", 1950 + n % 50, 1 + (n / 50) % 12, 1 + (n / 600) % 28),
+        "sex": "M", "nationality": "UZB",
         "residence_status": "temporary",
-        "identity_document": {"kind": "passport", "number": "FA1234567", "issuing_state": "UZB",
+        "identity_document": {"kind": "passport", "number": format!("FA{:07}", n % 10_000_000), "issuing_state": "UZB",
                               "date_of_expiry": "2030-01-01"},
         "photo": {"base64": b64("photo.jpg")},
         "signature": {"base64": b64("signature.png")},

@@ -143,8 +143,13 @@ fn personalize_read_and_verify_the_vicc_card() {
         d,
         &["check", "--reader", &reader, "--trust", "pki/csca.pem"],
     );
-    r.assert_code(0);
-    assert_eq!(r.lines().last().copied(), Some("GREEN: valid"), "{r}");
+    // No status list given: amber, revocation not checked (issue 13).
+    r.assert_code(2);
+    assert_eq!(
+        r.lines().last().copied(),
+        Some("AMBER: status list: revocation not checked: no status list was given or fetched"),
+        "{r}"
+    );
     drop(vicc);
     assert_eq!(
         reader_state(&reader).map(|s| s.card_present),

@@ -89,10 +89,17 @@ fn config_errors_name_the_key_and_helpers_work() {
         err.contains("lanes[0].encoder: \"usb:1\" must be \"sim:<folder of blank cards>\" or \"pcsc:<reader name>\""),
         "{err}"
     );
-    let out = ecard()
-        .args(["station", "hash-token", "abc"])
-        .output()
-        .unwrap();
+    let out = {
+        use std::io::Write as _;
+        let mut child = ecard()
+            .args(["station", "hash-token"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"abc\n").unwrap();
+        child.wait_with_output().unwrap()
+    };
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -70,7 +70,7 @@ fn http(d: &Daemon, method: &str, path: &str, body: &[u8]) -> Option<(u16, serde
     let mut s = TcpStream::connect_timeout(&d.addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         d.token,
         body.len()
     );

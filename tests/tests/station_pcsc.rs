@@ -23,7 +23,7 @@ mod station;
 fn http(addr: SocketAddr, token: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).unwrap();
@@ -62,6 +62,9 @@ fn a_pcsc_lane_issues_a_card_that_passes_the_checkpoint() {
     let karimov = sample("karimov.json");
     let mut record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&karimov).unwrap()).unwrap();
+    // The sample is a replacement of a card this new station never issued: send it as a first
+    // issue (a station refuses to replace a number it did not issue).
+    record["application"] = serde_json::json!({"kind": "first_issue"});
     let base = karimov.parent().unwrap();
     for key in ["photo", "signature"] {
         let path = record[key]["path"].as_str().unwrap().to_string();
@@ -108,5 +111,6 @@ fn a_pcsc_lane_issues_a_card_that_passes_the_checkpoint() {
             s(&d.join("data/pki/csca.pem")),
         ],
     );
-    r.assert_code(0).assert_line("PASS  Active Authentication");
+    // No status list given: amber, revocation not checked (issue 13).
+    r.assert_code(2).assert_line("PASS  Active Authentication");
 }

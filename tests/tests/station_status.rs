@@ -39,7 +39,8 @@ fn start(dir: &Path) -> Daemon {
 /// The sample enrollment as `application` (a first issue or a replacement) applied for today,
 /// with an identity document valid until 2031-03-14.
 fn record(app: &str, application: serde_json::Value) -> String {
-    let mut record = station::sample_enrollment(app);
+    // Every application here is by the holder of the first one (a replacement is the same person).
+    let mut record = station::sample_enrollment_holder(app, "MMC-2026-0000900");
     record["identity_document"]["date_of_expiry"] = "2031-03-14".into();
     record["application"] = application;
     record["applied_on"] = today().into();

@@ -3,7 +3,7 @@
 //! chaining, 61xx and 6Cxx.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ecard_chip::apdu::{ApduError, Command, Exchange, Response, StatusWord};
+use ecard_chip::apdu::{ApduError, Command, Exchange, MAX_ROUNDS, Response, StatusWord};
 use ecard_chip::transport::ApduLimits;
 use proptest::prelude::*;
 
@@ -292,8 +292,10 @@ fn exchange_refuses_extended_le_on_short_link() {
 
 #[test]
 fn exchange_caps_endless_get_response() {
+    // 2 KB a round (a transport may hand back more than a short APDU's 256): the byte cap is hit
+    // after 33 rounds, before the round cap of 64.
     let mut ex = Exchange::new(Command::get_challenge(8), ApduLimits::SHORT).unwrap();
-    let mut answer = vec![0u8; 256];
+    let mut answer = vec![0u8; 2048];
     answer.extend([0x61, 0x00]);
     let mut result = Ok(None);
     for _ in 0..400 {
@@ -309,6 +311,60 @@ fn exchange_caps_endless_get_response() {
         result,
         Err(ApduError::ResponseTooLong { limit: 65536 + 256 })
     );
+}
+
+/// Issue 13 item 3: a card answering `61 00` with no data, forever, used to loop without end.
+#[test]
+fn exchange_caps_get_response_rounds() {
+    let mut ex = Exchange::new(Command::get_challenge(8), ApduLimits::SHORT).unwrap();
+    let mut sent = 0;
+    let mut result = Ok(None);
+    while let Some(_apdu) = ex.poll_transmit() {
+        sent += 1;
+        assert!(sent < 10_000, "the exchange never gave up");
+        result = ex.handle_response(&h("61 00"));
+        if result.is_err() {
+            break;
+        }
+    }
+    assert_eq!(
+        result,
+        Err(ApduError::TooManyRounds {
+            ins: 0x84,
+            rounds: MAX_ROUNDS,
+            last_sw2: 0,
+            gathered: 0,
+        })
+    );
+    // The command and 64 GET RESPONSEs went out; the 65th was refused.
+    assert_eq!(sent, 1 + MAX_ROUNDS);
+    assert_eq!(ex.poll_transmit(), None);
+}
+
+/// 61xx answered by 6Cxx answered by 61xx...: each re-issue counts as a round.
+#[test]
+fn exchange_caps_alternating_61_6c() {
+    let mut ex = Exchange::new(Command::read_binary(0, 16), ApduLimits::SHORT).unwrap();
+    let mut n = 0;
+    let err = loop {
+        let Some(_apdu) = ex.poll_transmit() else {
+            panic!("exchange ended without an error after {n} APDUs");
+        };
+        n += 1;
+        let answer = if n % 2 == 0 {
+            h("6C 10")
+        } else {
+            h("AB 61 10")
+        };
+        match ex.handle_response(&answer) {
+            Ok(None) => {}
+            Ok(Some(r)) => break Ok(r.sw),
+            Err(e) => break Err(e),
+        }
+    };
+    // The single 6Cxx re-issue is allowed once; the second 6Cxx ends the exchange as is.
+    assert_eq!(err, Ok(StatusWord::WrongLe(0x10)));
+    assert!(n <= 1 + MAX_ROUNDS);
 }
 
 fn arb_command() -> impl Strategy<Value = Command> {
@@ -380,6 +436,37 @@ proptest! {
             if ex.poll_transmit().is_none() {
                 break;
             }
+            match ex.handle_response(a) {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) => {}
+            }
+        }
+    }
+
+    /// Issue 13 item 3: whatever a card keeps answering (61xx, 6Cxx or anything else, cycled
+    /// forever), one exchange ends within its chained segments plus MAX_ROUNDS extra APDUs.
+    #[test]
+    fn exchange_always_ends_within_its_round_cap(
+        answers in prop::collection::vec(
+            prop_oneof![
+                (any::<u8>(), 0usize..8).prop_map(|(n, d)| { let mut a = vec![0xAB; d]; a.extend([0x61, n]); a }),
+                any::<u8>().prop_map(|n| vec![0x6C, n]),
+                prop::collection::vec(any::<u8>(), 2..6),
+            ],
+            1..8,
+        ),
+        data_len in 0usize..700,
+    ) {
+        let cmd = Command::new(0, 0xD6, 0, 0).with_data(vec![1; data_len]).with_le(16);
+        let Ok(mut ex) = Exchange::new(cmd, ApduLimits::SHORT) else { return Ok(()) };
+        let segments = data_len.div_ceil(255).max(1);
+        let mut sent = 0;
+        for a in answers.iter().cycle() {
+            if ex.poll_transmit().is_none() {
+                break;
+            }
+            sent += 1;
+            prop_assert!(sent <= segments + MAX_ROUNDS, "still going after {sent} APDUs");
             match ex.handle_response(a) {
                 Ok(Some(_)) | Err(_) => break,
                 Ok(None) => {}

@@ -282,3 +282,52 @@ fn large_file_without_large_offsets_is_too_large() {
     let (read, _) = read::read_card_with(&mut t, opts).unwrap();
     assert_eq!(read, files);
 }
+
+/// Issue 13 item 3: a card (or reader) that answers `61 00` to everything, forever.
+struct Forever61 {
+    sent: usize,
+}
+
+impl Transport for Forever61 {
+    fn transmit(
+        &mut self,
+        _capdu: &[u8],
+    ) -> Result<Vec<u8>, ecard_chip::transport::TransportError> {
+        self.sent += 1;
+        assert!(self.sent < 10_000, "the reader never gave up");
+        Ok(vec![0x61, 0x00])
+    }
+    fn reset(&mut self) -> Result<Vec<u8>, ecard_chip::transport::TransportError> {
+        Ok(vec![0x3B, 0x00])
+    }
+    fn atr(&self) -> &[u8] {
+        &[0x3B, 0x00]
+    }
+    fn limits(&self) -> ecard_chip::transport::ApduLimits {
+        ecard_chip::transport::ApduLimits::SHORT
+    }
+    fn reader_name(&self) -> &str {
+        "forever 61xx"
+    }
+}
+
+#[test]
+fn a_card_answering_61xx_forever_fails_instead_of_hanging() {
+    let mut t = Forever61 { sent: 0 };
+    let err = read::read_card(&mut t).unwrap_err();
+    match &err {
+        ReadError::Malformed { step, detail, .. } => {
+            assert_eq!(*step, ReadStep::SelectApplication, "{err}");
+            assert!(detail.contains("64 rounds without an end"), "{detail}");
+        }
+        other => panic!("expected Malformed, got {other:?}"),
+    }
+    assert_eq!(t.sent, 1 + ecard_chip::apdu::MAX_ROUNDS);
+
+    let mut t = Forever61 { sent: 0 };
+    assert!(matches!(
+        read::active_authentication(&mut t, [1; 8]),
+        Err(ReadError::Malformed { .. })
+    ));
+    assert_eq!(t.sent, 1 + ecard_chip::apdu::MAX_ROUNDS);
+}

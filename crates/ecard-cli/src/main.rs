@@ -15,7 +15,7 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Issue, read and verify Moscow e-cards for foreign residents (ICAO Doc 9303 LDS on a contact chip).
 #[derive(Debug, Parser)]
@@ -67,12 +67,19 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Measure the chip path: LDS build and signing, APDUs per card, encode time against the link's limit.
     Bench(cmd::bench::Args),
+    /// Plan a line's capacity: cards a day with N lanes, or lanes for N cards a day (planners).
+    Plan(cmd::plan::Args),
     /// Run the station daemon (`ecard station serve`) and its helpers (operators).
     Station(ecard_station::cli::StationCommand),
     /// Inspect an issued card against what the station wrote and record the verdict; batch and report (QA inspectors).
     Qa(Box<cmd::qa::Args>),
     /// Check the station's hash-chained audit log (`ecard audit verify`; QA, auditors).
     Audit(ecard_station::cli::AuditCommand),
+    /// The blank-card stock ledger: import a manifest, report, count, destroy (supervisors).
+    Stock(ecard_station::stock::cli::StockCommand),
+    /// Generate the man pages from these definitions (packagers).
+    #[command(subcommand, hide = true)]
+    Generate(cmd::generate::Command),
 }
 
 /// Exit code for an error that stopped the command.
@@ -104,12 +111,17 @@ fn main() -> ExitCode {
         Command::Sim(c) => cmd::sim::run(c),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Plan(args) => cmd::plan::run(args),
         Command::Station(args) => ecard_station::cli::run_station(args)
             .map(ExitCode::from)
             .map_err(anyhow::Error::from),
         Command::Audit(args) => ecard_station::cli::run_audit(args)
             .map(ExitCode::from)
             .map_err(anyhow::Error::from),
+        Command::Stock(args) => ecard_station::stock::cli::run(args)
+            .map(ExitCode::from)
+            .map_err(anyhow::Error::from),
+        Command::Generate(c) => cmd::generate::run(c, Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{QA_TOKEN, enrollment_body, post, run, start_qa_station, text, today, wait_issued};
+use common::{enrollment_body, post, run, start_qa_station, text, today, wait_issued};
 
 #[test]
 fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
@@ -36,8 +36,6 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
             card.to_str().unwrap(),
             "--station",
             &d.base,
-            "--token",
-            QA_TOKEN,
             "--trust",
             trust.to_str().unwrap(),
             "--at",
@@ -91,15 +89,7 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
     );
 
     // A station URL without the CSCA is refused with the way out.
-    let out = run(&[
-        "qa",
-        "--sim",
-        c1.to_str().unwrap(),
-        "--station",
-        &d.base,
-        "--token",
-        QA_TOKEN,
-    ]);
+    let out = run(&["qa", "--sim", c1.to_str().unwrap(), "--station", &d.base]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("--trust CSCA.pem"), "{}", text(&out));
 
@@ -121,7 +111,7 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
-    let out = report(&["--format", "csv", "--station", &d.base, "--token", QA_TOKEN]);
+    let out = report(&["--format", "csv", "--station", &d.base]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
     let out = report(&["--data-dir", dir.path().to_str().unwrap()]);

@@ -126,3 +126,47 @@ fn mrz_prints_the_three_td1_lines() {
         "IRRUS7712345678<<<<<<<<<<<<<<<\n9005178M3111253UZB<<<<<<<<<<<6\nKARIMOV<<ALISHER<BAKHODIROVICH\n"
     );
 }
+
+/// Issue 13 item 13: a portrait JPEG or a signature PNG cut in half is rejected naming the field,
+/// not validated and issued with a flat grey lower half.
+#[test]
+fn a_photo_or_signature_cut_in_half_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = root().join("samples");
+    let record = std::fs::read_to_string(samples.join("asanov.json")).unwrap();
+    let photo = std::fs::read(samples.join("asanov/photo.jpg")).unwrap();
+    let signature = std::fs::read(samples.join("asanov/signature.png")).unwrap();
+    std::fs::create_dir(dir.path().join("asanov")).unwrap();
+    let cases = [
+        ("photo", &photo[..photo.len() / 2], &signature[..]),
+        ("signature", &photo[..], &signature[..signature.len() / 2]),
+    ];
+    for (field, p, s) in cases {
+        std::fs::write(dir.path().join("asanov/photo.jpg"), p).unwrap();
+        std::fs::write(dir.path().join("asanov/signature.png"), s).unwrap();
+        let file = dir.path().join(format!("cut-{field}.json"));
+        std::fs::write(&file, &record).unwrap();
+        let out = ecard(&[
+            "validate",
+            "--today",
+            "2026-11-25",
+            "--json",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{field}: {}", stdout(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let problems = v[0]["problems"].as_array().unwrap();
+        let paths: Vec<&str> = problems
+            .iter()
+            .map(|p| p["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(paths, [field], "{v}");
+    }
+    // The whole files, same copy: valid.
+    std::fs::write(dir.path().join("asanov/photo.jpg"), &photo).unwrap();
+    std::fs::write(dir.path().join("asanov/signature.png"), &signature).unwrap();
+    let file = dir.path().join("whole.json");
+    std::fs::write(&file, &record).unwrap();
+    let out = ecard(&["validate", "--today", "2026-11-25", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}

@@ -1,6 +1,11 @@
 //! Bounded decoding: the format and declared dimensions are read from the header and checked
 //! before a single pixel is allocated, and the decoder then runs under [`image::Limits`].
 //!
+//! Decoding is strict (issue 13): a truncated or corrupt file is [`ImageProblem::Undecodable`],
+//! never a picture with its missing part filled in. PNG: the `png` decoder already refuses a short
+//! or corrupt IDAT stream. JPEG: `image` runs zune-jpeg in its lenient mode, which paints a cut-off
+//! scan flat grey, so JPEG pixels come from zune-jpeg in strict mode instead.
+//!
 //! Must not: decode anything but JPEG and PNG, or decode before the size check.
 
 use std::io::Cursor;
@@ -81,11 +86,51 @@ fn problem(e: ImageError) -> ImageProblem {
 /// Decodes a JPEG or PNG after checking its declared size against [`MAX_SIDE`] and [`MAX_PIXELS`],
 /// and turns it upright per its EXIF orientation (phone photos are often stored sideways).
 pub fn decode_bounded(bytes: &[u8]) -> Result<DynamicImage, ImageProblem> {
-    let (_, mut decoder) = open(bytes)?;
+    let (format, mut decoder) = open(bytes)?;
     let (w, h) = decoder.dimensions();
     check_dimensions(w, h)?;
     let orientation = decoder.orientation().map_err(problem)?;
-    let mut image = DynamicImage::from_decoder(decoder).map_err(problem)?;
+    let mut image = if format == ImageFormat::Jpeg {
+        drop(decoder);
+        decode_jpeg_strict(bytes, w, h)?
+    } else {
+        DynamicImage::from_decoder(decoder).map_err(problem)?
+    };
     image.apply_orientation(orientation);
     Ok(image)
+}
+
+/// The JPEG's pixels, decoded by zune-jpeg in strict mode: a premature end of the entropy-coded
+/// data or a marker inside it is an error. Greyscale stays greyscale; everything else is RGB, as
+/// `image`'s own JPEG path gives. `w`x`h` were checked against the limits from the header.
+fn decode_jpeg_strict(bytes: &[u8], w: u32, h: u32) -> Result<DynamicImage, ImageProblem> {
+    use zune_core::bytestream::ZCursor;
+    use zune_core::colorspace::ColorSpace;
+    use zune_core::options::DecoderOptions;
+
+    let undecodable = |reason: String| ImageProblem::Undecodable { reason };
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(MAX_SIDE as usize)
+        .set_max_height(MAX_SIDE as usize);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    decoder
+        .decode_headers()
+        .map_err(|e| undecodable(format!("{e:?}")))?;
+    let grey = matches!(decoder.input_colorspace(), Some(ColorSpace::Luma));
+    let out = if grey {
+        ColorSpace::Luma
+    } else {
+        ColorSpace::RGB
+    };
+    decoder.set_options(options.jpeg_set_out_colorspace(out));
+    let pixels = decoder
+        .decode()
+        .map_err(|e| undecodable(format!("JPEG data is truncated or corrupt: {e:?}")))?;
+    let wrong_size = || undecodable("JPEG decoded to an unexpected number of samples".into());
+    Ok(if grey {
+        DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, pixels).ok_or_else(wrong_size)?)
+    } else {
+        DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, pixels).ok_or_else(wrong_size)?)
+    })
 }

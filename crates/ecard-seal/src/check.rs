@@ -1,6 +1,8 @@
 //! The checkpoint's verdict on a seal (ECARD.md section 8): green only if the seal verifies, the
 //! card is not expired and its number is not on a fresh status list; red naming the first failing
-//! check; amber when the only problem is a stale status list.
+//! check; amber when the only problem is that revocation could not be checked: the status list is
+//! stale, or none was given or fetched ("revocation not checked"). Never green without a fresh,
+//! verified status list.
 //!
 //! Pure: the QR text, trust anchors, Document Signer certificates, dates and the status list are
 //! arguments. Reasons name checks and fields, never holder values.
@@ -18,22 +20,32 @@ use crate::status::{StatusError, StatusList};
 pub enum Verdict {
     /// Valid.
     Green,
-    /// Valid but the status list is stale: the officer decides.
+    /// Valid as far as checked, but revocation was not: the status list is stale, or none was
+    /// given or fetched. The officer decides.
     Amber,
     /// Not valid: the first failing check says why.
     Red,
 }
 
 impl Verdict {
-    /// The verdict of a list of checks: red on any failure, amber on a stale status list alone.
+    /// The verdict of a list of checks: red on any failure, amber when the status list is missing
+    /// or stale and nothing failed, green only when a fresh verified list was used.
     pub fn of<'a>(checks: impl IntoIterator<Item = &'a SealCheck>) -> Verdict {
         let mut v = Verdict::Green;
+        let mut list_used = false;
         for c in checks {
             match (&c.outcome, c.id) {
                 (Outcome::Fail(_), _) => return Verdict::Red,
-                (Outcome::Warn(_), SealCheckId::StatusFresh) => v = Verdict::Amber,
+                (Outcome::Warn(_), SealCheckId::StatusList | SealCheckId::StatusFresh) => {
+                    v = Verdict::Amber
+                }
+                (Outcome::Pass, SealCheckId::StatusFresh) => list_used = true,
                 _ => {}
             }
+        }
+        if v == Verdict::Green && !list_used {
+            // No status check ran at all: revocation was not checked.
+            return Verdict::Amber;
         }
         v
     }
@@ -60,7 +72,7 @@ pub enum SealCheckId {
     SealSignature,
     /// The card is not expired (seal's date of expiry).
     SealNotExpired,
-    /// The status list verifies.
+    /// A status list was given and verifies (a warning, "revocation not checked", when none was).
     StatusList,
     /// The status list is not past its next update.
     StatusFresh,
@@ -77,7 +89,7 @@ impl SealCheckId {
             SealCheckId::SealDecodes => "QR seal found and readable",
             SealCheckId::SealSignature => "QR seal signature",
             SealCheckId::SealNotExpired => "card not expired (seal)",
-            SealCheckId::StatusList => "status list signature",
+            SealCheckId::StatusList => "status list",
             SealCheckId::StatusFresh => "status list up to date",
             SealCheckId::NotOnStatusList => "card not on the status list",
             SealCheckId::SealMatchesChip => "QR seal and chip agree",
@@ -129,7 +141,7 @@ pub struct SealReport {
 }
 
 impl SealReport {
-    /// The first failing check (or the stale list, for amber).
+    /// The first failing check (or the missing or stale list, for amber).
     pub fn first_problem(&self) -> Option<&SealCheck> {
         self.checks
             .iter()
@@ -142,8 +154,12 @@ impl SealReport {
     }
 }
 
+/// Why revocation was not checked when no status list is at hand.
+pub const NO_STATUS_LIST: &str = "revocation not checked: no status list was given or fetched";
+
 /// The status checks for `document_number`: the list verifies, is fresh at `now`, and does not
-/// name the number. `None` skips them (no list configured).
+/// name the number. `None` (no list given or fetched) is a warning, "revocation not checked",
+/// which makes the verdict amber at best.
 pub fn status_checks(
     document_number: Option<&str>,
     status: Option<&Result<StatusList, StatusError>>,
@@ -152,7 +168,7 @@ pub fn status_checks(
     let Some(status) = status else {
         return vec![SealCheck::new(
             SealCheckId::StatusList,
-            Outcome::Skipped("no status list given".into()),
+            Outcome::Warn(NO_STATUS_LIST.into()),
         )];
     };
     let list = match status {

@@ -7,7 +7,10 @@
 //! chains to a trusted CSCA and verifies the signature; it never trusts a key the input carries.
 
 use coset::{CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
-use ecard_chip::pki::{Signer, certificate_kid, public_key_from_spki, verify_signed_by};
+use ecard_chip::pki::{Signer, certificate_kid, public_key_from_spki};
+#[cfg(doc)]
+use ecard_chip::verify::check_document_signer;
+use ecard_chip::verify::{SignedAt, check_ds_chain, check_ds_terms};
 use p256::ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
@@ -55,24 +58,28 @@ pub enum CoseError {
         known: usize,
     },
     /// The Document Signer is not signed by any trusted CSCA.
-    #[error("Document Signer {ds} is not signed by any of the {trusted} trusted CSCA certificates")]
+    #[error(
+        "Document Signer {ds} is not signed by any of the {trusted} trusted CSCA certificates: {reason}"
+    )]
     Untrusted {
         /// The DS subject.
         ds: String,
         /// How many CSCAs were trusted.
         trusted: usize,
+        /// Why, as the chip's DS chain check words it.
+        reason: String,
     },
-    /// The Document Signer certificate is outside its validity at the check date.
-    #[error("Document Signer {ds} is not valid on {at} (valid {not_before} to {not_after})")]
-    DsNotValid {
+    /// The Document Signer chains, but fails the rest of the policy the chip's EF.SOD is held to:
+    /// signed outside its validity or private key usage period, expired at the check date, no
+    /// digitalSignature key usage, or a document type list without the e-card's code.
+    #[error("{what}: Document Signer {ds} not acceptable: {reason}")]
+    DsPolicy {
+        /// Which object.
+        what: &'static str,
         /// The DS subject.
         ds: String,
-        /// The check date.
-        at: time::Date,
-        /// Start of validity.
-        not_before: time::Date,
-        /// End of validity.
-        not_after: time::Date,
+        /// The failing rule, with its dates.
+        reason: String,
     },
     /// The signature does not verify.
     #[error("{what}: ES256 signature does not verify with Document Signer {ds}")]
@@ -234,10 +241,6 @@ pub fn decode(what: &'static str, bytes: &[u8]) -> Result<SignedCose, CoseError>
     })
 }
 
-fn date_of(t: &x509_cert::time::Time) -> time::Date {
-    ecard_chip::pki::time_of(t).date()
-}
-
 impl SignedCose {
     /// The certificate among `ds_certs` whose kid is this one's.
     pub fn find_signer<'c>(
@@ -277,28 +280,31 @@ impl SignedCose {
     }
 }
 
-/// Checks that `ds` is signed by one of `trust` and valid on `at`.
-pub fn check_ds(ds: &Certificate, trust: &[Certificate], at: time::Date) -> Result<(), CoseError> {
-    let subject = ds.tbs_certificate.subject.to_string();
-    let chained = trust.iter().any(|csca| {
-        public_key_from_spki(&csca.tbs_certificate.subject_public_key_info)
-            .is_ok_and(|k| verify_signed_by(ds, &k).is_ok())
-    });
-    if !chained {
-        return Err(CoseError::Untrusted {
-            ds: subject,
-            trusted: trust.len(),
-        });
-    }
-    let v = &ds.tbs_certificate.validity;
-    let (not_before, not_after) = (date_of(&v.not_before), date_of(&v.not_after));
-    if at < not_before || at > not_after {
-        return Err(CoseError::DsNotValid {
-            ds: subject,
-            at,
-            not_before,
-            not_after,
-        });
-    }
-    Ok(())
+/// The document code the e-card's Document Signers must be allowed to sign (Doc 9303
+/// documentTypeList): seals and status lists speak for these cards only.
+pub const DOCUMENT_CODE: &str = "IR";
+
+/// Holds `ds` to the same policy as the chip's EF.SOD ([`check_document_signer`]): chain to a
+/// trusted CSCA of its issuer's name, `signed` inside its validity and private key usage period,
+/// valid on `at`, keyUsage digitalSignature, documentTypeList covering [`DOCUMENT_CODE`].
+pub fn check_ds(
+    what: &'static str,
+    ds: &Certificate,
+    trust: &[Certificate],
+    signed: SignedAt,
+    at: time::Date,
+) -> Result<(), CoseError> {
+    let subject = || ds.tbs_certificate.subject.to_string();
+    check_ds_chain(ds, trust).map_err(|reason| CoseError::Untrusted {
+        ds: subject(),
+        trusted: trust.len(),
+        reason,
+    })?;
+    check_ds_terms(what, ds, signed, at, Some(DOCUMENT_CODE)).map_err(|reason| {
+        CoseError::DsPolicy {
+            what,
+            ds: subject(),
+            reason,
+        }
+    })
 }

@@ -309,8 +309,10 @@ impl Seal {
         Ok(Seal { payload, cose })
     }
 
-    /// Finds the seal's Document Signer among `ds_certs` by kid, checks it chains to `trust` and is
-    /// valid on `at`, and verifies the signature. Returns the signer's certificate.
+    /// Finds the seal's Document Signer among `ds_certs` by kid, holds it to the chip's DS policy
+    /// ([`cose::check_ds`]: chain to `trust`, the seal's date of issue inside its validity and
+    /// private key usage period, valid on `at`, key usage, document type), and verifies the
+    /// signature. Returns the signer's certificate.
     pub fn verify<'c>(
         &self,
         ds_certs: &'c [Certificate],
@@ -318,7 +320,8 @@ impl Seal {
         at: time::Date,
     ) -> Result<&'c Certificate, SealError> {
         let ds = self.cose.find_signer("seal", ds_certs)?;
-        cose::check_ds(ds, trust, at)?;
+        let signed = ecard_chip::verify::SignedAt::MoscowDay(self.payload.doi);
+        cose::check_ds("seal", ds, trust, signed, at)?;
         self.cose.verify_signature("seal", ds)?;
         Ok(ds)
     }

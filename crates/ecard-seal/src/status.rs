@@ -29,6 +29,17 @@ pub enum StatusError {
         /// What is wrong.
         problem: String,
     },
+    /// The list was issued before the one already held: an old list replayed (it may lack
+    /// revocations made since). The held list stays in use.
+    #[error(
+        "status list issued at {got} is older than the one already held (issued at {held}); keeping the newer list"
+    )]
+    Older {
+        /// `iat` of the list offered (RFC 3339).
+        got: String,
+        /// `iat` of the list held (RFC 3339).
+        held: String,
+    },
     /// A revocation reason is not one of the five.
     #[error(
         "status list: unknown revocation reason {got:?}, expected replaced, lost, damaged, details_changed or voided"
@@ -258,7 +269,9 @@ impl StatusList {
         Ok(StatusList { payload, cose })
     }
 
-    /// Decodes and verifies: kid among `ds_certs`, chain to `trust`, DS valid on `at`, signature.
+    /// Decodes and verifies: kid among `ds_certs`, the DS held to the chip's policy
+    /// ([`cose::check_ds`]: chain to `trust`, `iat` inside its validity and private key usage
+    /// period, valid on `at`, key usage, document type), signature.
     pub fn verify(
         bytes: &[u8],
         ds_certs: &[Certificate],
@@ -267,9 +280,22 @@ impl StatusList {
     ) -> Result<StatusList, StatusError> {
         let list = StatusList::decode(bytes)?;
         let ds = list.cose.find_signer("status list", ds_certs)?;
-        cose::check_ds(ds, trust, at)?;
+        let signed = ecard_chip::verify::SignedAt::Instant(list.payload.iat);
+        cose::check_ds("status list", ds, trust, signed, at)?;
         list.cose.verify_signature("status list", ds)?;
         Ok(list)
+    }
+
+    /// Refuses this list when it was issued before `held` (no replay of an old list): compare the
+    /// signed `iat`s. A list with the same `iat` is accepted (the same list fetched again).
+    pub fn check_not_older(&self, held: Option<&StatusList>) -> Result<(), StatusError> {
+        match held {
+            Some(h) if self.payload.iat < h.payload.iat => Err(StatusError::Older {
+                got: rfc3339(self.payload.iat),
+                held: rfc3339(h.payload.iat),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Whether the list is past its next update at `now`.

@@ -349,6 +349,22 @@ async fn bench_b() {
         took.as_secs_f64(),
         measured / bound
     );
+    // The capacity planner (`ecard plan`) on the same line, for the same time: its discrete-event
+    // model of the lanes against the lanes themselves.
+    let plan = ecard_plan::simulate(&ecard_plan::LineParams {
+        lanes: lanes as u32,
+        encode_seconds: encode.as_secs_f64(),
+        print_seconds: print.as_secs_f64(),
+        hours: took.as_secs_f64() / 3600.0,
+        ..ecard_plan::LineParams::default()
+    })
+    .unwrap();
+    println!(
+        "(b) ecard plan predicts {} cards in those {:.2} s; measured/predicted {:.3} (the planner is validated when within 0.95-1.05)",
+        plan.cards_per_day,
+        took.as_secs_f64(),
+        n as f64 / plan.cards_per_day.max(1) as f64
+    );
 }
 
 fn main() {

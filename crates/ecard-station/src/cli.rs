@@ -28,11 +28,18 @@ pub struct StationCommand {
 enum StationSub {
     /// Run the station daemon: HTTP API, job queue and lanes, until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
-    /// Print the SHA-256 of a token, for the `[[tokens]]` table of the config.
-    HashToken {
-        /// The token.
-        token: String,
-    },
+    /// Print the SHA-256 of a token read from standard input (`ecard station hash-token <
+    /// token.txt`), for the `[[tokens]]` table of the config. Never the token as an argument.
+    HashToken,
+    /// Back up the station's SQLite database into an encrypted file, while lanes run.
+    Backup(crate::backup::cli::BackupArgs),
+    /// Restore a backup into an empty data folder; numbers issued after the backup are skipped.
+    Restore(crate::backup::cli::RestoreArgs),
+    /// Check a restored database (PostgreSQL after pg_restore, or SQLite) and make its numbering safe.
+    RestoreCheck(crate::backup::cli::RestoreCheckArgs),
+    /// Admin token of the embedded defaults (`DATA_DIR/admin.token`).
+    #[command(subcommand)]
+    Token(TokenSub),
     /// Write simulated blank cards into a folder, for `encoder = "sim:<folder>"` lanes.
     Blanks {
         /// The folder.
@@ -44,6 +51,18 @@ enum StationSub {
         /// Firmware profile (built-in name).
         #[arg(long, default_value = "ecard-sim")]
         profile: String,
+    },
+}
+
+/// `ecard station token ...`
+#[derive(Debug, clap::Subcommand)]
+enum TokenSub {
+    /// Replace the admin token in DATA_DIR/admin.token (0600); a running station takes the new
+    /// one at its next start.
+    Rotate {
+        /// Data folder.
+        #[arg(long, default_value = "ecard-data")]
+        data_dir: PathBuf,
     },
 }
 
@@ -114,6 +133,12 @@ pub enum CliError {
     /// TLS could not be set up, or plain HTTP is refused.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// A backup or restore did not happen (nothing was written).
+    #[error("{0}")]
+    Backup(Box<crate::backup::BackupError>),
+    /// The command does not apply to this station as configured.
+    #[error("{0}")]
+    Unsupported(String),
     /// A file or socket operation failed.
     #[error("{what}: {cause}")]
     Io {
@@ -133,7 +158,29 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
 pub fn run_station(cmd: &StationCommand) -> Result<u8, CliError> {
     match &cmd.command {
         StationSub::Serve(args) => serve(args).map(|()| 0),
-        StationSub::HashToken { token } => {
+        StationSub::Token(TokenSub::Rotate { data_dir }) => {
+            let path = data_dir.join("admin.token");
+            write_admin_token(&path)?;
+            println!(
+                "new admin token in {} (mode 0600); the station uses it from its next start",
+                path.display()
+            );
+            Ok(0)
+        }
+        StationSub::Backup(args) => crate::backup::cli::backup(args),
+        StationSub::Restore(args) => crate::backup::cli::restore(args),
+        StationSub::RestoreCheck(args) => crate::backup::cli::restore_check(args),
+        StationSub::HashToken => {
+            let mut token = String::new();
+            std::io::stdin()
+                .read_line(&mut token)
+                .map_err(io("reading the token from standard input"))?;
+            let token = token.trim();
+            if token.is_empty() {
+                return Err(CliError::Unsupported(
+                    "no token on standard input; run: ecard station hash-token < token.txt".into(),
+                ));
+            }
             println!("{}", hash_token(token));
             Ok(0)
         }
@@ -192,7 +239,10 @@ pub fn run_audit(cmd: &AuditCommand) -> Result<u8, CliError> {
     }
 }
 
-fn resolve(config: Option<&Path>, data_dir: Option<&Path>) -> Result<StationConfig, CliError> {
+pub(crate) fn resolve(
+    config: Option<&Path>,
+    data_dir: Option<&Path>,
+) -> Result<StationConfig, CliError> {
     Ok(match config {
         Some(file) => StationConfig::load(file, data_dir)?,
         None => StationConfig::defaults(data_dir.unwrap_or(Path::new("ecard-data"))),
@@ -293,6 +343,18 @@ fn lane_printer(
 pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(io(format!("creating {}", config.data_dir.display())))?;
+    let mut notes = Vec::new();
+    let removed = crate::cleanup::remove_interrupted_writes(&config.data_dir);
+    if !removed.is_empty() {
+        tracing::info!(
+            count = removed.len(),
+            "removed card images a crash left half-written"
+        );
+        notes.push(format!(
+            "removed {} temporary card image(s) a crash left behind (the cards themselves are untouched)",
+            removed.len()
+        ));
+    }
     let store = Arc::new(open_store(&config.store)?);
     store.ensure_series_from(config.settings.series, config.settings.first_number)?;
     let pki = Arc::new(match &config.pki {
@@ -326,10 +388,13 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
     let mut auth = Auth::new(config.tokens.clone());
     let mut admin_token_file = None;
     if !config.tokens.iter().any(|t| t.role == Role::Admin) {
-        let token = new_token();
+        // The admin token of a data folder is kept across starts (`ecard station token rotate`
+        // makes a new one); only its hash is held in memory.
         let path = config.data_dir.join("admin.token");
-        write_private(&path, format!("{token}\n").as_bytes())
-            .map_err(io(format!("writing {}", path.display())))?;
+        let token = match read_admin_token(&path) {
+            Some(t) => t,
+            None => write_admin_token(&path)?,
+        };
         auth.add_token("admin", Role::Admin, &token);
         admin_token_file = Some(path);
     }
@@ -385,11 +450,22 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         admin_token_file,
         notes,
     } = assemble(&config)?;
+    // One running daemon per station id: refused here, before any lane takes a lease.
+    let lease = station.settings().lease;
+    let guard = crate::station_id::claim(
+        station.store().clone(),
+        &station.settings().station_id,
+        lease,
+    )
+    .map_err(|e| CliError::Unsupported(e.to_string()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(io("starting the runtime"))?;
-    rt.block_on(async move {
+    let released = guard.clone();
+    let served = rt.block_on(async move {
+        let _heartbeat = guard.spawn_heartbeat(lease);
+        let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(io(format!("listening on {}", config.listen)))?;
@@ -408,30 +484,64 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
             station.store().kind(),
             lanes.len()
         );
-        crate::server::run_with_tls(station, lanes, listener, tls, shutdown_signal())
+        crate::server::run_with_tls(station, lanes, listener, tls, shutdown)
             .await
             .map_err(io("serving HTTP"))
-    })
+    });
+    released.release();
+    served
 }
 
-async fn shutdown_signal() {
+/// The admin token in `path`, when the file is there, private (0600) and holds a token.
+fn read_admin_token(path: &Path) -> Option<String> {
     #[cfg(unix)]
     {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                "{} is readable by others (mode {:o}); a new admin token replaces it",
+                path.display(),
+                mode & 0o777
+            );
+            return None;
+        }
+    }
+    let token = std::fs::read_to_string(path).ok()?.trim().to_string();
+    (token.len() >= 32
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then_some(token)
+}
+
+/// Writes a new admin token to `path` (0600) and returns it.
+fn write_admin_token(path: &Path) -> Result<String, CliError> {
+    let token = new_token();
+    write_private(path, format!("{token}\n").as_bytes())
+        .map_err(io(format!("writing {}", path.display())))?;
+    Ok(token)
+}
+
+/// Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the future is
+/// first polled: a SIGTERM right after the "listening" line still stops the daemon cleanly.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let term = {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+        signal(SignalKind::terminate()).ok()
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            if let Some(mut term) = term {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = term.recv() => {}
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                return;
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// Where a job is. The happy path is received → validated → numbered → encoding → verifying →
 /// printing → issued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum JobState {
@@ -141,7 +141,7 @@ impl std::fmt::Display for JobState {
 }
 
 /// A job as stored: no personal data (the record stays in the store, see [`crate::store::Store::inputs`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Job {
     /// Store-assigned id.
     pub id: i64,

@@ -14,9 +14,11 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod chip;
 #[cfg(test)]
 mod chip_tests;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod console;
@@ -30,7 +32,9 @@ pub mod qa;
 pub mod server;
 mod shutdown;
 pub mod signing;
+pub mod station_id;
 pub mod status;
+pub mod stock;
 pub mod store;
 #[cfg(test)]
 mod testutil;

@@ -90,20 +90,31 @@ pub(crate) fn chip_images_json() -> String {
     .to_string()
 }
 
-/// A valid enrollment record (synthetic sample person) with the sample images inline.
+/// A valid enrollment record with the sample images inline, for a holder of its own: the identity
+/// document and birth date derive from `application_id`, so two applications are two people
+/// (one valid card per holder).
 pub(crate) fn record_json(application_id: &str) -> String {
-    let (photo, signature) = sample_images();
-    record_json_with(application_id, photo, signature)
+    record_json_holder(application_id, application_id)
 }
 
-/// A valid enrollment record with the given base64 images.
-pub(crate) fn record_json_with(application_id: &str, photo: &str, signature: &str) -> String {
+/// A valid record for application `application_id` by the same holder as `holder_of` (a
+/// replacement names its holder's earlier application).
+pub(crate) fn record_json_holder(application_id: &str, holder_of: &str) -> String {
+    let (photo, signature) = sample_images();
+    record_json_full(application_id, holder_of, photo, signature)
+}
+
+fn record_json_full(application_id: &str, holder_of: &str, photo: &str, signature: &str) -> String {
+    use sha2::Digest as _;
+    let h = sha2::Sha256::digest(holder_of.as_bytes());
+    let n = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
     serde_json::json!({
         "application_id": application_id,
         "surname": "KARIMOV", "given_names": "ALISHER", "patronymic": "BAKHODIROVICH",
-        "date_of_birth": "1990-05-17", "sex": "M", "nationality": "UZB",
+        "date_of_birth": format!("{}-{:02}-{:02}", 1950 + n % 50, 1 + (n / 50) % 12, 1 + (n / 600) % 28),
+        "sex": "M", "nationality": "UZB",
         "residence_status": "temporary",
-        "identity_document": {"kind": "passport", "number": "FA1234567", "issuing_state": "UZB",
+        "identity_document": {"kind": "passport", "number": format!("FA{:07}", n % 10_000_000), "issuing_state": "UZB",
                               "date_of_expiry": "2030-01-01"},
         "photo": {"base64": photo},
         "signature": {"base64": signature},

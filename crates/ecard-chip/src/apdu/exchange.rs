@@ -7,13 +7,22 @@
 //! - SW 61xx: GET RESPONSE until the card has no more, the data accumulated;
 //! - SW 6Cxx: the same command again with Le set to xx (once; a second 6Cxx is returned as is).
 //!
+//! Both loops are bounded: at most [`MAX_ROUNDS`] extra APDUs (GET RESPONSE or 6Cxx re-issue) per
+//! logical command and [`MAX_ACCUMULATED`] bytes gathered, so a card that answers `61 00` forever
+//! fails with [`ApduError::TooManyRounds`] instead of hanging the reader.
+//!
 //! It must not interpret other status words: they are the caller's to judge.
 
 use super::{ApduError, Command, Response, StatusWord};
 use crate::transport::ApduLimits;
 
 /// Cap on data gathered through GET RESPONSE, so a misbehaving card cannot make us loop forever.
-const MAX_ACCUMULATED: usize = 65536 + 256;
+pub const MAX_ACCUMULATED: usize = 65536 + 256;
+
+/// Cap on the extra APDUs (GET RESPONSE, or the 6Cxx re-issue) one logical command may take: 64
+/// rounds of 256 bytes carry 16 KB, more than any answer of the e-card's commands (file reads go in
+/// READ BINARY slices, not one chain).
+pub const MAX_ROUNDS: usize = 64;
 
 /// The state of one logical command in flight.
 pub struct Exchange {
@@ -33,6 +42,8 @@ pub struct Exchange {
     last: Option<Command>,
     done: bool,
     apdus: usize,
+    /// GET RESPONSE and 6Cxx re-issues sent so far.
+    rounds: usize,
 }
 
 impl std::fmt::Debug for Exchange {
@@ -76,6 +87,7 @@ impl Exchange {
             last: None,
             done: false,
             apdus: 0,
+            rounds: 0,
         };
         ex.queue_next_segment()?;
         Ok(ex)
@@ -150,6 +162,7 @@ impl Exchange {
                         limit: MAX_ACCUMULATED,
                     });
                 }
+                self.next_round(n)?;
                 let ne = if n == 0 { 256 } else { usize::from(n) };
                 self.send(Command::get_response(ne))?;
                 Ok(None)
@@ -157,6 +170,7 @@ impl Exchange {
             StatusWord::WrongLe(n) if !self.retried_le => {
                 // The card says how many bytes it has; ask again for exactly that many.
                 self.retried_le = true;
+                self.next_round(n)?;
                 let ne = if n == 0 { 256 } else { usize::from(n) };
                 let Some(mut again) = self.last.clone() else {
                     return Err(ApduError::NoCommandInFlight);
@@ -167,6 +181,21 @@ impl Exchange {
             }
             _ => Ok(Some(self.finish(rsp))),
         }
+    }
+
+    /// Counts one more GET RESPONSE or re-issue; fails past [`MAX_ROUNDS`].
+    fn next_round(&mut self, sw2: u8) -> Result<(), ApduError> {
+        self.rounds += 1;
+        if self.rounds > MAX_ROUNDS {
+            self.done = true;
+            return Err(ApduError::TooManyRounds {
+                ins: self.cmd.ins,
+                rounds: MAX_ROUNDS,
+                last_sw2: sw2,
+                gathered: self.acc.len(),
+            });
+        }
+        Ok(())
     }
 
     fn finish(&mut self, rsp: Response) -> Response {

@@ -10,7 +10,7 @@ mod exchange;
 mod status;
 
 pub use command::{Command, MAX_EVEN_INS_OFFSET, ins};
-pub use exchange::Exchange;
+pub use exchange::{Exchange, MAX_ACCUMULATED, MAX_ROUNDS};
 pub use status::StatusWord;
 
 /// A C-APDU for logs and Debug output: header and size, never the data (it may be holder data).
@@ -120,6 +120,21 @@ pub enum ApduError {
     ResponseTooLong {
         /// The cap that was hit.
         limit: usize,
+    },
+    /// The card kept answering 61xx (or 6Cxx) past [`MAX_ROUNDS`] extra APDUs for one
+    /// command: a misbehaving card or reader, stopped rather than looped on.
+    #[error(
+        "card kept asking for GET RESPONSE on INS {ins:02X}: {rounds} rounds without an end (last SW2 {last_sw2:02X}, {gathered} bytes gathered); the card or reader is misbehaving: take the card out and try another reader or card"
+    )]
+    TooManyRounds {
+        /// The command's INS.
+        ins: u8,
+        /// The cap that was hit.
+        rounds: usize,
+        /// SW2 of the last 61xx/6Cxx answer.
+        last_sw2: u8,
+        /// Bytes gathered so far.
+        gathered: usize,
     },
     /// A response arrived when the exchange had no command in flight (a caller bug).
     #[error("response given to an exchange with no command in flight")]

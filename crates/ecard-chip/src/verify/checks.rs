@@ -3,13 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use const_oid::AssociatedOid;
 use der::Encode;
 use p256::ecdsa::DerSignature;
 use sha2::{Digest, Sha256};
 use signature::Verifier;
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::KeyUsage;
 
 use super::{Outcome, skipped};
 use crate::lds::sod::{ID_LDS_SECURITY_OBJECT, ID_SHA256};
@@ -199,32 +197,10 @@ pub(super) fn check_chain(ds: Option<&Certificate>, trust: &[Certificate]) -> Ou
     let Some(ds) = ds else {
         return skipped("no DS certificate");
     };
-    let issuer = &ds.tbs_certificate.issuer;
-    let named: Vec<&Certificate> = trust
-        .iter()
-        .filter(|c| &c.tbs_certificate.subject == issuer)
-        .collect();
-    if named.is_empty() {
-        return Outcome::Fail(format!(
-            "no trusted CSCA is named {issuer} ({} trusted)",
-            trust.len()
-        ));
+    match super::signer::check_ds_chain(ds, trust) {
+        Ok(()) => Outcome::Pass,
+        Err(why) => Outcome::Fail(why),
     }
-    let mut reasons = Vec::new();
-    for csca in &named {
-        match pki::public_key_from_spki(&csca.tbs_certificate.subject_public_key_info) {
-            Err(e) => reasons.push(format!("CSCA key: {e}")),
-            Ok(key) => match pki::verify_signed_by(ds, &key) {
-                Ok(()) => return Outcome::Pass,
-                Err(e) => reasons.push(e.to_string()),
-            },
-        }
-    }
-    Outcome::Fail(format!(
-        "DS certificate is not signed by any of the {} trusted CSCA named {issuer}: {}",
-        named.len(),
-        reasons.join("; ")
-    ))
 }
 
 pub(super) fn check_ds_validity(
@@ -236,57 +212,21 @@ pub(super) fn check_ds_validity(
     let (Some(sod), Some(ds)) = (sod, ds) else {
         return skipped("no DS certificate");
     };
-    let v = &ds.tbs_certificate.validity;
-    let (nb, na) = (pki::time_of(&v.not_before), pki::time_of(&v.not_after));
     let Some(st) = sod.signing_time() else {
         return Outcome::Fail(
             "EF.SOD has no signingTime: validity at signing cannot be shown".into(),
         );
     };
-    if st < nb || st > na {
-        return Outcome::Fail(format!(
-            "EF.SOD signed at {} outside the DS certificate validity {} .. {}",
-            st.date(),
-            nb.date(),
-            na.date()
-        ));
+    match super::signer::check_ds_terms(
+        "EF.SOD",
+        ds,
+        super::signer::SignedAt::Instant(st),
+        at,
+        document_code,
+    ) {
+        Ok(()) => Outcome::Pass,
+        Err(why) => Outcome::Fail(why),
     }
-    if let Some((pnb, pna)) = pki::private_key_usage_period(ds)
-        && (pnb.is_some_and(|b| st < b) || pna.is_some_and(|a| st > a))
-    {
-        return Outcome::Fail(format!(
-            "EF.SOD signed at {} outside the DS private key usage period",
-            st.date()
-        ));
-    }
-    if at > na.date() {
-        return Outcome::Fail(format!(
-            "DS certificate expired on {}, check date {at}",
-            na.date()
-        ));
-    }
-    if at < nb.date() {
-        return Outcome::Fail(format!(
-            "DS certificate not valid before {}, check date {at}",
-            nb.date()
-        ));
-    }
-    if let Some(ku) = pki::extension::<KeyUsage>(ds, KeyUsage::OID)
-        && !ku.digital_signature()
-    {
-        return Outcome::Fail("DS certificate keyUsage lacks digitalSignature".into());
-    }
-    // Doc 9303-12 7.1.1.3: a one-letter entry covers every document code starting with it.
-    if let (Some(types), Some(code)) = (pki::document_types(ds), document_code)
-        && !types
-            .iter()
-            .any(|t| code == t || (t.len() == 1 && code.starts_with(t.as_str())))
-    {
-        return Outcome::Fail(format!(
-            "DS certificate documentTypeList {types:?} does not cover document code {code:?}"
-        ));
-    }
-    Outcome::Pass
 }
 
 pub(super) fn check_aa_info(

@@ -8,9 +8,11 @@
 mod aa;
 mod checks;
 mod holder;
+mod signer;
 
 pub use aa::{AaError, verify_active_authentication};
 pub use holder::HolderSummary;
+pub use signer::{SignedAt, check_document_signer, check_ds_chain, check_ds_terms};
 
 use std::collections::BTreeSet;
 

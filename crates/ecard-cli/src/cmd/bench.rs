@@ -22,7 +22,11 @@ use serde::Serialize;
 
 /// Arguments of `ecard bench`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// A longer measurement instead of the chip path's.
+    #[command(subcommand)]
+    pub sub: Option<BenchSub>,
     /// The enrollment record whose card is measured.
     #[arg(long, value_name = "FILE", default_value = "samples/karimov.json")]
     enrollment: PathBuf,
@@ -49,6 +53,14 @@ struct SignerBench {
     per_second: f64,
     software_per_second: f64,
     ratio_to_software: f64,
+}
+
+/// `ecard bench <what>`: measurements other than the chip path's.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchSub {
+    /// Run the station through a simulated day, sped up, and report memory, descriptors,
+    /// tasks and database size over time (flat after warm-up, or growing).
+    Soak(super::soak::Args),
 }
 
 #[derive(Serialize)]
@@ -154,6 +166,9 @@ fn us(d: Duration, n: u32) -> f64 {
 
 /// Runs `ecard bench`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    if let Some(BenchSub::Soak(soak)) = &args.sub {
+        return super::soak::run(soak);
+    }
     if let Some(dir) = &args.pki {
         // A folder token: run with its SOFTHSM2_CONF from the start, not after the other timings.
         super::pki::reexec_for_token(dir)?;

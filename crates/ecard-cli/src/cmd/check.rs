@@ -2,7 +2,8 @@
 //! the checkpoint verdict on a card in hand: read every file, run Active Authentication on a fresh
 //! random challenge where the card has DG15 (a cloned chip cannot answer it), then every check of
 //! ECARD.md section 7, the status list and, with a photo of the card, its QR seal against the chip
-//! (section 8). Exit 0 green, 1 red, 2 amber (only a stale status list).
+//! (section 8). Exit 0 green, 1 red, 2 amber (revocation not checked: no status list given, or a
+//! stale one).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -3,7 +3,13 @@
 //! a card in the reader, reads and checks it (Active Authentication included), takes a photo of the
 //! card's front for the QR seal, and shows one full-width verdict: green, amber or red, with the
 //! chip photo, the holder and the failing check. With `--status-url` it fetches the station's
-//! status list on an interval.
+//! status list on an interval; a fetched list must verify (the chip's Document Signer policy) and
+//! must not be older than the one held (no replay). Without a fresh verified list the verdict is
+//! amber at best ("revocation not checked"), and the screen says when the list was last fetched.
+//!
+//! Access needs the checkpoint token (`--token-file` or `ECARD_CHECKPOINT_TOKEN`, else one is
+//! generated into a 0600 file whose path is printed); see [`auth`]. An uploaded card photo over
+//! 10 MB or 20 megapixels is refused before it is decoded.
 //!
 //! Plain HTML and CSS embedded in the binary (no CDN); the first paint is rendered on the server so
 //! the verdict shows without script, and a few lines of script reload the page when the verdict
@@ -24,6 +30,13 @@ use base64::Engine;
 use ecard_chip::lds::{Dg2, EfId, LdsFiles};
 use ecard_chip::verify::{AaEvidence, Outcome};
 use ecard_seal::Verdict;
+
+#[path = "checkpoint_auth.rs"]
+mod auth;
+#[path = "checkpoint_status.rs"]
+mod status_feed;
+
+use status_feed::{Fetched, fetch_status, settle_pending, status_note};
 
 use super::card::{CardArgs, CardSession, WaitArgs};
 use super::verify::{TrustArgs, check_card, check_time, load_ds, load_status};
@@ -52,7 +65,17 @@ pub struct ServeArgs {
     /// Address to serve the screen on (port 0 picks a free one; the address is printed).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8088")]
     listen: String,
+    /// File holding the checkpoint token (mode 0600). Without it the token is taken from
+    /// ECARD_CHECKPOINT_TOKEN; without either, a new one is written to a 0600 file whose path is
+    /// printed. Never given on the command line.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
 }
+
+/// The largest card photo upload, in bytes.
+const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// The largest card photo upload, in pixels (checked from the header, before decoding).
+const MAX_UPLOAD_PIXELS: u64 = 20_000_000;
 
 /// What the screen shows. Holder values live only here and in the page, never in logs.
 #[derive(Clone, Default, serde::Serialize)]
@@ -84,8 +107,13 @@ struct App {
     screen: Mutex<Screen>,
     card: Mutex<Option<(LdsFiles, AaEvidence)>>,
     seal: Mutex<Option<Result<String, String>>>,
-    /// A status list fetched from --status-url, written here.
-    fetched_status: Mutex<Option<PathBuf>>,
+    /// The status list fetched from --status-url: verified, written to a file, and when.
+    fetched_status: Mutex<Option<Fetched>>,
+    /// The last fetch attempt that failed or was refused, and why.
+    fetch_problem: Mutex<Option<String>>,
+    /// A fetched list signed by a Document Signer not known yet (no --ds, no card read): verified
+    /// once a card brings its DS certificate. Never used unverified.
+    pending_status: Mutex<Option<(Vec<u8>, time::OffsetDateTime)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -114,6 +142,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))
         .help("choose another --listen address, e.g. 127.0.0.1:8089")?;
     let addr = listener.local_addr()?;
+    let (gate, token_source) = auth::Gate::load(args.token_file.as_deref())?;
+    let gate = Arc::new(gate);
     let app = Arc::new(App {
         args,
         screen: Mutex::new(Screen {
@@ -126,6 +156,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         card: Mutex::new(None),
         seal: Mutex::new(None),
         fetched_status: Mutex::new(None),
+        fetch_problem: Mutex::new(None),
+        pending_status: Mutex::new(None),
     });
     {
         let app = app.clone();
@@ -134,8 +166,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = app.args.status_url.clone() {
         let app = app.clone();
         tokio::spawn(async move {
-            let mut tick =
-                tokio::time::interval(Duration::from_secs(app.args.status_every.max(10)));
+            let mut tick = tokio::time::interval(Duration::from_secs(app.args.status_every.max(1)));
             loop {
                 tick.tick().await;
                 let (a, u) = (app.clone(), url.clone());
@@ -143,14 +174,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     }
+    let login = Router::new()
+        .route("/login", get(auth::login_page).post(auth::login))
+        .with_state(gate.clone());
     let router = Router::new()
         .route("/", get(page))
         .route("/api/screen", get(screen_json))
         .route("/api/seal", post(upload_seal))
         .route("/api/rescan", post(rescan))
-        .layer(DefaultBodyLimit::max(25 * 1024 * 1024))
-        .with_state(app);
+        .with_state(app)
+        .merge(login)
+        .layer(axum::middleware::from_fn_with_state(gate, auth::guard))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES));
     crate::out!("checkpoint screen on http://{addr}/");
+    match token_source {
+        auth::TokenSource::File(p) => {
+            crate::out!("checkpoint token: from {}", p.display())
+        }
+        auth::TokenSource::Env => crate::out!("checkpoint token: from ${}", auth::TOKEN_ENV),
+        auth::TokenSource::Generated(p) => crate::out!(
+            "checkpoint token: new, in {} (mode 0600); sign in at http://{addr}/login",
+            p.display()
+        ),
+    }
     tracing::info!("checkpoint screen listening on {addr}");
     axum::serve(listener, router)
         .await
@@ -240,44 +286,17 @@ fn update(app: &App, f: impl FnOnce(&mut Screen)) {
     s.version += 1;
 }
 
-fn fetch_status(app: &App, url: &str) {
-    let got = ureq::get(url).call().and_then(|mut r| {
-        r.body_mut()
-            .with_config()
-            .limit(32 * 1024 * 1024)
-            .read_to_vec()
-    });
-    match got {
-        Ok(bytes) => {
-            let path = std::env::temp_dir().join(format!(
-                "ecard-checkpoint-{}-status.cose",
-                std::process::id()
-            ));
-            if std::fs::write(&path, &bytes).is_ok() {
-                tracing::info!("status list fetched, {} bytes", bytes.len());
-                *lock(&app.fetched_status) = Some(path);
-                recompute(app);
-            }
-        }
-        Err(e) => {
-            tracing::warn!("cannot fetch the status list: {e}");
-            update(app, |s| {
-                s.status = format!("cannot fetch the status list from {url}: {e}")
-            });
-        }
-    }
-}
-
 fn trust_args(app: &App) -> TrustArgs {
     let mut t = app.args.trust.clone();
-    if let Some(p) = lock(&app.fetched_status).clone() {
-        t.status = Some(p);
+    if let Some(f) = lock(&app.fetched_status).as_ref() {
+        t.status = Some(f.path.clone());
     }
     t
 }
 
 /// Recomputes the verdict from the card read and the seal photo, whichever are there.
 fn recompute(app: &App) {
+    settle_pending(app);
     let trust = trust_args(app);
     let card = lock(&app.card).clone();
     let seal = lock(&app.seal).clone();
@@ -286,10 +305,7 @@ fn recompute(app: &App) {
         Some(Ok(_)) => "QR seal read from the card photo".to_string(),
         Some(Err(e)) => format!("card photo: {e}"),
     };
-    let status_note = match &trust.status {
-        None => "no status list configured".to_string(),
-        Some(p) => format!("status list {}", p.display()),
-    };
+    let status_note = status_note(app, &trust);
     let mut screen = Screen {
         state: "verdict",
         seal: seal_note,
@@ -437,6 +453,26 @@ async fn screen_json(State(app): State<Arc<App>>) -> impl IntoResponse {
 }
 
 async fn upload_seal(State(app): State<Arc<App>>, body: axum::body::Bytes) -> impl IntoResponse {
+    // The body limit (10 MB) was enforced while reading it; the pixel count comes from the header
+    // before anything is decoded.
+    match ecard_imaging::decode::probe(&body) {
+        Ok((_, w, h)) if u64::from(w) * u64::from(h) > MAX_UPLOAD_PIXELS => {
+            tracing::info!("card photo refused: {w}x{h} px");
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the card photo is {w}x{h} px, over the 20-megapixel limit; take it at a lower resolution"
+                ),
+            );
+        }
+        Ok(_) => {}
+        Err(e) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the card photo {e}"),
+            );
+        }
+    }
     let a = app.clone();
     let done = tokio::task::spawn_blocking(move || {
         let text = super::scan::seal_text_from_bytes(&body);
@@ -450,8 +486,11 @@ async fn upload_seal(State(app): State<Arc<App>>, body: axum::body::Bytes) -> im
     })
     .await;
     match done {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "the check failed"),
+        Ok(()) => (StatusCode::OK, "ok".to_string()),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the check failed".to_string(),
+        ),
     }
 }
 

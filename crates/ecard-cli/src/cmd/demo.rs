@@ -112,17 +112,40 @@ struct Sample {
 struct Submission<'a> {
     sample: &'a Sample,
     application_id: String,
-    /// A sample used again: sent as a first issue.
+    /// A sample used again: sent for another person.
     reused: bool,
+    /// Which use of the sample (1 the first).
+    round: usize,
+    /// The submission's position.
+    index: usize,
 }
 
 impl Submission<'_> {
-    /// The request body.
+    /// The request body. The demo's station is new, so every record goes in as a first issue
+    /// (a sample replacement names a card this station never issued, which it would refuse); a
+    /// sample used again is another person (identity document number and birth day changed, its
+    /// MRZ dropped), since a holder gets one valid card.
     fn body(&self) -> anyhow::Result<Vec<u8>> {
         let mut record = self.sample.record.clone();
         record["application_id"] = serde_json::json!(self.application_id);
+        record["application"] = serde_json::json!({ "kind": "first_issue" });
         if self.reused {
-            record["application"] = serde_json::json!({ "kind": "first_issue" });
+            let round = self.round;
+            if let Some(doc) = record["identity_document"].as_object_mut() {
+                doc.remove("mrz");
+                // Unique per submission, so no two demo holders share a document.
+                doc.insert(
+                    "number".into(),
+                    serde_json::json!(format!("DM{:07}", self.index % 10_000_000)),
+                );
+            }
+            if let Some(dob) = record["date_of_birth"].as_str().map(str::to_string)
+                && let (Some(ym), Some(day)) = (dob.get(..8), dob.get(8..10))
+                && let Ok(day) = day.parse::<u32>()
+            {
+                let day = (day + round as u32 - 1) % 28 + 1;
+                record["date_of_birth"] = serde_json::json!(format!("{ym}{day:02}"));
+            }
         }
         Ok(serde_json::to_vec(&record)?)
     }
@@ -319,6 +342,8 @@ fn submission(samples: &[Sample], i: usize) -> Submission<'_> {
             id.clone()
         },
         reused: round > 1,
+        round,
+        index: i,
     }
 }
 

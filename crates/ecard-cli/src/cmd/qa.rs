@@ -26,11 +26,13 @@ use crate::output::WithHelp;
 #[derive(Debug, Clone, clap::Args)]
 pub struct StationArgs {
     /// The station's API base URL (plain http), e.g. http://127.0.0.1:8080.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["data_dir", "config"], requires = "token")]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["data_dir", "config"])]
     pub station: Option<String>,
-    /// A bearer token with role qa (the verdict is recorded under its name).
-    #[arg(long, value_name = "T")]
-    pub token: Option<String>,
+    /// A file holding a bearer token with role qa (the verdict is recorded under its name); else
+    /// the environment variable ECARD_TOKEN. Never the token itself on the command line, where
+    /// every user of the machine can read it.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// The station's data directory: read and write its store directly.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -120,6 +122,29 @@ enum Station {
     },
 }
 
+impl StationArgs {
+    /// The token for `--station`: from `--token-file`, else `ECARD_TOKEN`.
+    fn token(&self) -> anyhow::Result<String> {
+        if let Some(file) = &self.token_file {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the token file {}", file.display()))?;
+            let token = text.trim().to_string();
+            anyhow::ensure!(
+                !token.is_empty(),
+                "the token file {} is empty",
+                file.display()
+            );
+            return Ok(token);
+        }
+        match std::env::var("ECARD_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_string()),
+            _ => Err(anyhow::anyhow!("--station needs a qa token")).help(
+                "add --token-file FILE (the token in a file only you can read), or set ECARD_TOKEN",
+            ),
+        }
+    }
+}
+
 impl Station {
     fn open(args: &StationArgs) -> anyhow::Result<Station> {
         if let Some(url) = &args.station {
@@ -128,7 +153,7 @@ impl Station {
                 return Err(anyhow::anyhow!("--station needs the trusted CSCA"))
                     .help("add --trust CSCA.pem (the station's CSCA certificate)");
             }
-            return Ok(Station::remote(url, args.token.as_deref(), trust));
+            return Ok(Station::remote(url, &args.token()?, trust));
         }
         let config = station_config(args)?;
         let store = ecard_station::cli::open_store(&config.store)?;
@@ -157,7 +182,7 @@ impl Station {
     }
 
     /// The station's API at `url` (30 s per call; any status comes back as an answer).
-    fn remote(url: &str, token: Option<&str>, trust: Vec<Certificate>) -> Station {
+    fn remote(url: &str, token: &str, trust: Vec<Certificate>) -> Station {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -165,7 +190,7 @@ impl Station {
             .into();
         Station::Remote {
             base: url.trim_end_matches('/').to_string(),
-            token: token.unwrap_or_default().to_string(),
+            token: token.to_string(),
             trust,
             agent,
         }
@@ -522,7 +547,7 @@ fn report_cmd(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let text = match &args.station.station {
         Some(url) => {
             // The report needs no CSCA; the connection is the same as an inspection's.
-            let station = Station::remote(url, args.station.token.as_deref(), Vec::new());
+            let station = Station::remote(url, &args.station.token()?, Vec::new());
             station.get(&format!(
                 "/qa/report?from={from}&to={to}&format={}",
                 args.format
@@ -552,7 +577,7 @@ fn station_config(args: &StationArgs) -> anyhow::Result<ecard_station::config::S
         )?),
         (None, Some(dir)) => Ok(ecard_station::config::StationConfig::defaults(dir)),
         (None, None) => Err(anyhow::anyhow!("no station named"))
-            .help("add --station URL --token T, or --data-dir DIR of the station"),
+            .help("add --station URL (with --token-file FILE or ECARD_TOKEN), or --data-dir DIR of the station"),
     }
 }
 

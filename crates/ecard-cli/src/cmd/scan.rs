@@ -1,8 +1,8 @@
 //! `ecard scan IMAGE --trust CSCA.pem --ds DS.pem [--status FILE] [--json] [--at DATE]`: the
 //! checkpoint verdict from a photo or scan of a card alone: find the QR seal, verify it (kid → DS
 //! certificate, DS → trusted CSCA, ES256 signature), the expiry and the status list. Exit 0 green,
-//! 1 red, 2 amber (only a stale status list). A photo without a QR, another system's QR or a bad
-//! seal is a red verdict naming why, not an error.
+//! 1 red, 2 amber (revocation not checked: no status list given, or a stale one). A photo without
+//! a QR, another system's QR or a bad seal is a red verdict naming why, not an error.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,7 +27,8 @@ pub struct Args {
     /// Known Document Signer certificates: the seal names its signer by kid only.
     #[arg(long, value_name = "DS.pem", required = true)]
     ds: Vec<PathBuf>,
-    /// The signed card status list (`status.cose`).
+    /// The signed card status list (`status.cose`). Without it revocation is not checked and the
+    /// verdict is amber at best.
     #[arg(long, value_name = "FILE")]
     status: Option<PathBuf>,
     /// Check as of this date instead of today in Moscow (YYYY-MM-DD).

@@ -10,9 +10,10 @@ mod station;
 
 pub const QA_TOKEN: &str = "qa-secret-token-for-tests";
 
+/// `ecard`, with the qa token in its environment (`ECARD_TOKEN`: never on the command line).
 pub fn ecard() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ecard"));
-    c.env("ECARD_LOG", "warn");
+    c.env("ECARD_LOG", "warn").env("ECARD_TOKEN", QA_TOKEN);
     c
 }
 
@@ -44,7 +45,22 @@ impl Drop for Daemon {
 /// Starts a station daemon in `dir` with one simulated lane and the qa token [`QA_TOKEN`]
 /// (named `qa-anna`); the returned [`Daemon`] is killed when dropped.
 pub fn start_qa_station(dir: &Path) -> Daemon {
-    let hash = run(&["station", "hash-token", QA_TOKEN]);
+    let hash = {
+        use std::io::Write as _;
+        let mut child = ecard()
+            .args(["station", "hash-token"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{QA_TOKEN}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
     let hash = String::from_utf8_lossy(&hash.stdout).trim().to_string();
     assert_eq!(hash.len(), 64, "{hash}");
     std::fs::write(

@@ -7,10 +7,13 @@
 
 mod enrollments;
 mod events;
+mod fleet;
 mod jobs;
 mod lanes;
 mod metrics;
+pub mod openapi;
 pub mod qa;
+mod stock;
 
 use std::collections::HashMap;
 
@@ -36,6 +39,7 @@ pub fn router(station: Station) -> Router {
         .route("/jobs/{id}/retry", post(jobs::retry))
         .route("/jobs/{id}/void", post(jobs::void))
         .route("/lanes", get(lanes::list))
+        .route("/fleet", get(fleet::fleet))
         .route("/jobs/{id}/qa", post(qa::job_result))
         .route("/qa/results", post(qa::bare_result))
         .route("/qa/cards/{number}", get(qa::card))
@@ -44,7 +48,9 @@ pub fn router(station: Station) -> Router {
         .route("/healthz", get(healthz))
         .route("/status-list", get(status_list))
         .route("/metrics", get(metrics::metrics))
-        .route("/events", get(events::stream));
+        .route("/events", get(events::stream))
+        .route("/stock", get(stock::report))
+        .route("/openapi.json", get(openapi::serve));
     Router::new()
         .nest("/api/v1", api)
         .merge(crate::console::routes())
@@ -112,6 +118,9 @@ pub(crate) struct ApiError {
     error: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     problems: Vec<Problem>,
+    /// Problems found beyond the ones listed (a body can hold thousands).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problems_not_listed: Option<usize>,
 }
 
 impl ApiError {
@@ -120,6 +129,7 @@ impl ApiError {
             status,
             error: error.into(),
             problems: Vec::new(),
+            problems_not_listed: None,
         }
     }
 }
@@ -149,7 +159,19 @@ impl From<AuthError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::ApplicationRefused { field, reason } = &e {
+            let mut err = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "enrollment rejected with 1 problem; nothing was stored",
+            );
+            err.problems = vec![Problem {
+                path: (*field).to_string(),
+                message: reason.clone(),
+            }];
+            return err;
+        }
         let status = match e {
+            StoreError::ApplicationConflict { .. } => StatusCode::CONFLICT,
             StoreError::NoJob { .. } => StatusCode::NOT_FOUND,
             StoreError::WrongState { .. } | StoreError::NotYourJob { .. } => StatusCode::CONFLICT,
             _ => {

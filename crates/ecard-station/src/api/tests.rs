@@ -45,6 +45,9 @@ async fn call(
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
+    if method == "POST" {
+        req = req.header("content-type", "application/json");
+    }
     let resp = crate::api::router(st.clone())
         .oneshot(req.body(Body::from(body)).unwrap())
         .await
@@ -313,35 +316,119 @@ async fn malformed_bodies_are_400_or_422_never_500() {
 }
 
 #[tokio::test]
-async fn replacement_of_a_revoked_card_is_rejected_and_late_notice_kept() {
+async fn replacement_rules_answer_422_and_409_and_keep_late_notice() {
     let t = testutil::sqlite();
     let st = station(t.store.clone());
-    t.store
-        .exec_raw("INSERT INTO revocations (document_number, reason, since) VALUES ('770000042', 'lost', '2026-11-01')")
+    // A card issued to the holder of MMC-ORIG-1 (through the store, as a lane would).
+    let issue = |app: &str| {
+        let (j, _) = t
+            .store
+            .submit(
+                &crate::store::NewJob {
+                    application_id: app.into(),
+                    record_json: testutil::record_json(app),
+                    chip_images_json: testutil::chip_images_json(),
+                    late_notification: false,
+                    replaces: None,
+                },
+                &Actor::named("intake-1"),
+                1,
+            )
+            .unwrap();
+        let s = &t.store;
+        let info = crate::store::StepInfo::default();
+        s.step(
+            j.id,
+            crate::job::JobState::Validated,
+            &Actor::named("i"),
+            &info,
+            2,
+        )
         .unwrap();
-    let mut rec: Value = serde_json::from_str(&testutil::record_json("MMC-REPL-1")).unwrap();
-    rec["application"] = serde_json::json!({"kind": "replacement", "previous_document_number": "770000042",
-                                            "cause": "lost", "event_date": "2026-11-01"});
-    let (s, j, _) = intake_submits(&st, rec.to_string().into_bytes()).await;
-    assert_eq!(s, StatusCode::ACCEPTED);
-    assert_eq!(j["state"], "rejected");
-    assert_eq!(j["late_notification"], true);
-    assert_eq!(j["document_number"], Value::Null);
+        let lane = Actor::lane("s1", "l1");
+        let j = s.claim("s1", "l1", 77, 3, 60_000).unwrap().unwrap();
+        for to in [
+            crate::job::JobState::Encoding,
+            crate::job::JobState::Verifying,
+            crate::job::JobState::Printing,
+            crate::job::JobState::Issued,
+        ] {
+            s.step(j.id, to, &lane, &info, 4).unwrap();
+        }
+        j.document_number.unwrap()
+    };
+    let revoked = issue("MMC-ORIG-1");
+    t.store
+        .exec_raw(&format!("INSERT INTO revocations (document_number, reason, since) VALUES ('{revoked}', 'lost', '2026-11-01')"))
+        .unwrap();
+    let replacement = |app: &str, holder: &str, number: &str, event: &str| {
+        let mut rec: Value =
+            serde_json::from_str(&testutil::record_json_holder(app, holder)).unwrap();
+        rec["application"] = serde_json::json!({"kind": "replacement", "previous_document_number": number,
+                                                "cause": "lost", "event_date": event});
+        rec.to_string().into_bytes()
+    };
+    // Revoked already: 422 naming the field; nothing stored.
+    let (s, j, _) = intake_submits(
+        &st,
+        replacement("MMC-REPL-1", "MMC-ORIG-1", &revoked, "2026-11-01"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{j}");
+    assert_eq!(
+        j["problems"][0]["path"],
+        "application.previous_document_number"
+    );
     assert!(
-        j["last_error"]
+        j["problems"][0]["message"]
             .as_str()
             .unwrap()
-            .contains("card 770000042 is already revoked")
+            .contains("already revoked"),
+        "{j}"
     );
-    rec["application_id"] = "MMC-REPL-2".into();
-    rec["application"]["previous_document_number"] = "770000043".into();
-    rec["application"]["event_date"] = "2026-11-20".into();
-    let (_, j, _) = intake_submits(&st, rec.to_string().into_bytes()).await;
+    // Never issued here: 422.
+    let (s, j, _) = intake_submits(
+        &st,
+        replacement("MMC-REPL-0", "MMC-ORIG-1", "770009999", "2026-11-20"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{j}");
+    assert_eq!(t.store.search(None, "MMC-REPL", 10).unwrap(), vec![]);
+
+    // A late notification of a good replacement is kept.
+    let old = issue("MMC-ORIG-2");
+    let (s, j, _) = intake_submits(
+        &st,
+        replacement("MMC-REPL-2", "MMC-ORIG-2", &old, "2026-11-01"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{j}");
     assert_eq!(
         (j["state"].as_str(), j["late_notification"].as_bool()),
-        (Some("validated"), Some(false))
+        (Some("validated"), Some(true))
     );
-    assert_eq!(j["previous_document_number"], "770000043");
+    assert_eq!(j["previous_document_number"], old.as_str());
+    // The same number again: 409.
+    let (s, j, _) = intake_submits(
+        &st,
+        replacement("MMC-REPL-3", "MMC-ORIG-2", &old, "2026-11-20"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    assert!(
+        j["error"].as_str().unwrap().contains("already replaced"),
+        "{j}"
+    );
+    // A first issue for a holder with a valid card: 409 naming the card.
+    let (s, j, _) = intake_submits(
+        &st,
+        testutil::record_json_holder("MMC-DUP", "MMC-ORIG-2").into_bytes(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{j}");
+    // The holder's replacement is in progress (newest first): it is named.
+    let error = j["error"].as_str().unwrap();
+    assert!(error.contains("already in progress (MMC-REPL-2"), "{j}");
 }
 
 /// Raw bytes over a real socket: health, an authorised request, garbage, then graceful shutdown.
@@ -369,7 +456,7 @@ async fn serves_raw_http_on_a_real_socket_and_shuts_down() {
     let r = exchange(b"GET /api/v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t-qa\r\nConnection: close\r\n\r\n").await;
     assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
     assert!(r.ends_with("{\"jobs\":[]}"), "{r}");
-    let r = exchange(b"POST /api/v1/enrollments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t-intake\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{\"a\":").await;
+    let r = exchange(b"POST /api/v1/enrollments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t-intake\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{\"a\":").await;
     assert!(
         r.starts_with("HTTP/1.1 422 Unprocessable Entity\r\n"),
         "{r}"
@@ -405,4 +492,73 @@ proptest::proptest! {
         }
         proptest::prop_assert_eq!(t.store.list(None, 10).unwrap().len(), 0);
     }
+}
+
+/// Issue 13 item 17: a body not declared as JSON is 415, whatever it holds; nothing is stored.
+#[tokio::test]
+async fn a_body_that_is_not_declared_json_is_415() {
+    let t = testutil::sqlite();
+    let st = station(t.store.clone());
+    let record = testutil::record_json("MMC-415").into_bytes();
+    for ctype in [
+        None,
+        Some("text/plain"),
+        Some("application/xml"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("image/jpeg"),
+    ] {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/enrollments")
+            .header("authorization", format!("Bearer {INTAKE}"));
+        if let Some(c) = ctype {
+            req = req.header("content-type", c);
+        }
+        let resp = crate::api::router(st.clone())
+            .oneshot(req.body(Body::from(record.clone())).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{ctype:?}"
+        );
+    }
+    assert_eq!(t.store.list(None, 10).unwrap(), vec![]);
+    // With a charset parameter, and in any case, it is JSON.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/enrollments")
+        .header("authorization", format!("Bearer {INTAKE}"))
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body(Body::from(record))
+        .unwrap();
+    let resp = crate::api::router(st.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+}
+
+/// Issue 13 item 16: a body with 10,000 unknown fields gets the first 50 problems and a count.
+#[tokio::test]
+async fn thousands_of_problems_are_capped() {
+    let t = testutil::sqlite();
+    let st = station(t.store.clone());
+    let mut rec: Value = serde_json::from_str(&testutil::record_json("MMC-MANY")).unwrap();
+    for i in 0..10_000 {
+        rec[format!("unknown_field_{i}_{}", "x".repeat(60))] = Value::from(i);
+    }
+    let (s, j, text) = intake_submits(&st, rec.to_string().into_bytes()).await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        &text[..200.min(text.len())]
+    );
+    let problems = j["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), super::enrollments::MAX_LISTED);
+    let listed = problems.len() as u64;
+    let total = listed + j["problems_not_listed"].as_u64().unwrap();
+    assert!(total >= 10_000, "{total}");
+    assert!(text.len() < 60_000, "the answer is {} bytes", text.len());
+    assert_eq!(t.store.list(None, 10).unwrap(), vec![]);
 }

@@ -64,6 +64,8 @@ pub(crate) trait Tx {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError>;
     /// Runs a query; returns every row as values in column order.
     fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, StoreError>;
+    /// Runs several statements without parameters (schema migrations).
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
     /// PostgreSQL needs explicit row locks where SQLite's single writer needs none.
     fn is_postgres(&self) -> bool;
 }
@@ -206,6 +208,10 @@ impl Tx for SqliteTx<'_> {
         Ok(out)
     }
 
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.tx.execute_batch(sql).map_err(sqlite_err)
+    }
+
     fn is_postgres(&self) -> bool {
         false
     }
@@ -285,6 +291,10 @@ impl Tx for PgTx<'_, '_> {
             out.push(vals);
         }
         Ok(out)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.tx.batch_execute(sql).map_err(pg_err)
     }
 
     fn is_postgres(&self) -> bool {

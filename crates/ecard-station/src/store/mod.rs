@@ -9,10 +9,20 @@
 //! testable without waiting. Records (personal data) are stored but never logged.
 
 mod backend;
+pub mod fleet;
+mod holders;
+pub mod migrate;
+#[cfg(test)]
+mod migrate_tests;
 mod qa;
 mod read;
+pub mod restore;
 mod rows;
 mod schema;
+pub mod stations;
+pub mod stock;
+#[cfg(test)]
+mod stock_tests;
 #[cfg(test)]
 mod tests;
 
@@ -86,6 +96,51 @@ pub enum StoreError {
     /// A thread panicked while holding the connection.
     #[error("store connection poisoned by a panic in another thread")]
     Poisoned,
+    /// An application breaks a holder rule (ECARD.md section 2): a replacement of a card that
+    /// was not issued, was voided, is revoked, or is another person's. Nothing was stored.
+    #[error("{field}: {reason}")]
+    ApplicationRefused {
+        /// The record's field at fault (JSON path).
+        field: &'static str,
+        /// Why, in words a clerk can act on.
+        reason: String,
+    },
+    /// An application conflicts with another: a number already replaced, or a holder who has a
+    /// valid card or an application in progress. Nothing was stored.
+    #[error("{reason}")]
+    ApplicationConflict {
+        /// Why, naming the other card or application.
+        reason: String,
+        /// The card concerned, when there is one.
+        number: Option<String>,
+    },
+    /// The blank-stock ledger refuses: an unknown or used blank on a lane, a serial imported
+    /// twice, a blank whose life already ended.
+    #[error("blank {serial}: {reason}")]
+    StockRefused {
+        /// The blank's serial (empty when the refusal is about a whole file).
+        serial: String,
+        /// Why.
+        reason: String,
+    },
+    /// A numbering rule after a restore cannot be applied as given.
+    #[error("cannot secure the numbering: {what}")]
+    BadNumbering {
+        /// What is wrong with the rule.
+        what: String,
+    },
+    /// The database was written by a newer release of ecard (schema migrations).
+    #[error(
+        "the {store} database has schema version {found}, newer than this ecard knows (up to {known}); nothing was changed: run the release that wrote it, or a newer one"
+    )]
+    SchemaTooNew {
+        /// `sqlite` or `postgresql`.
+        store: &'static str,
+        /// The newest version recorded in the database.
+        found: i64,
+        /// The newest version this binary knows.
+        known: i64,
+    },
 }
 
 /// Who performs a step: written to the audit log, and checked against the job's lane.
@@ -219,14 +274,12 @@ impl Store {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
         )
         .map_err(backend::sqlite_err)?;
-        conn.execute_batch(schema::SQLITE)
-            .map_err(backend::sqlite_err)?;
         let store = Store {
             db: Backend::Sqlite(Mutex::new(conn)),
             kind: "sqlite",
         };
+        store.migrate()?;
         store.init_head()?;
-        store.move_inputs_out_of_jobs()?;
         Ok(store)
     }
 
@@ -244,48 +297,43 @@ impl Store {
         }
         let mut client =
             postgres::Client::connect(url, postgres::NoTls).map_err(backend::pg_err)?;
-        // Several stations may start at once: serialize schema creation on an advisory lock.
+        // Several stations may start at once: serialize schema creation on an advisory lock
+        // (the migrations then serialize on a transaction-scoped one).
         let ddl = format!(
-            "SELECT pg_advisory_lock(4711); CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}; {} SELECT pg_advisory_unlock(4711);",
-            schema::POSTGRES
+            "SELECT pg_advisory_lock(4711); CREATE SCHEMA IF NOT EXISTS {schema}; SELECT pg_advisory_unlock(4711); SET search_path TO {schema};"
         );
         client.batch_execute(&ddl).map_err(backend::pg_err)?;
         let store = Store {
             db: Backend::Postgres(Mutex::new(backend::PgClient::new(client))),
             kind: "postgresql",
         };
+        store.migrate()?;
         store.init_head()?;
-        store.move_inputs_out_of_jobs()?;
         Ok(store)
     }
 
-    /// A store made before job inputs had their own table keeps them in `jobs.record` and
-    /// `jobs.chip_images`: they move to `job_inputs`, in one transaction, so no record is lost
-    /// and a half-done move cannot be seen.
-    fn move_inputs_out_of_jobs(&self) -> Result<(), StoreError> {
-        let has_old_columns = match self.kind {
-            "sqlite" => "SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = 'record'",
-            _ => {
-                "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'jobs' AND column_name = 'record'"
-            }
-        };
+    /// Applies the schema migrations this database lacks, in one transaction; refuses a
+    /// database written by a newer release ([`StoreError::SchemaTooNew`]).
+    fn migrate(&self) -> Result<migrate::Migrated, StoreError> {
+        self.db.with_tx(migrate::migrate)
+    }
+
+    /// The schema version of this store's database and the migrations recorded in it
+    /// (version, name, applied at ms), oldest first.
+    pub fn schema_versions(&self) -> Result<Vec<(i64, String, i64)>, StoreError> {
         self.db.with_tx(|tx| {
-            let old = tx
-                .rows(has_old_columns, &[])?
-                .first()
-                .and_then(|r| r.first())
-                .and_then(Val::int)
-                .unwrap_or(0);
-            if old > 0 {
-                tx.exec(
-                    "INSERT INTO job_inputs (job_id, record, chip_images) SELECT id, record, chip_images FROM jobs WHERE true ON CONFLICT (job_id) DO NOTHING",
-                    &[],
-                )?;
-                tx.exec("ALTER TABLE jobs DROP COLUMN record", &[])?;
-                tx.exec("ALTER TABLE jobs DROP COLUMN chip_images", &[])?;
-                tracing::info!("moved job inputs out of the jobs table");
-            }
-            Ok(())
+            tx.rows(
+                "SELECT version, name, applied_ms FROM schema_migrations ORDER BY version",
+                &[],
+            )?
+            .into_iter()
+            .map(|r| match r.as_slice() {
+                [Val::Int(v), Val::Text(n), Val::Int(at)] => Ok((*v, n.clone(), *at)),
+                _ => Err(StoreError::Corrupt {
+                    what: "schema_migrations row is not (version, name, applied_ms)".into(),
+                }),
+            })
+            .collect()
         })
     }
 
@@ -339,6 +387,13 @@ impl Store {
             if let Some(row) = existing.first() {
                 return Ok((job_from(row)?, false));
             }
+            let keys = holders::HolderKeys::of_record(&new.record_json);
+            if let Some(keys) = &keys {
+                match &new.replaces {
+                    Some((previous, _)) => holders::check_replacement(tx, previous, keys)?,
+                    None => holders::check_first_issue(tx, keys)?,
+                }
+            }
             let (prev, cause) = match &new.replaces {
                 Some((n, c)) => (Some(n.clone()), Some(c.clone())),
                 None => (None, None),
@@ -368,6 +423,9 @@ impl Store {
                     new.chip_images_json.as_str().into(),
                 ],
             )?;
+            if let Some(keys) = &keys {
+                holders::record(tx, id, keys)?;
+            }
             append_audit(
                 tx,
                 &mut head,

@@ -16,6 +16,13 @@ fn new_job(app: &str) -> NewJob {
     }
 }
 
+fn new_job_holder(app: &str, holder_of: &str) -> NewJob {
+    NewJob {
+        record_json: testutil::record_json_holder(app, holder_of),
+        ..new_job(app)
+    }
+}
+
 fn intake() -> Actor {
     Actor::named("intake-1")
 }
@@ -191,7 +198,41 @@ fn spoil_retry_void(s: &Store) {
     assert_eq!(verified_log(s), 16);
 }
 
-/// A rejected job never gets a number; a replacement revokes the previous number when issued.
+/// Submits `app` for the holder of `holder_of`, validates it, and runs it to issued on lane
+/// s1/l1; returns its number.
+fn issue_for(s: &Store, app: &str, holder_of: &str, replaces: Option<&str>, at: i64) -> String {
+    let mut new = new_job(app);
+    new.record_json = testutil::record_json_holder(app, holder_of);
+    new.replaces = replaces.map(|n| (n.to_string(), "lost".to_string()));
+    new.late_notification = replaces.is_some();
+    let (j, _) = s.submit(&new, &intake(), at).unwrap();
+    s.step(
+        j.id,
+        JobState::Validated,
+        &intake(),
+        &StepInfo::default(),
+        at + 1,
+    )
+    .unwrap();
+    let lane = Actor::lane("s1", "l1");
+    let j = s
+        .claim("s1", "l1", 77, at + 2, at + 60_000)
+        .unwrap()
+        .unwrap();
+    for to in [
+        JobState::Encoding,
+        JobState::Verifying,
+        JobState::Printing,
+        JobState::Issued,
+    ] {
+        s.step(j.id, to, &lane, &StepInfo::default(), at + 3)
+            .unwrap();
+    }
+    j.document_number.unwrap()
+}
+
+/// A rejected job never gets a number; a replacement revokes the previous number when issued,
+/// and only a card this system issued to the same holder, once (issue 13 item 4).
 fn reject_and_replacement(s: &Store) {
     let (bad, _) = s.submit(&new_job("MMC-BAD"), &intake(), 1).unwrap();
     let info = StepInfo {
@@ -204,39 +245,90 @@ fn reject_and_replacement(s: &Store) {
     assert_eq!(j.state, JobState::Rejected);
     assert_eq!(s.claim("s1", "l1", 77, 3, 60_000).unwrap(), None);
 
-    let mut new = new_job("MMC-REPL");
-    new.late_notification = true;
-    new.replaces = Some(("770000042".into(), "lost".into()));
-    let (j, _) = s.submit(&new, &intake(), 4).unwrap();
-    assert!(j.late_notification);
-    assert_eq!(j.previous_document_number.as_deref(), Some("770000042"));
-    s.step(
-        j.id,
-        JobState::Validated,
-        &intake(),
-        &StepInfo::default(),
-        5,
-    )
-    .unwrap();
-    let lane = Actor::lane("s1", "l1");
-    let j = s.claim("s1", "l1", 77, 6, 60_000).unwrap().unwrap();
-    assert!(!s.is_revoked("770000042").unwrap());
-    for to in [
-        JobState::Encoding,
-        JobState::Verifying,
-        JobState::Printing,
-        JobState::Issued,
-    ] {
-        s.step(j.id, to, &lane, &StepInfo::default(), 7).unwrap();
-    }
-    assert!(s.is_revoked("770000042").unwrap());
+    // A number this system never issued: refused, nothing stored.
+    let mut stray = new_job("MMC-STRAY");
+    stray.replaces = Some(("770000042".into(), "lost".into()));
+    let e = s.submit(&stray, &intake(), 4).unwrap_err();
+    assert!(
+        matches!(&e, StoreError::ApplicationRefused { field: "application.previous_document_number", reason } if reason.contains("not issued by this system")),
+        "{e}"
+    );
+    assert!(s.search(None, "MMC-STRAY", 10).unwrap().is_empty());
+
+    let old = issue_for(s, "MMC-ORIG", "MMC-ORIG", None, 10);
+    // The same holder again as a first issue: a conflict naming the card.
+    let e = s
+        .submit(&new_job_holder("MMC-AGAIN", "MMC-ORIG"), &intake(), 20)
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::ApplicationConflict { number: Some(n), .. } if *n == old),
+        "{e}"
+    );
+    // Another person may not replace it.
+    let mut other = new_job("MMC-OTHER");
+    other.replaces = Some((old.clone(), "lost".into()));
+    let e = s.submit(&other, &intake(), 21).unwrap_err();
+    assert!(
+        e.to_string().contains("another date of birth or sex"),
+        "{e}"
+    );
+
+    assert!(!s.is_revoked(&old).unwrap());
+    let new = issue_for(s, "MMC-REPL", "MMC-ORIG", Some(&old), 30);
+    assert_ne!(new, old);
+    assert!(s.is_revoked(&old).unwrap());
     assert_eq!(
         s.revocations().unwrap(),
-        vec![("770000042".into(), "lost".into(), "1970-01-01".into())]
+        vec![(old.clone(), "lost".into(), "1970-01-01".into())]
     );
+    // A second replacement of the same number: a conflict.
+    let mut twice = new_job_holder("MMC-REPL-2", "MMC-ORIG");
+    twice.replaces = Some((old.clone(), "lost".into()));
+    let e = s.submit(&twice, &intake(), 40).unwrap_err();
+    assert!(matches!(e, StoreError::ApplicationConflict { .. }), "{e}");
     let (entries, _, _) = s.audit_snapshot().unwrap();
-    assert_eq!(entries[2].detail.as_deref(), Some("late_notification"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.detail.as_deref() == Some("late_notification"))
+    );
     verified_log(s);
+}
+
+/// Two replacements of one number submitted at once from two handles: exactly one is stored.
+fn concurrent_replacements(s: &Store, peer: &Store) {
+    let old = issue_for(s, "MMC-C-ORIG", "MMC-C-ORIG", None, 1);
+    let submit = |store: &Store, app: &str| {
+        let mut n = new_job_holder(app, "MMC-C-ORIG");
+        n.replaces = Some((old.clone(), "damaged".into()));
+        store.submit(&n, &intake(), 50)
+    };
+    let (a, b) = std::thread::scope(|sc| {
+        let a = sc.spawn(|| submit(s, "MMC-C-1"));
+        let b = sc.spawn(|| submit(peer, "MMC-C-2"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(a.is_ok() ^ b.is_ok(), "{a:?} / {b:?}");
+    let loser = if a.is_ok() { b } else { a };
+    assert!(matches!(loser, Err(StoreError::ApplicationConflict { .. })));
+}
+
+#[test]
+fn concurrent_replacements_one_wins_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("station.db");
+    let s = Store::open_sqlite(&path).unwrap();
+    s.ensure_series(77).unwrap();
+    let peer = Store::open_sqlite(&path).unwrap();
+    concurrent_replacements(&s, &peer);
+}
+
+#[test]
+fn concurrent_replacements_one_wins_postgres() {
+    if let Some(t) = testutil::postgres() {
+        let peer = testutil::postgres_peer(&t);
+        concurrent_replacements(&t.store, &peer);
+    }
 }
 
 /// A dead station's lease runs out; another station takes its job over and spoils the card.
