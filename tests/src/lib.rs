@@ -49,6 +49,18 @@ pub fn ecard(dir: &Path, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", ecard_bin().display()))
 }
 
+/// Runs `ecard` with `args` in `dir` with extra environment variables (a token's
+/// `SOFTHSM2_CONF`, `ECARD_PKCS11_PIN`).
+pub fn run_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = Command::new(ecard_bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", ecard_bin().display()));
+    Run::from_output(args, out)
+}
+
 /// One finished `ecard` run: exit code and both streams as text, kept together so that a failed
 /// assertion can print everything the command said.
 #[derive(Debug, Clone)]

@@ -87,11 +87,36 @@ fn demo_issues_three_valid_cards() {
     let out = dir.path().join("demo");
     let r = demo(&out, "3");
     r.assert_code(0);
+    // Issue 16: the demo's keys are in a SoftHSM2 token of its own, said in one line.
     assert!(
-        r.stdout.starts_with("3 of 3 cards issued and verified"),
+        r.stdout
+            .starts_with("keys in a SoftHSM2 token made for this folder: "),
+        "{r}"
+    );
+    assert!(
+        r.lines()
+            .iter()
+            .any(|l| l.starts_with("3 of 3 cards issued and verified")),
         "{r}"
     );
     let numbers = assert_demo(&out, 3);
+    // No private key in any file of the output (the token's own store is encrypted by SoftHSM2).
+    let mut stack = vec![out.clone()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = fs::read(&p).unwrap();
+                assert!(
+                    !bytes.windows(11).any(|w| w == b"PRIVATE KEY"),
+                    "{} holds a private key",
+                    p.display()
+                );
+            }
+        }
+    }
     assert_eq!(numbers, ["771000001", "771000002", "771000003"]);
 }
 

@@ -17,34 +17,31 @@ use std::sync::Arc;
 use ecard_chip::issue::{ChipImages, card_content, issue};
 use ecard_chip::lds::{CardContent, LdsFiles};
 use ecard_chip::perso::{LockOutcome, PersoReport};
-use ecard_chip::pki::{self, PkiConfig, SoftwareSigner};
+use ecard_chip::pki::{self, PkiConfig, SelfTest, SelfTestError, Signer, SoftwareSigner};
 use ecard_chip::profile::Profile;
 use ecard_chip::transport::Transport;
 use ecard_chip::verify::{AaEvidence, AaOutcome, Outcome, VerifyOptions};
 use ecard_model::Holder;
 use ecard_model::dates::moscow_date;
 use ecard_sim::{Card, CardImage, SimSpec, SimTransport};
-use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 
 use crate::lane::{CardEncoder, CardError, EncodeJob, EncodedCard, WrittenDg2};
+use crate::signing::{DsSigning, Rotation};
 
-/// The signing side: the trusted CSCA(s), the Document Signer certificate and its key.
+/// The signing side: the trusted CSCA(s) and the Document Signer ([`Pki::signing`]; a token
+/// folder's DS follows `ecard pki rotate-ds` from the next job on).
 pub struct Pki {
     /// Trust anchors the lane's verification uses.
     pub trust: Vec<Certificate>,
-    /// The Document Signer certificate put in EF.SOD.
-    pub ds: Certificate,
-    /// Its private key.
-    pub ds_key: SoftwareSigner,
-    /// SHA-256 (hex) of the DS certificate's DER, for the audit log.
-    pub ds_sha256: String,
+    pub(crate) current: std::sync::RwLock<Arc<DsSigning>>,
+    pub(crate) rotation: Option<Rotation>,
 }
 
 impl std::fmt::Debug for Pki {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pki")
-            .field("ds_sha256", &self.ds_sha256)
+            .field("ds_sha256", &self.signing().ds_sha256)
             .finish_non_exhaustive()
     }
 }
@@ -69,6 +66,20 @@ pub enum PkiLoadError {
         /// What is wrong.
         reason: String,
     },
+    /// The token of a `pki.toml` folder refused (names module, token, label).
+    #[error("{0}")]
+    Token(#[from] ecard_pkcs11::FolderError),
+    /// A configured PEM key file while the configuration does not allow file keys.
+    #[error(
+        "{path}: a private key in a file is insecure; put the keys in a token (`ecard pki init --pkcs11-module ...`, then ds_key = \"DIR/pki.toml\") or set allow_file_keys = true for development"
+    )]
+    FileKeyRefused {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The signer failed its start-up self-test.
+    #[error("{0}")]
+    SelfTest(#[from] SelfTestError),
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, PkiLoadError> {
@@ -79,7 +90,9 @@ fn read(path: &Path) -> Result<Vec<u8>, PkiLoadError> {
 }
 
 impl Pki {
-    /// Loads a CSCA bundle (trust), a DS certificate and the DS PKCS#8 PEM key.
+    /// Loads a CSCA bundle (trust), a DS certificate and the DS key: a PKCS#8 PEM file
+    /// (insecure), or, when `ds_key` is a `pki.toml`, the key it names in its PKCS#11 token
+    /// (PIN from the folder's demo PIN file or `ECARD_PKCS11_PIN`).
     pub fn load(csca: &Path, ds_cert: &Path, ds_key: &Path) -> Result<Pki, PkiLoadError> {
         let content = |path: &Path, reason: String| PkiLoadError::Content {
             path: path.to_owned(),
@@ -89,27 +102,66 @@ impl Pki {
             pki::read_certificates(&read(csca)?).map_err(|e| content(csca, e.to_string()))?;
         let ds =
             pki::read_certificate(&read(ds_cert)?).map_err(|e| content(ds_cert, e.to_string()))?;
+        if ds_key.file_name() == Some(std::ffi::OsStr::new(ecard_pkcs11::PKI_TOML)) {
+            let dir = ds_key.parent().unwrap_or(Path::new("."));
+            let (toml, token) = ecard_pkcs11::open_folder(dir, None)?;
+            let signer = token
+                .signer(&toml.ds_key)
+                .map_err(ecard_pkcs11::FolderError::from)?;
+            let mut pki = Pki::new(trust, ds, Arc::new(signer)).map_err(|r| content(ds_cert, r))?;
+            pki.rotation = Some(Rotation {
+                dir: dir.to_owned(),
+                token,
+                label: std::sync::Mutex::new(toml.ds_key),
+            });
+            return Ok(pki);
+        }
         let key_pem = String::from_utf8(read(ds_key)?)
             .map_err(|_| content(ds_key, "is not PEM text".into()))?;
         let ds_key_signer =
             SoftwareSigner::from_pkcs8_pem(&key_pem).map_err(|e| content(ds_key, e.to_string()))?;
-        Pki::new(trust, ds, ds_key_signer).map_err(|r| content(ds_cert, r))
+        Pki::new(trust, ds, Arc::new(ds_key_signer)).map_err(|r| content(ds_cert, r))
+    }
+
+    /// Whole days until the DS's private-key usage period ends (`None`: no end stated); the
+    /// `ecard_ds_signing_days_left` gauge of `/metrics`.
+    pub fn ds_days_left(&self, now: time::OffsetDateTime) -> Option<i64> {
+        let (_, until) = pki::private_key_usage_period(&self.signing().ds)?;
+        until.map(|u| (u - now).whole_days())
+    }
+
+    /// The start-up self-test (ECARD.md section 12): DS chains to a trusted CSCA, a test
+    /// signature verifies with the DS certificate, the signing period covers `now`.
+    pub fn self_test(&self, now: time::OffsetDateTime) -> Result<SelfTest, SelfTestError> {
+        let s = self.signing();
+        pki::self_test(&self.trust, &s.ds, s.ds_key.as_ref(), now)
+    }
+
+    /// The Document Signer to sign with now: for a token folder, the one `pki.toml` names
+    /// (after `ecard pki rotate-ds`, the new one, once it passed the self-test).
+    pub fn signing(&self) -> Arc<DsSigning> {
+        if let Some(next) = self.rotation.as_ref().and_then(|r| r.next(&self.trust)) {
+            let mut w = self
+                .current
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *w = Arc::new(next);
+        }
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn new(
         trust: Vec<Certificate>,
         ds: Certificate,
-        ds_key: SoftwareSigner,
+        ds_key: Arc<dyn Signer + Send + Sync>,
     ) -> Result<Pki, String> {
-        use der::Encode;
-        let der = ds
-            .to_der()
-            .map_err(|e| format!("certificate does not re-encode: {e}"))?;
         Ok(Pki {
             trust,
-            ds,
-            ds_key,
-            ds_sha256: hex::encode(Sha256::digest(&der)),
+            current: std::sync::RwLock::new(Arc::new(DsSigning::new(ds, ds_key)?)),
+            rotation: None,
         })
     }
 
@@ -117,8 +169,28 @@ impl Pki {
     /// otherwise (key file mode 0600). For trials and tests, not for issuing real cards.
     pub fn demo(dir: &Path) -> Result<Pki, PkiLoadError> {
         let (csca, ds, key) = (dir.join("csca.pem"), dir.join("ds.pem"), dir.join("ds.key"));
+        let toml = dir.join(ecard_pkcs11::PKI_TOML);
+        if csca.exists() && ds.exists() && toml.exists() {
+            return Pki::load(&csca, &ds, &toml);
+        }
         if csca.exists() && ds.exists() && key.exists() {
             return Pki::load(&csca, &ds, &key);
+        }
+        if ecard_pkcs11::runs_with_folder_token(dir) {
+            ecard_pkcs11::folder_token_pki(
+                dir,
+                &PkiConfig::default(),
+                time::OffsetDateTime::now_utc(),
+            )
+            .map_err(|e| PkiLoadError::Content {
+                path: dir.to_owned(),
+                reason: e.to_string(),
+            })?;
+            println!(
+                "keys in a SoftHSM2 token made for this data directory: {} (PIN in token/token.pin, mode 0600)",
+                dir.join("token").display()
+            );
+            return Pki::load(&csca, &ds, &toml);
         }
         let io = |path: &Path| {
             let path = path.to_owned();
@@ -144,8 +216,51 @@ impl Pki {
         crate::config::write_private(&key, key_pem.as_bytes()).map_err(io(&key))?;
         std::fs::write(&ds, ds_pem).map_err(io(&ds))?;
         std::fs::write(&csca, csca_pem).map_err(io(&csca))?;
-        Pki::new(vec![generated.csca], generated.ds, generated.ds_key).map_err(content)
+        Pki::new(
+            vec![generated.csca],
+            generated.ds,
+            Arc::new(generated.ds_key),
+        )
+        .map_err(content)
     }
+}
+
+/// For a station without a configured PKI whose `dir` holds no file-key PKI: fails when
+/// SoftHSM2 is missing (naming the package), and otherwise, unless this process already runs
+/// with the folder token's `SOFTHSM2_CONF` (SoftHSM2 reads it when it loads, and a program
+/// cannot safely set its own environment), runs the same command again with it in its place
+/// (exec).
+pub fn reexec_for_folder_token(dir: &Path) -> Result<(), PkiLoadError> {
+    let file_pki = dir.join("ds.key").exists() && dir.join("csca.pem").exists();
+    if file_pki || ecard_pkcs11::runs_with_folder_token(dir) {
+        return Ok(());
+    }
+    let content = |reason: String| PkiLoadError::Content {
+        path: dir.to_owned(),
+        reason,
+    };
+    let module = ecard_pkcs11::softhsm::SOFTHSM2_MODULE;
+    if !Path::new(module).exists() {
+        return Err(content(format!(
+            "the station keeps its keys in a SoftHSM2 token, and SoftHSM2 is not installed ({module} missing): install it with `apt-get install softhsm2`, or configure [pki]"
+        )));
+    }
+    if std::env::var_os("ECARD_REEXEC").is_some() {
+        return Err(content(
+            "SOFTHSM2_CONF does not name the folder token".into(),
+        ));
+    }
+    let exe = std::env::current_exe().map_err(|e| content(e.to_string()))?;
+    // exec: the same process (pid, signals) goes on with the variable set.
+    let e = std::os::unix::process::CommandExt::exec(
+        std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("SOFTHSM2_CONF", ecard_pkcs11::folder_token_conf(dir))
+            .env("ECARD_REEXEC", "1"),
+    );
+    Err(content(format!(
+        "cannot run the station again with SOFTHSM2_CONF: {e}"
+    )))
 }
 
 /// Where a lane's cards come from.
@@ -302,12 +417,13 @@ impl ChipEncoder {
     /// returns what the audit log keeps of it (counts and the lock, no holder data).
     fn personalize(&self, job: &EncodeJob, t: &mut dyn Transport) -> Result<String, CardError> {
         let content = self.content(job)?;
+        let signing = self.pki.signing();
         let issued = issue(
             t,
             &self.profile,
             &content,
-            &self.pki.ds_key,
-            &self.pki.ds,
+            &signing.ds_key,
+            &signing.ds,
             job.personalized_at,
         )
         .map_err(|e| card_err(job.job_id, "personalizing", e))?;
@@ -377,7 +493,7 @@ impl ChipEncoder {
         };
         use der::Encode;
         let lock = ecard_chip::read::try_write_same_byte(t, crate::qa::LOCK_PROBE_EF);
-        let ds = self.pki.ds.to_der().unwrap_or_default();
+        let ds = self.pki.signing().ds.to_der().unwrap_or_default();
         let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
         let row = crate::qa::capture(
             job.job_id,
@@ -408,7 +524,7 @@ impl ChipEncoder {
         let dg2 = self.check(job, &mut t)?;
         Ok(EncodedCard {
             location: path.display().to_string(),
-            ds_certificate: Some(self.pki.ds_sha256.clone()),
+            ds_certificate: Some(self.pki.signing().ds_sha256.clone()),
             dg2: Some(dg2),
             personalization: None,
         })
@@ -583,7 +699,7 @@ impl CardEncoder for ChipEncoder {
                 let dg2 = self.check(job, &mut t)?;
                 Ok(EncodedCard {
                     location: card.location.clone(),
-                    ds_certificate: Some(self.pki.ds_sha256.clone()),
+                    ds_certificate: Some(self.pki.signing().ds_sha256.clone()),
                     dg2: Some(dg2),
                     personalization: None,
                 })
@@ -609,7 +725,7 @@ impl CardEncoder for ChipEncoder {
                 let dg2 = self.check(job, &mut t)?;
                 Ok(EncodedCard {
                     location: format!("pcsc:{reader}"),
-                    ds_certificate: Some(self.pki.ds_sha256.clone()),
+                    ds_certificate: Some(self.pki.signing().ds_sha256.clone()),
                     dg2: Some(dg2),
                     personalization: None,
                 })

@@ -40,8 +40,11 @@ async fn sim_lanes_issue_cards_a_checkpoint_accepts() {
     let pki = Arc::new(Pki::demo(&dir.path().join("pki")).unwrap());
     // The demo PKI is kept: a second start loads the same DS.
     assert_eq!(
-        Pki::demo(&dir.path().join("pki")).unwrap().ds_sha256,
-        pki.ds_sha256
+        Pki::demo(&dir.path().join("pki"))
+            .unwrap()
+            .signing()
+            .ds_sha256,
+        pki.signing().ds_sha256
     );
     let blanks = dir.path().join("blanks");
     make_blanks(&blanks, 3, &Profile::builtin("ecard-sim").unwrap()).unwrap();
@@ -98,7 +101,10 @@ async fn sim_lanes_issue_cards_a_checkpoint_accepts() {
     for (id, number) in ids.iter().zip(["770000002", "770000003"]) {
         let job = store.get(*id).unwrap().unwrap();
         assert_eq!(job.state, JobState::Issued);
-        assert_eq!(job.ds_certificate.as_deref(), Some(pki.ds_sha256.as_str()));
+        assert_eq!(
+            job.ds_certificate.as_deref(),
+            Some(pki.signing().ds_sha256.as_str())
+        );
         // Read the issued card independently and verify it.
         let path = dir.path().join("cards").join(format!("{number}.img"));
         let mut t = SimTransport::new(CardImage::load(&path).unwrap().into_card());
@@ -128,7 +134,7 @@ async fn sim_lanes_issue_cards_a_checkpoint_accepts() {
     assert!(
         printing
             .iter()
-            .all(|e| e.ds_certificate.as_deref() == Some(pki.ds_sha256.as_str()))
+            .all(|e| e.ds_certificate.as_deref() == Some(pki.signing().ds_sha256.as_str()))
     );
     // Each job's history (the per-job query) says what writing its card took.
     for job in store.list(None, 10).unwrap() {

@@ -76,8 +76,15 @@ pub struct ServeArgs {
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Listen address, e.g. 127.0.0.1:8080 (port 0 picks a free port, printed at start).
+    /// Plain HTTP only on a loopback address; elsewhere give --tls-cert and --tls-key.
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// Serve HTTPS with this PEM certificate chain.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `ecard audit ...`
@@ -123,6 +130,9 @@ pub enum CliError {
         /// Why.
         reason: String,
     },
+    /// TLS could not be set up, or plain HTTP is refused.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// A backup or restore did not happen (nothing was written).
     #[error("{0}")]
     Backup(Box<crate::backup::BackupError>),
@@ -351,6 +361,30 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
         Some(p) => Pki::load(&p.csca, &p.ds_cert, &p.ds_key)?,
         None => Pki::demo(&config.data_dir.join("pki"))?,
     });
+    let mut notes = Vec::new();
+    let ds_key = pki.signing().ds_key.clone();
+    if ds_key.insecure() {
+        match &config.pki {
+            Some(p) if !config.allow_file_keys => {
+                return Err(PkiLoadError::FileKeyRefused {
+                    path: p.ds_key.clone(),
+                }
+                .into());
+            }
+            Some(_) => notes.push(format!("warning: signing with a {}", ds_key.describe())),
+            None => tracing::warn!("demo PKI: signing with a {}", ds_key.describe()),
+        }
+    }
+    let test = pki
+        .self_test(time::OffsetDateTime::now_utc())
+        .map_err(PkiLoadError::from)?;
+    if test.ds_ends_soon() {
+        let days = test.ds_days_left.unwrap_or(0);
+        tracing::warn!(days_left = days, "Document Signer signing period ends soon");
+        notes.push(format!(
+            "warning: the Document Signer may sign for {days} more day(s); issue the next with `ecard pki rotate-ds`"
+        ));
+    }
     let mut auth = Auth::new(config.tokens.clone());
     let mut admin_token_file = None;
     if !config.tokens.iter().any(|t| t.role == Role::Admin) {
@@ -396,9 +430,20 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
 
 fn serve(args: &ServeArgs) -> Result<(), CliError> {
     let mut config = resolve(args.config.as_deref(), args.data_dir.as_deref())?;
+    if config.pki.is_none() {
+        crate::chip::reexec_for_folder_token(&config.data_dir.join("pki"))?;
+    }
     if let Some(l) = args.listen {
         config.listen = l;
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        _ => {
+            crate::tls::check_plain_http(config.listen)?;
+            None
+        }
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let Assembled {
         station,
         lanes,
@@ -434,12 +479,12 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
             println!("{note}");
         }
         println!(
-            "ecard station {} listening on http://{addr}/api/v1 ({} store, {} lanes)",
+            "ecard station {} listening on {scheme}://{addr}/api/v1 ({} store, {} lanes)",
             station.settings().station_id,
             station.store().kind(),
             lanes.len()
         );
-        crate::server::run(station, lanes, listener, shutdown)
+        crate::server::run_with_tls(station, lanes, listener, tls, shutdown)
             .await
             .map_err(io("serving HTTP"))
     });

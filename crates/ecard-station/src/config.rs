@@ -60,6 +60,7 @@ struct RawConfig {
     body_limit_bytes: Option<usize>,
     store: Option<RawStore>,
     pki: Option<RawPki>,
+    allow_file_keys: Option<bool>,
     #[serde(default)]
     lanes: Vec<RawLane>,
     #[serde(default)]
@@ -127,7 +128,7 @@ pub struct PkiPaths {
     pub csca: PathBuf,
     /// DS certificate.
     pub ds_cert: PathBuf,
-    /// DS private key, PKCS#8 PEM.
+    /// DS private key: a token folder's `pki.toml`, or (insecure) a PKCS#8 PEM file.
     pub ds_key: PathBuf,
 }
 
@@ -175,6 +176,9 @@ pub struct StationConfig {
     pub store: StoreConfig,
     /// PKI files; `None` uses the demo PKI under `DATA_DIR/pki`.
     pub pki: Option<PkiPaths>,
+    /// `allow_file_keys = true`: a configured `[pki]` may sign with a PEM key file (insecure,
+    /// development only); otherwise `station serve` refuses it and wants a token's `pki.toml`.
+    pub allow_file_keys: bool,
     /// Lanes.
     pub lanes: Vec<LaneConfig>,
     /// Known tokens (hashes).
@@ -209,6 +213,7 @@ impl StationConfig {
             settings: Settings::default(),
             store: StoreConfig::Sqlite(data_dir.join("station.db")),
             pki: None,
+            allow_file_keys: false,
             lanes: vec![lane(1), lane(2)],
             tokens: Vec::new(),
             qa: crate::qa::sampling::SamplingPlan::default(),
@@ -326,6 +331,7 @@ impl StationConfig {
         if let Some(q) = raw.qa {
             c.qa = q.resolve().map_err(|(k, p)| value(&k, p))?;
         }
+        c.allow_file_keys = raw.allow_file_keys.unwrap_or(false);
         c.pki = raw.pki.map(|p| PkiPaths {
             csca: rel(&p.csca),
             ds_cert: rel(&p.ds_cert),

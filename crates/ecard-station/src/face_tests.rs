@@ -120,10 +120,11 @@ async fn a_spool_lane_prints_the_face_with_a_seal_over_the_chips_dg2() {
     assert_eq!(texts.len(), 1);
     let seal = ecard_seal::Seal::decode(&texts[0]).unwrap();
     let today = ecard_model::dates::moscow_date(time::OffsetDateTime::now_utc());
+    let signing = pki.signing();
     let signer = seal
-        .verify(std::slice::from_ref(&pki.ds), &pki.trust, today)
+        .verify(std::slice::from_ref(&signing.ds), &pki.trust, today)
         .unwrap();
-    assert_eq!(signer, &pki.ds);
+    assert_eq!(signer, &signing.ds);
     assert_eq!(seal.payload.dn, "770000001");
     let card = dir.path().join("cards/770000001.img");
     let mut t2 = SimTransport::new(CardImage::load(&card).unwrap().into_card());

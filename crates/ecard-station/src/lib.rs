@@ -31,9 +31,11 @@ mod lane_tests;
 pub mod qa;
 pub mod server;
 mod shutdown;
+pub mod signing;
 pub mod station_id;
 pub mod status;
 pub mod stock;
 pub mod store;
 #[cfg(test)]
 mod testutil;
+pub mod tls;

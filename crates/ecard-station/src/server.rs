@@ -466,6 +466,17 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), std::io::Error> {
+    run_with_tls(station, lanes, listener, None, shutdown).await
+}
+
+/// [`run`], serving HTTPS through `tls` when given (issue 16).
+pub async fn run_with_tls(
+    station: Station,
+    lanes: Vec<Lane>,
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), std::io::Error> {
     let (notify_shutdown, _) = broadcast::channel::<()>(1);
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
     start_lanes(&station, lanes, &notify_shutdown, &done_tx).await;
@@ -473,8 +484,16 @@ pub async fn run(
 
     let app = crate::api::router(station.clone());
     let mut http_shutdown = Shutdown::new(notify_shutdown.subscribe());
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { http_shutdown.recv().await });
+    let stop = async move { http_shutdown.recv().await };
+    let server: std::pin::Pin<Box<dyn Future<Output = Result<(), std::io::Error>> + Send>> =
+        match tls {
+            None => Box::pin(
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .into_future(),
+            ),
+            Some(acceptor) => Box::pin(crate::tls::serve(listener, acceptor, app, stop)),
+        };
     let notify = notify_shutdown.clone();
     let closing = station.clone();
     tokio::spawn(async move {

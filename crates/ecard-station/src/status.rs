@@ -64,7 +64,8 @@ pub fn signed_list(
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, StatusListError> {
     let payload = StatusListPayload::new(now, revocations(store)?);
-    StatusList::sign(&payload, &pki.ds_key, &pki.ds)
+    let signing = pki.signing();
+    StatusList::sign(&payload, &signing.ds_key, &signing.ds)
         .map_err(|e| StatusListError::Sign(e.to_string()))
 }
 

@@ -7,6 +7,7 @@
 
 mod certs;
 pub mod ec;
+mod selftest;
 mod signer;
 
 pub use certs::{
@@ -15,8 +16,9 @@ pub use certs::{
     subject_key_identifier, time_of, verify_signed_by, x509_time,
 };
 pub use ec::{KeyError, public_key_from_spki, spki_explicit, spki_named};
+pub use selftest::{DS_WARNING_DAYS, SelfTest, SelfTestError, self_test};
 pub(crate) use signer::Adapter as SignerAdapter;
-pub use signer::{ECDSA_WITH_SHA256, Signer, SignerError, SoftwareSigner};
+pub use signer::{ECDSA_WITH_SHA256, INSECURE_FILE_KEY, Signer, SignerError, SoftwareSigner};
 
 /// The `cms` builder's view of a [`Signer`].
 pub(crate) fn signer_adapter(s: &dyn Signer) -> SignerAdapter<'_> {
@@ -136,18 +138,35 @@ fn random_serial(rng: &mut impl rand_core::CryptoRngCore) -> Vec<u8> {
     s
 }
 
-/// Generates a CSCA and a Document Signer (`ecard pki init`). `now` starts both validities and
-/// the signing period; keys and serial numbers come from `rng`.
+/// Generates a CSCA and a Document Signer (`ecard pki init`) with keys in memory. `now` starts
+/// both validities and the signing period; keys and serial numbers come from `rng`.
 pub fn init(
     config: &PkiConfig,
     now: time::OffsetDateTime,
     rng: &mut impl rand_core::CryptoRngCore,
 ) -> Result<GeneratedPki, PkiError> {
-    let now = now
-        .to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(now);
     let csca_key = SoftwareSigner::generate(rng);
+    let ds_key = SoftwareSigner::generate(rng);
+    let (csca, ds) = init_with(config, now, rng, &csca_key, &ds_key)?;
+    Ok(GeneratedPki {
+        csca,
+        csca_key,
+        ds,
+        ds_key,
+    })
+}
+
+/// Issues the CSCA and Document Signer certificates for keys that already exist (in a PKCS#11
+/// token, say): the CSCA self-signed by `csca_key`, the DS for `ds_key`'s public key signed by
+/// `csca_key`. Returns (CSCA, DS).
+pub fn init_with(
+    config: &PkiConfig,
+    now: time::OffsetDateTime,
+    rng: &mut impl rand_core::CryptoRngCore,
+    csca_key: &dyn Signer,
+    ds_key: &dyn Signer,
+) -> Result<(Certificate, Certificate), PkiError> {
+    let now = utc_seconds(now);
     let csca = issue_csca(
         name(
             &config.country,
@@ -155,12 +174,32 @@ pub fn init(
             None,
             &config.csca_common_name,
         )?,
-        &csca_key,
+        csca_key,
         &random_serial(rng),
         now,
         add_months(now, config.csca_years * 12),
     )?;
-    let ds_key = SoftwareSigner::generate(rng);
+    let ds = next_ds(config, &csca, csca_key, &ds_key.public_key(), now, rng)?;
+    Ok((csca, ds))
+}
+
+fn utc_seconds(now: time::OffsetDateTime) -> time::OffsetDateTime {
+    now.to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(now)
+}
+
+/// Issues a Document Signer certificate under `csca` for `ds_public_key`, its signing period
+/// starting at `now` (`ecard pki init`, and `ecard pki rotate-ds` for the next DS).
+pub fn next_ds(
+    config: &PkiConfig,
+    csca: &Certificate,
+    csca_key: &dyn Signer,
+    ds_public_key: &p256::PublicKey,
+    now: time::OffsetDateTime,
+    rng: &mut impl rand_core::CryptoRngCore,
+) -> Result<Certificate, PkiError> {
+    let now = utc_seconds(now);
     let signing_until = add_months(now, config.ds_signing_months);
     let terms = DsTerms {
         subject: name(
@@ -176,11 +215,5 @@ pub fn init(
             + time::Duration::days(i64::from(config.ds_margin_days)),
         document_types: config.document_types.clone(),
     };
-    let ds = issue_ds(&csca, &csca_key, &ds_key.public_key(), &terms)?;
-    Ok(GeneratedPki {
-        csca,
-        csca_key,
-        ds,
-        ds_key,
-    })
+    issue_ds(csca, csca_key, ds_public_key, &terms)
 }

@@ -43,7 +43,27 @@ pub trait Signer {
 
     /// Signs the SHA-256 `digest` of a message with ECDSA and returns the raw signature (r||s).
     fn sign_sha256_digest(&self, digest: &[u8; 32]) -> Result<Signature, SignerError>;
+
+    /// Signs `message` (SHA-256 computed here, on the host) and returns the DER ECDSA signature.
+    fn sign_message_der(&self, message: &[u8]) -> Result<DerSignature, SignerError> {
+        let digest: [u8; 32] = Sha256::digest(message).into();
+        Ok(self.sign_sha256_digest(&digest)?.to_der())
+    }
+
+    /// What the key is, for logs and error messages ("PKCS#11 key ... in token ...").
+    fn describe(&self) -> String {
+        "signer".into()
+    }
+
+    /// True when the private key lies in a file or in memory (development only): a station
+    /// refuses such a signer unless its configuration allows file keys.
+    fn insecure(&self) -> bool {
+        false
+    }
 }
+
+/// How a [`SoftwareSigner`] introduces itself.
+pub const INSECURE_FILE_KEY: &str = "file key (INSECURE: the private key lies in a file; for development only, use a PKCS#11 token)";
 
 /// A private key held in memory (tests, demo, and a station without an HSM).
 #[derive(Clone)]
@@ -124,6 +144,20 @@ impl Signer for SoftwareSigner {
                 reason: e.to_string(),
             })
     }
+
+    fn describe(&self) -> String {
+        INSECURE_FILE_KEY.into()
+    }
+
+    fn insecure(&self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Display for SoftwareSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(INSECURE_FILE_KEY)
+    }
 }
 
 /// Adapts a [`Signer`] to the RustCrypto traits the `cms` builder needs (it hashes, we sign the
@@ -175,6 +209,31 @@ impl signature::Signer<DerSignature> for Adapter<'_> {
 
 /// Signs `message` (SHA-256 first) with `signer` and returns the DER ECDSA signature.
 pub(crate) fn sign_der(signer: &dyn Signer, message: &[u8]) -> Result<DerSignature, SignerError> {
-    let digest: [u8; 32] = Sha256::digest(message).into();
-    Ok(signer.sign_sha256_digest(&digest)?.to_der())
+    signer.sign_message_der(message)
 }
+
+macro_rules! delegate_signer {
+    ($($ptr:ident)::+) => {
+        impl<S: Signer + ?Sized> Signer for $($ptr)::+<S> {
+            fn public_key(&self) -> p256::PublicKey {
+                (**self).public_key()
+            }
+            fn sign_sha256_digest(&self, digest: &[u8; 32]) -> Result<Signature, SignerError> {
+                (**self).sign_sha256_digest(digest)
+            }
+            fn sign_message_der(&self, message: &[u8]) -> Result<DerSignature, SignerError> {
+                (**self).sign_message_der(message)
+            }
+            fn describe(&self) -> String {
+                (**self).describe()
+            }
+            fn insecure(&self) -> bool {
+                (**self).insecure()
+            }
+        }
+    };
+}
+
+// A boxed or shared signer (a file key or a token key chosen at run time) is a signer.
+delegate_signer!(Box);
+delegate_signer!(std::sync::Arc);

@@ -40,6 +40,19 @@ pub struct Args {
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
+    /// Also time signatures by the Document Signer of this PKI folder (a token folder: through
+    /// PKCS#11, e.g. SoftHSM2) against an in-memory key.
+    #[arg(long, value_name = "DIR")]
+    pki: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct SignerBench {
+    signer: String,
+    signatures: u32,
+    per_second: f64,
+    software_per_second: f64,
+    ratio_to_software: f64,
 }
 
 /// `ecard bench <what>`: measurements other than the chip path's.
@@ -94,6 +107,30 @@ struct Results {
     personalization: Vec<PersoBench>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reader: Option<ReaderBench>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signer: Option<SignerBench>,
+}
+
+/// Signatures per second by the DS of `dir` and by an in-memory key (issue 16).
+fn signer_bench(dir: &std::path::Path, n: u32) -> anyhow::Result<SignerBench> {
+    let ds = super::pki::load_signer(dir)?;
+    let software = pki::SoftwareSigner::generate(&mut rand_core::OsRng);
+    let rate = |s: &dyn pki::Signer| -> anyhow::Result<f64> {
+        let started = Instant::now();
+        for i in 0..n {
+            s.sign_sha256_digest(&[i as u8; 32])?;
+        }
+        Ok(f64::from(n) / started.elapsed().as_secs_f64().max(1e-9))
+    };
+    let per_second = rate(&ds.key)?;
+    let software_per_second = rate(&software)?;
+    Ok(SignerBench {
+        signer: ds.key.describe(),
+        signatures: n,
+        per_second,
+        software_per_second,
+        ratio_to_software: per_second / software_per_second,
+    })
 }
 
 /// Counts the APDUs by INS on their way to the card.
@@ -131,6 +168,10 @@ fn us(d: Duration, n: u32) -> f64 {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(BenchSub::Soak(soak)) = &args.sub {
         return super::soak::run(soak);
+    }
+    if let Some(dir) = &args.pki {
+        // A folder token: run with its SOFTHSM2_CONF from the start, not after the other timings.
+        super::pki::reexec_for_token(dir)?;
     }
     let now = time::OffsetDateTime::now_utc();
     let prepared =
@@ -240,10 +281,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )?),
         None => None,
     };
+    let signer = match &args.pki {
+        Some(dir) => Some(signer_bench(dir, 500)?),
+        None => None,
+    };
     let results = Results {
         lds,
         personalization,
         reader,
+        signer,
     };
     if args.json {
         crate::output::print_json(&results)?;
@@ -346,6 +392,16 @@ fn print_text(r: &Results) {
             b.per_apdu_us,
             b.in_process_ms,
             b.ratio
+        );
+    }
+    if let Some(b) = &r.signer {
+        crate::out!(
+            "signatures: {:.0}/s by {} vs {:.0}/s by an in-memory key over {} signatures -> {:.2}x",
+            b.per_second,
+            b.signer,
+            b.software_per_second,
+            b.signatures,
+            b.ratio_to_software
         );
     }
 }

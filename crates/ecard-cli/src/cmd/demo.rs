@@ -36,7 +36,7 @@ use serde::Serialize;
 
 use super::card::{CardArgs, CardSession, WaitArgs, choose_profile, create_dir};
 use super::personalize::load_valid;
-use super::pki::{CSCA_CERT, DocumentSigner, create, load_signer};
+use super::pki::{CSCA_CERT, DocumentSigner, load_signer};
 use super::verify::{TrustArgs, check_files};
 use crate::output::WithHelp;
 
@@ -153,6 +153,8 @@ impl Submission<'_> {
 
 /// Runs `ecard demo`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    // The demo's keys live in a SoftHSM2 token under OUT/pki (issue 16).
+    super::pki::reexec_for_new_token(&args.out.join("pki"))?;
     // Everything that can be wrong with the input is found before anything is written.
     let now = time::OffsetDateTime::now_utc();
     let today = ecard_model::dates::moscow_date(now);
@@ -164,7 +166,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     prepare_out(&args.out)?;
     let pki_dir = args.out.join("pki");
     // The PKI is valid from this clock reading; the station signs each card later than that.
-    create(&pki_dir, &PkiConfig::default(), now, false)?;
+    super::pki::create_demo_token_pki(&pki_dir, &PkiConfig::default(), now)?;
     let signer = load_signer(&pki_dir)?;
 
     let station_dir = args.out.join("station");
@@ -172,7 +174,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     config.pki = Some(PkiPaths {
         csca: pki_dir.join(CSCA_CERT),
         ds_cert: pki_dir.join("ds.pem"),
-        ds_key: pki_dir.join("ds.key"),
+        ds_key: pki_dir.join(ecard_pkcs11::PKI_TOML),
     });
     config.settings.series = args.series;
     // A new store: the series starts where the demo was asked to.

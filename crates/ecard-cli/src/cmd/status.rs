@@ -118,6 +118,9 @@ fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
                     "export from the data folder of a station that has run, or give --config",
                 );
             }
+            // A station's own SoftHSM2 token: run on with its SOFTHSM2_CONF (issue 16).
+            ecard_station::chip::reexec_for_folder_token(&dir)
+                .context("cannot open the station's token")?;
             ecard_station::chip::Pki::demo(&dir)
         }
     }

@@ -52,6 +52,16 @@ pub(super) async fn metrics(
             l.name, l.spoiled
         );
     }
+    // Issue 16: how long the Document Signer may still sign (a warning from 14 days).
+    let now = time::OffsetDateTime::now_utc();
+    if let Some(days) = station.status_signer().and_then(|p| p.ds_days_left(now)) {
+        let _ = writeln!(
+            out,
+            "# HELP ecard_ds_signing_days_left Days until the Document Signer's private-key usage period ends; rotate (ecard pki rotate-ds) before 0."
+        );
+        let _ = writeln!(out, "# TYPE ecard_ds_signing_days_left gauge");
+        let _ = writeln!(out, "ecard_ds_signing_days_left {days}");
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

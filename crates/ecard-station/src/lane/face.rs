@@ -78,10 +78,11 @@ impl FacePrinter {
             .dg2
             .as_ref()
             .ok_or_else(|| fail("no EF.DG2 was read back from the card: cannot seal it".into()))?;
+        let signing = self.pki.signing();
         let seal = Seal::sign(
             &SealPayload::for_card(&holder, &job.document_number, issue, expiry, &dg2.0),
-            &self.pki.ds_key,
-            &self.pki.ds,
+            &signing.ds_key,
+            &signing.ds,
         )
         .map_err(|e| fail(format!("cannot sign the QR seal: {e}")))?;
         let q = ecard_seal::encode_qr(&seal)

@@ -1,0 +1,419 @@
+//! The e-card's keys inside a PKCS#11 token (ECARD.md section 12): [`Token`] opens a module and
+//! logs in, [`Token::generate`] makes a P-256 key pair inside the token (sensitive, never
+//! extractable, persistent, labelled), [`Token::signer`] finds one by label, and
+//! [`Pkcs11Signer`] implements the chip crate's [`Signer`]: `CKM_ECDSA` over a SHA-256 digest
+//! computed on the host (SoftHSM2 has no `CKM_ECDSA_SHA256`), the token's r||s checked against
+//! the public key before it is handed out, so nothing half-signed reaches a card.
+//!
+//! [`softhsm`] makes a SoftHSM2 token inside a folder for the demo and a fresh station, and
+//! [`PkiToml`] is the small `pki.toml` that names module, token and key labels. Every error
+//! names the module, the token and (where one is involved) the key label.
+
+mod create;
+mod folder;
+pub mod softhsm;
+mod toml_file;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use ecard_chip::pki::{Signer, SignerError};
+use p256::ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier};
+
+pub use create::{
+    CSCA_LABEL, CreateError, DS_LABEL, FOLDER_TOKEN, folder_token_conf, folder_token_pki,
+    runs_with_folder_token, token_pki, write_file,
+};
+pub use folder::{FolderError, PIN_ENV, needs_softhsm_conf, open_folder, read_pin};
+pub use toml_file::{PKI_TOML, PkiToml, PkiTomlError};
+
+/// DER of the OID prime256v1 (1.2.840.10045.3.1.7), the `CKA_EC_PARAMS` of every e-card key.
+const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+
+/// What went wrong with a token. Every variant names module and token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Pkcs11Error {
+    /// The module could not be loaded or initialised.
+    #[error(
+        "PKCS#11 module {module}: cannot load it ({reason}); is the package installed (SoftHSM2: `apt-get install softhsm2`)?"
+    )]
+    Module {
+        /// The module path.
+        module: PathBuf,
+        /// What the loader said.
+        reason: String,
+    },
+    /// No slot holds a token with that label.
+    #[error(
+        "PKCS#11 module {module}: no token labelled {token:?} (tokens present: {present:?}); plug it in or create it"
+    )]
+    NoToken {
+        /// The module path.
+        module: PathBuf,
+        /// The label asked for.
+        token: String,
+        /// The labels that are there.
+        present: Vec<String>,
+    },
+    /// Login failed: wrong PIN, PIN locked, token not initialised.
+    #[error("PKCS#11 module {module}, token {token:?}: login refused ({reason}); check the PIN")]
+    Login {
+        /// The module path.
+        module: PathBuf,
+        /// The token label.
+        token: String,
+        /// What the token said.
+        reason: String,
+    },
+    /// The token has no key with that label.
+    #[error(
+        "PKCS#11 module {module}, token {token:?}: no {what} labelled {label:?}; run `ecard pki init` for this token or fix pki.toml"
+    )]
+    NoKey {
+        /// The module path.
+        module: PathBuf,
+        /// The token label.
+        token: String,
+        /// The key label.
+        label: String,
+        /// "private key" or "public key".
+        what: &'static str,
+    },
+    /// A key with that label already exists (generation refuses to shadow it).
+    #[error(
+        "PKCS#11 module {module}, token {token:?}: a key labelled {label:?} already exists; choose another label"
+    )]
+    KeyExists {
+        /// The module path.
+        module: PathBuf,
+        /// The token label.
+        token: String,
+        /// The key label.
+        label: String,
+    },
+    /// Any other token operation failed.
+    #[error(
+        "PKCS#11 module {module}, token {token:?}, key {label:?}: {operation} failed: {reason}"
+    )]
+    Operation {
+        /// The module path.
+        module: PathBuf,
+        /// The token label.
+        token: String,
+        /// The key label ("" when none).
+        label: String,
+        /// What was attempted.
+        operation: &'static str,
+        /// What the token said.
+        reason: String,
+    },
+}
+
+struct Inner {
+    // Kept so the library stays loaded and logged in while signers live.
+    _ctx: Pkcs11,
+    module: PathBuf,
+    token: String,
+    // One logged-in session; PKCS#11 sessions are not for concurrent use, so signing takes turns.
+    session: Mutex<Session>,
+}
+
+/// A logged-in token. Cheap to clone; signers keep it alive.
+#[derive(Clone)]
+pub struct Token {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("module", &self.inner.module)
+            .field("token", &self.inner.token)
+            .finish_non_exhaustive()
+    }
+}
+
+fn find_slot(ctx: &Pkcs11, module: &Path, token: &str) -> Result<Slot, Pkcs11Error> {
+    let slots = ctx
+        .get_slots_with_token()
+        .map_err(|e| Pkcs11Error::Module {
+            module: module.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let mut present = Vec::new();
+    for slot in slots {
+        let Ok(info) = ctx.get_token_info(slot) else {
+            continue;
+        };
+        if info.label().trim_end() == token {
+            return Ok(slot);
+        }
+        if info.token_initialized() {
+            present.push(info.label().trim_end().to_string());
+        }
+    }
+    Err(Pkcs11Error::NoToken {
+        module: module.to_owned(),
+        token: token.to_string(),
+        present,
+    })
+}
+
+/// Loads `module` and initialises it (once per process).
+pub(crate) fn load(module: &Path) -> Result<Pkcs11, Pkcs11Error> {
+    let err = |reason: String| Pkcs11Error::Module {
+        module: module.to_owned(),
+        reason,
+    };
+    let ctx = Pkcs11::new(module).map_err(|e| err(e.to_string()))?;
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(ctx),
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+impl Token {
+    /// Loads `module`, finds the token labelled `token` and logs in as user with `pin`.
+    pub fn open(module: &Path, token: &str, pin: &str) -> Result<Token, Pkcs11Error> {
+        let ctx = load(module)?;
+        let slot = find_slot(&ctx, module, token)?;
+        let op = |operation: &'static str| {
+            move |e: CkError| Pkcs11Error::Operation {
+                module: module.to_owned(),
+                token: token.to_string(),
+                label: String::new(),
+                operation,
+                reason: e.to_string(),
+            }
+        };
+        let session = ctx.open_rw_session(slot).map_err(op("open session"))?;
+        match session.login(UserType::User, Some(&AuthPin::from(pin.to_string()))) {
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+            Err(e) => {
+                return Err(Pkcs11Error::Login {
+                    module: module.to_owned(),
+                    token: token.to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        Ok(Token {
+            inner: Arc::new(Inner {
+                _ctx: ctx,
+                module: module.to_owned(),
+                token: token.to_string(),
+                session: Mutex::new(session),
+            }),
+        })
+    }
+
+    /// The module path.
+    pub fn module(&self) -> &Path {
+        &self.inner.module
+    }
+
+    /// The token label.
+    pub fn label(&self) -> &str {
+        &self.inner.token
+    }
+
+    fn op(&self, label: &str, operation: &'static str) -> impl Fn(CkError) -> Pkcs11Error + '_ {
+        let label = label.to_string();
+        move |e| Pkcs11Error::Operation {
+            module: self.inner.module.clone(),
+            token: self.inner.token.clone(),
+            label: label.clone(),
+            operation,
+            reason: e.to_string(),
+        }
+    }
+
+    fn session(&self) -> std::sync::MutexGuard<'_, Session> {
+        // A panic while signing poisons nothing that matters: the session has no host-side state.
+        self.inner
+            .session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn find(
+        &self,
+        session: &Session,
+        class: ObjectClass,
+        label: &str,
+    ) -> Result<Option<ObjectHandle>, Pkcs11Error> {
+        let found = session
+            .find_objects(&[
+                Attribute::Class(class),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(self.op(label, "find key"))?;
+        Ok(found.into_iter().next())
+    }
+
+    /// Generates a P-256 key pair labelled `label` inside the token: persistent (`CKA_TOKEN`),
+    /// private, `CKA_SENSITIVE`, not `CKA_EXTRACTABLE`. Refuses a label already in use.
+    pub fn generate(&self, label: &str) -> Result<Pkcs11Signer, Pkcs11Error> {
+        {
+            let session = self.session();
+            if self
+                .find(&session, ObjectClass::PRIVATE_KEY, label)?
+                .is_some()
+            {
+                return Err(Pkcs11Error::KeyExists {
+                    module: self.inner.module.clone(),
+                    token: self.inner.token.clone(),
+                    label: label.to_string(),
+                });
+            }
+            let id = label.as_bytes().to_vec();
+            let public = [
+                Attribute::Token(true),
+                Attribute::Private(false),
+                Attribute::Verify(true),
+                Attribute::KeyType(KeyType::EC),
+                Attribute::EcParams(P256_PARAMS.to_vec()),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(id.clone()),
+            ];
+            let private = [
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                Attribute::Sign(true),
+                Attribute::KeyType(KeyType::EC),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(id),
+            ];
+            session
+                .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
+                .map_err(self.op(label, "generate key pair"))?;
+        }
+        self.signer(label)
+    }
+
+    /// The signer of the key labelled `label`.
+    pub fn signer(&self, label: &str) -> Result<Pkcs11Signer, Pkcs11Error> {
+        let session = self.session();
+        let no_key = |what| Pkcs11Error::NoKey {
+            module: self.inner.module.clone(),
+            token: self.inner.token.clone(),
+            label: label.to_string(),
+            what,
+        };
+        let key = self
+            .find(&session, ObjectClass::PRIVATE_KEY, label)?
+            .ok_or_else(|| no_key("private key"))?;
+        let public_handle = self
+            .find(&session, ObjectClass::PUBLIC_KEY, label)?
+            .ok_or_else(|| no_key("public key"))?;
+        let attrs = session
+            .get_attributes(public_handle, &[AttributeType::EcPoint])
+            .map_err(self.op(label, "read public key"))?;
+        let point = attrs
+            .into_iter()
+            .find_map(|a| match a {
+                Attribute::EcPoint(p) => Some(p),
+                _ => None,
+            })
+            .ok_or_else(|| no_key("public key"))?;
+        let public = decode_ec_point(&point).ok_or_else(|| Pkcs11Error::Operation {
+            module: self.inner.module.clone(),
+            token: self.inner.token.clone(),
+            label: label.to_string(),
+            operation: "read public key",
+            reason: format!("CKA_EC_POINT is not a P-256 point ({} bytes)", point.len()),
+        })?;
+        drop(session);
+        Ok(Pkcs11Signer {
+            token: self.clone(),
+            key,
+            label: label.to_string(),
+            public,
+        })
+    }
+}
+
+/// `CKA_EC_POINT` is a DER OCTET STRING around the uncompressed point (PKCS#11 2.40 section
+/// 2.3.3); some modules give the bare point.
+fn decode_ec_point(bytes: &[u8]) -> Option<p256::PublicKey> {
+    let raw = match bytes {
+        [0x04, 0x41, rest @ ..] if rest.len() == 0x41 => rest,
+        _ => bytes,
+    };
+    p256::PublicKey::from_sec1_bytes(raw).ok()
+}
+
+/// A key inside a token, signing through it.
+pub struct Pkcs11Signer {
+    token: Token,
+    key: ObjectHandle,
+    label: String,
+    public: p256::PublicKey,
+}
+
+impl std::fmt::Debug for Pkcs11Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pkcs11Signer")
+            .field("module", &self.token.inner.module)
+            .field("token", &self.token.inner.token)
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Display for Pkcs11Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PKCS#11 key {:?} in token {:?} ({})",
+            self.label,
+            self.token.inner.token,
+            self.token.inner.module.display()
+        )
+    }
+}
+
+impl Pkcs11Signer {
+    /// The key label.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}
+
+impl Signer for Pkcs11Signer {
+    fn public_key(&self) -> p256::PublicKey {
+        self.public
+    }
+
+    fn sign_sha256_digest(&self, digest: &[u8; 32]) -> Result<Signature, SignerError> {
+        let failed = |reason: String| SignerError::Failed {
+            signer: self.to_string(),
+            reason,
+        };
+        let raw = self
+            .token
+            .session()
+            .sign(&Mechanism::Ecdsa, self.key, digest)
+            .map_err(|e| failed(format!("signer unavailable: {e}")))?;
+        let sig = Signature::from_slice(&raw)
+            .map_err(|_| failed(format!("token returned {} bytes, not r||s", raw.len())))?;
+        VerifyingKey::from(&self.public)
+            .verify_prehash(digest, &sig)
+            .map_err(|_| failed("token's signature does not verify with its public key".into()))?;
+        Ok(sig)
+    }
+
+    fn describe(&self) -> String {
+        self.to_string()
+    }
+}

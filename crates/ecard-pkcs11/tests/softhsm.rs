@@ -1,0 +1,158 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The PKCS#11 signer on a real SoftHSM2 token (Debian's `softhsm2`): keys made in the token
+//! are sensitive and not extractable, signatures verify, and every fault names module, token
+//! and label. SoftHSM2 reads `SOFTHSM2_CONF` when it loads, so each test re-runs itself in a
+//! child process with that variable pointing at a fresh token in a temporary folder.
+
+use std::path::Path;
+
+use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+use ecard_chip::pki::Signer;
+use ecard_pkcs11::softhsm::{SOFTHSM2_MODULE, init_token};
+use ecard_pkcs11::{Pkcs11Error, Token};
+use p256::ecdsa::{VerifyingKey, signature::hazmat::PrehashVerifier};
+use sha2::{Digest, Sha256};
+
+const CHILD: &str = "ECARD_TEST_SOFTHSM_PIN";
+
+/// In the parent: makes a token, re-runs `name` with it and asserts the child passed; returns
+/// None. In the child: returns the PIN.
+fn child(name: &str) -> Option<String> {
+    if let Ok(pin) = std::env::var(CHILD) {
+        return Some(pin);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let token = init_token(dir.path(), "ecard-test").unwrap();
+    let pin = std::fs::read_to_string(&token.pin_file).unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("SOFTHSM2_CONF", &token.conf)
+        .env(CHILD, pin)
+        .status()
+        .unwrap();
+    assert!(status.success(), "child test {name} failed");
+    None
+}
+
+fn module() -> &'static Path {
+    Path::new(SOFTHSM2_MODULE)
+}
+
+#[test]
+fn generated_key_signs_and_stays_inside() {
+    let Some(pin) = child("generated_key_signs_and_stays_inside") else {
+        return;
+    };
+    let token = Token::open(module(), "ecard-test", &pin).unwrap();
+    let signer = token.generate("ecard-ds-1").unwrap();
+    let digest: [u8; 32] = Sha256::digest(b"EF.SOD content").into();
+    let sig = signer.sign_sha256_digest(&digest).unwrap();
+    VerifyingKey::from(&signer.public_key())
+        .verify_prehash(&digest, &sig)
+        .unwrap();
+    // Found again by label, with the same public key.
+    let again = token.signer("ecard-ds-1").unwrap();
+    assert_eq!(again.public_key(), signer.public_key());
+    // A second key under the same label is refused.
+    assert!(matches!(
+        token.generate("ecard-ds-1"),
+        Err(Pkcs11Error::KeyExists { .. })
+    ));
+    // The private key's attributes, read through a separate session of the same module.
+    let ctx = cryptoki::context::Pkcs11::new(module()).unwrap();
+    let _ = ctx.initialize(cryptoki::context::CInitializeArgs::new(
+        cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
+    ));
+    let slot = ctx.get_slots_with_token().unwrap()[0];
+    let session = ctx.open_ro_session(slot).unwrap();
+    session
+        .login(cryptoki::session::UserType::User, Some(&pin.into()))
+        .ok();
+    let keys = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Label(b"ecard-ds-1".to_vec()),
+        ])
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    let attrs = session
+        .get_attributes(
+            keys[0],
+            &[
+                AttributeType::Sensitive,
+                AttributeType::Extractable,
+                AttributeType::Token,
+            ],
+        )
+        .unwrap();
+    assert!(attrs.contains(&Attribute::Sensitive(true)), "{attrs:?}");
+    assert!(attrs.contains(&Attribute::Extractable(false)), "{attrs:?}");
+    assert!(attrs.contains(&Attribute::Token(true)), "{attrs:?}");
+}
+
+#[test]
+fn faults_name_module_token_and_label() {
+    let Some(pin) = child("faults_name_module_token_and_label") else {
+        return;
+    };
+    let wrong = Token::open(module(), "ecard-test", "not-the-pin").unwrap_err();
+    assert!(matches!(wrong, Pkcs11Error::Login { .. }), "{wrong}");
+    assert!(wrong.to_string().contains("ecard-test"), "{wrong}");
+    let absent = Token::open(module(), "no-such-token", &pin).unwrap_err();
+    assert!(matches!(absent, Pkcs11Error::NoToken { .. }), "{absent}");
+    assert!(absent.to_string().contains("no-such-token"), "{absent}");
+    let token = Token::open(module(), "ecard-test", &pin).unwrap();
+    let nokey = token.signer("ecard-ds-9").unwrap_err();
+    assert!(matches!(nokey, Pkcs11Error::NoKey { .. }), "{nokey}");
+    let text = nokey.to_string();
+    assert!(
+        text.contains("ecard-ds-9") && text.contains("libsofthsm2.so"),
+        "{text}"
+    );
+    let nomodule = Token::open(Path::new("/nonexistent/libpkcs11.so"), "x", "y").unwrap_err();
+    assert!(matches!(nomodule, Pkcs11Error::Module { .. }), "{nomodule}");
+}
+
+/// Benchmark, printed (no timed assertion): ECDSA P-256 signatures per second through SoftHSM2
+/// (each also checked against the public key on the host), beside the in-memory software key.
+/// `cargo test -p ecard-pkcs11 --release --test softhsm signing_rate -- --nocapture`
+#[test]
+fn signing_rate_through_softhsm2() {
+    let Some(pin) = child("signing_rate_through_softhsm2") else {
+        return;
+    };
+    let token = Token::open(module(), "ecard-test", &pin).unwrap();
+    let signer = token.generate("bench").unwrap();
+    let software = ecard_chip::pki::SoftwareSigner::generate(&mut rand_core::OsRng);
+    let n = 300u32;
+    let rate = |s: &dyn Signer| {
+        let start = std::time::Instant::now();
+        for i in 0..n {
+            let digest: [u8; 32] = Sha256::digest(i.to_be_bytes()).into();
+            s.sign_sha256_digest(&digest).unwrap();
+        }
+        f64::from(n) / start.elapsed().as_secs_f64()
+    };
+    let hsm = rate(&signer);
+    let soft = rate(&software);
+    println!(
+        "signatures per second: SoftHSM2 {hsm:.0}/s, software key {soft:.0}/s (ratio {:.2}); a 4-lane station signs ~4 EF.SOD + 4 seals per card cycle",
+        hsm / soft
+    );
+}
+
+#[test]
+fn a_folder_token_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let token = init_token(&dir.path().join("token"), "modes").unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.path().join("token")), 0o700);
+    assert_eq!(mode(&dir.path().join("token/tokens")), 0o700);
+    assert_eq!(mode(&token.pin_file), 0o600);
+    assert_eq!(mode(&token.conf), 0o600);
+    // Made once: a second token in the same folder is refused, the PIN is not overwritten.
+    let pin = std::fs::read(&token.pin_file).unwrap();
+    assert!(init_token(&dir.path().join("token"), "modes").is_err());
+    assert_eq!(std::fs::read(&token.pin_file).unwrap(), pin);
+}
