@@ -106,8 +106,27 @@ async fn status_list(
         .into_response())
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// Liveness and the store: 200 `ok` when the database answers, 503 naming the store's trouble
+/// otherwise (a PostgreSQL outage shows here while the station reconnects).
+async fn healthz(
+    axum::extract::State(station): axum::extract::State<Station>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let ping =
+        tokio::time::timeout(std::time::Duration::from_secs(5), station.db(|s| s.ping())).await;
+    match ping {
+        Ok(Ok(())) => "ok\n".into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store down: {e}\n"),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store down: no answer within 5 s\n",
+        )
+            .into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {

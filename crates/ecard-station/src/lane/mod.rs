@@ -288,9 +288,6 @@ struct Handoff {
     note: Option<String>,
 }
 
-/// How often a verified, printed card's `issued` commit is tried (about a minute with backoff).
-const ISSUE_COMMIT_TRIES: u32 = 16;
-
 /// The audit note of a card read back and verified again after a restart.
 pub const RECHECKED: &str = "read back and verified again after a restart";
 
@@ -484,6 +481,18 @@ fn build_encode_job(
     })
 }
 
+/// Whether a store error may pass by itself (an outage, a restart), so the lane retries.
+fn transient(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Database { .. } | StoreError::Unreachable { .. } | StoreError::Poisoned
+    )
+}
+
+/// Records a lane's step, retrying while the store is unreachable (with backoff, about a minute
+/// and a half): a card in the lane's hands is not abandoned because the database restarted. A
+/// commit whose answer was lost may have been applied: a retry that finds the job already in
+/// the target state takes that as done.
 async fn step(
     station: &Station,
     id: i64,
@@ -491,15 +500,39 @@ async fn step(
     actor: &Actor,
     info: StepInfo,
 ) -> Result<Job, StoreError> {
-    let (actor, now) = (actor.clone(), station.now_ms());
-    let r = station
-        .db(move |s| s.step(id, to, &actor, &info, now))
-        .await;
-    if r.is_ok() {
-        station.note_transition(to);
+    let mut wait = Duration::from_millis(100);
+    let mut failed_once = false;
+    for attempt in 1..=STORE_TRIES {
+        let (a, i, now) = (actor.clone(), info.clone(), station.now_ms());
+        let r = station.db(move |s| s.step(id, to, &a, &i, now)).await;
+        match r {
+            Ok(job) => {
+                station.note_transition(to);
+                return Ok(job);
+            }
+            Err(StoreError::WrongState { got, .. }) if failed_once && got == to => {
+                if let Ok(Some(job)) = station.db(move |s| s.get(id)).await {
+                    station.note_transition(to);
+                    return Ok(job);
+                }
+            }
+            Err(e) if transient(&e) && attempt < STORE_TRIES => {
+                failed_once = true;
+                tracing::warn!(job = id, attempt, state = %to, "store unreachable: {e}; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
     }
-    r
+    Err(StoreError::Database {
+        store: station.store().kind(),
+        reason: format!("job {id}: the store stayed unreachable"),
+    })
 }
+
+/// How often a lane's step is tried while the store is unreachable.
+const STORE_TRIES: u32 = 24;
 
 async fn spoil(
     station: &Station,
@@ -519,10 +552,27 @@ async fn spoil(
         s.spoiled += 1;
         s.last_error = Some(reason.clone());
     });
-    match station
-        .db(move |s| s.spoil(id, &actor, &reason, count, max, now))
-        .await
-    {
+    let mut wait = Duration::from_millis(100);
+    let mut result = Err(StoreError::Poisoned);
+    for attempt in 1..=STORE_TRIES {
+        let (a, r) = (actor.clone(), reason.clone());
+        result = station
+            .db(move |s| s.spoil(id, &a, &r, count, max, now))
+            .await;
+        match &result {
+            Err(e) if transient(e) && attempt < STORE_TRIES => {
+                tracing::warn!(
+                    job = id,
+                    attempt,
+                    "store unreachable while spoiling: {e}; retrying"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            _ => break,
+        }
+    }
+    match result {
         Ok(job) => {
             station.note_transition(JobState::Spoiled);
             if job.state == JobState::Failed {
@@ -698,29 +748,15 @@ async fn printer_stage(
                 let (station, actor, status, name) =
                     (station.clone(), actor.clone(), status.clone(), name.clone());
                 pending = Some(tokio::spawn(async move {
-                    // The card is printed and verified: its `issued` commit is retried while the
-                    // store fails (an outage, a restart), with backoff, before giving up to the
-                    // restart's recovery (which re-reads the card or asks an operator).
-                    let mut wait = Duration::from_millis(100);
-                    for attempt in 1..=ISSUE_COMMIT_TRIES {
-                        match step(&station, id, JobState::Issued, &actor, info.clone()).await {
-                            Ok(_) => {
-                                tracing::info!(job = id, number = %number, lane = %name, "card issued");
-                                set_status(&status, |s| s.issued += 1);
-                                return;
-                            }
-                            Err(StoreError::Database { .. } | StoreError::Poisoned)
-                                if attempt < ISSUE_COMMIT_TRIES =>
-                            {
-                                tracing::warn!(job = id, attempt, "issued commit failed; retrying");
-                                tokio::time::sleep(wait).await;
-                                wait = (wait * 2).min(Duration::from_secs(5));
-                            }
-                            Err(e) => {
-                                tracing::error!(job = id, "cannot record the issued card: {e}");
-                                return;
-                            }
+                    // The card is printed and verified: `step` retries its `issued` commit while
+                    // the store is unreachable; a restart's recovery re-reads the card or asks an
+                    // operator if it never lands.
+                    match step(&station, id, JobState::Issued, &actor, info).await {
+                        Ok(_) => {
+                            tracing::info!(job = id, number = %number, lane = %name, "card issued");
+                            set_status(&status, |s| s.issued += 1);
                         }
+                        Err(e) => tracing::error!(job = id, "cannot record the issued card: {e}"),
                     }
                 }));
             }

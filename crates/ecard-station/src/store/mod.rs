@@ -94,6 +94,15 @@ pub enum StoreError {
         /// What and where.
         what: String,
     },
+    /// The database cannot be reached (the connection dropped, the server is restarting); the
+    /// store reconnects by itself, with backoff. A retry may succeed.
+    #[error("{store} unreachable: {reason}")]
+    Unreachable {
+        /// `postgresql`.
+        store: &'static str,
+        /// What the driver said.
+        reason: String,
+    },
     /// A thread panicked while holding the connection.
     #[error("store connection poisoned by a panic in another thread")]
     Poisoned,
@@ -301,11 +310,13 @@ impl Store {
         // Several stations may start at once: serialize schema creation on an advisory lock
         // (the migrations then serialize on a transaction-scoped one).
         let ddl = format!(
-            "SELECT pg_advisory_lock(4711); CREATE SCHEMA IF NOT EXISTS {schema}; SELECT pg_advisory_unlock(4711); SET search_path TO {schema};"
+            "SELECT pg_advisory_lock(4711); CREATE SCHEMA IF NOT EXISTS {schema}; SELECT pg_advisory_unlock(4711);"
         );
         client.batch_execute(&ddl).map_err(backend::pg_err)?;
         let store = Store {
-            db: Backend::Postgres(Mutex::new(backend::PgClient::new(client))),
+            db: Backend::Postgres(Box::new(Mutex::new(backend::PgClient::new(
+                client, url, schema,
+            )?))),
             kind: "postgresql",
         };
         store.migrate()?;

@@ -16,3 +16,10 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Whether the database answers (`/healthz`): one trivial query.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.db.with_tx(|tx| tx.rows("SELECT 1", &[]).map(|_| ()))
+    }
+}
