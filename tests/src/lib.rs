@@ -458,3 +458,40 @@ pub fn profile_atr(name: &str) -> String {
         .collect::<String>()
         .to_uppercase()
 }
+
+/// A fresh PostgreSQL schema `ecard_test_<random>` at `ECARD_TEST_PG_URL` (default the machine's
+/// server, database `test`) for one test, dropped with this value.
+pub struct PgSchema {
+    /// Connection URL.
+    pub url: String,
+    /// The schema's name.
+    pub schema: String,
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let _ = ecard_station::store::Store::drop_pg_schema(&self.url, &self.schema);
+    }
+}
+
+/// A [`PgSchema`] made by opening a store in it; `None` (after printing "skipped: ...") when
+/// PostgreSQL is unreachable, unless `ECARD_PG_TESTS=1` demands it (then the test fails).
+///
+/// # Panics
+/// When PostgreSQL is unreachable and `ECARD_PG_TESTS=1`.
+pub fn pg_schema() -> Option<PgSchema> {
+    let url = std::env::var("ECARD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let schema = format!("ecard_test_{:016x}", rand::random::<u64>());
+    match ecard_station::store::Store::open_postgres(&url, &schema) {
+        Ok(_) => Some(PgSchema { url, schema }),
+        Err(e) => {
+            assert!(
+                std::env::var("ECARD_PG_TESTS").as_deref() != Ok("1"),
+                "PostgreSQL at {url} is required (ECARD_PG_TESTS=1): {e}"
+            );
+            println!("skipped: PostgreSQL at {url} unreachable: {e}");
+            None
+        }
+    }
+}

@@ -49,23 +49,10 @@ fn refused_start(dir: &Path) -> (Option<i32>, String, Duration) {
 
 #[test]
 fn a_second_daemon_with_the_same_station_id_is_refused() {
-    let url = std::env::var("ECARD_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let schema = format!("ecard_test_{:016x}", rand::random::<u64>());
-    if let Err(e) = Store::open_postgres(&url, &schema) {
-        if std::env::var("ECARD_PG_TESTS").as_deref() == Ok("1") {
-            panic!("PostgreSQL at {url} is required (ECARD_PG_TESTS=1): {e}");
-        }
-        println!("skipped: PostgreSQL at {url} unreachable: {e}");
+    let Some(pg) = ecard_system_tests::pg_schema() else {
         return;
-    }
-    struct Cleanup(String, String);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = Store::drop_pg_schema(&self.0, &self.1);
-        }
-    }
-    let _cleanup = Cleanup(url.clone(), schema.clone());
+    };
+    let (url, schema) = (pg.url.clone(), pg.schema.clone());
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     for d in [&a, &b] {

@@ -106,23 +106,10 @@ fn kill_dash_nine_mid_batch_loses_nothing_and_never_issues_twice_sqlite() {
 
 #[test]
 fn kill_dash_nine_mid_batch_loses_nothing_and_never_issues_twice_postgres() {
-    let url = std::env::var("ECARD_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let schema = format!("ecard_test_{:016x}", rand::random::<u64>());
-    if let Err(e) = Store::open_postgres(&url, &schema) {
-        if std::env::var("ECARD_PG_TESTS").as_deref() == Ok("1") {
-            panic!("PostgreSQL at {url} is required (ECARD_PG_TESTS=1): {e}");
-        }
-        println!("skipped: PostgreSQL at {url} unreachable: {e}");
+    let Some(pg) = ecard_system_tests::pg_schema() else {
         return;
-    }
-    struct Drop_(String, String);
-    impl Drop for Drop_ {
-        fn drop(&mut self) {
-            let _ = Store::drop_pg_schema(&self.0, &self.1);
-        }
-    }
-    let _cleanup = Drop_(url.clone(), schema.clone());
+    };
+    let (url, schema) = (pg.url.clone(), pg.schema.clone());
     let dir = tempfile::tempdir().unwrap();
     let config =
         format!("{CONFIG}\n[store]\npostgres = \"{url}\"\npostgres_schema = \"{schema}\"\n");

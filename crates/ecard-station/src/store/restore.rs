@@ -6,7 +6,7 @@
 //! entry per series says which and why. ECARD.md section 3: a number is issued at most once, ever.
 
 use super::backend::{Tx, Val};
-use super::rows::{lock_head, rfc3339_ms};
+use super::rows::{insert_audit, lock_head, rfc3339_ms};
 use super::{Store, StoreError};
 use crate::audit::AuditEntry;
 
@@ -183,7 +183,7 @@ fn append_station_entry(
     actor: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
-    let mut entry = AuditEntry {
+    let entry = AuditEntry {
         seq: head.0 + 1,
         at: rfc3339_ms(now_ms),
         actor: actor.to_string(),
@@ -197,23 +197,5 @@ fn append_station_entry(
         prev_hash: head.1.clone(),
         hash: String::new(),
     };
-    entry.hash = entry.compute_hash();
-    tx.exec(
-        "INSERT INTO audit (seq, at, actor, job_id, from_state, to_state, lane, document_number, ds_cert, detail, prev_hash, hash) VALUES (?1, ?2, ?3, 0, NULL, ?4, NULL, NULL, NULL, ?5, ?6, ?7)",
-        &[
-            entry.seq.into(),
-            entry.at.clone().into(),
-            entry.actor.clone().into(),
-            entry.to_state.clone().into(),
-            entry.detail.clone().into(),
-            entry.prev_hash.clone().into(),
-            entry.hash.clone().into(),
-        ],
-    )?;
-    tx.exec(
-        "UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1",
-        &[entry.seq.into(), entry.hash.clone().into()],
-    )?;
-    *head = (entry.seq, entry.hash);
-    Ok(())
+    insert_audit(tx, head, entry)
 }

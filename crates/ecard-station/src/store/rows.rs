@@ -96,7 +96,7 @@ pub(super) fn append_audit(
     now_ms: i64,
     e: Entry<'_>,
 ) -> Result<(), StoreError> {
-    let mut entry = AuditEntry {
+    let entry = AuditEntry {
         seq: head.0 + 1,
         at: rfc3339_ms(now_ms),
         actor: e.actor.name.clone(),
@@ -110,6 +110,16 @@ pub(super) fn append_audit(
         prev_hash: head.1.clone(),
         hash: String::new(),
     };
+    insert_audit(tx, head, entry)
+}
+
+/// Hashes `entry` onto the chain, inserts it and moves the head (the caller holds the head's
+/// lock). Job transitions and station events (a numbering reservation) both come through here.
+pub(super) fn insert_audit(
+    tx: &mut dyn Tx,
+    head: &mut (i64, String),
+    mut entry: AuditEntry,
+) -> Result<(), StoreError> {
     entry.hash = entry.compute_hash();
     tx.exec(
         "INSERT INTO audit (seq, at, actor, job_id, from_state, to_state, lane, document_number, ds_cert, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",

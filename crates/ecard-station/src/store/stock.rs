@@ -375,8 +375,11 @@ impl Store {
     }
 }
 
-/// The ledger's tables (schema migration 2), the same in both dialects but for the events' key.
-pub(super) const SQLITE: &str = "
+/// The ledger's tables after `stock_events`' key column, the same in both dialects.
+macro_rules! stock_tables {
+    ($seq:literal) => {
+        concat!(
+            "
 CREATE TABLE IF NOT EXISTS stock_imports (
     sha256 TEXT PRIMARY KEY,
     file TEXT NOT NULL,
@@ -399,7 +402,9 @@ CREATE TABLE IF NOT EXISTS stock_blanks (
 );
 CREATE INDEX IF NOT EXISTS stock_by_batch ON stock_blanks (batch, state);
 CREATE TABLE IF NOT EXISTS stock_events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq ",
+            $seq,
+            ",
     serial TEXT NOT NULL,
     event TEXT NOT NULL,
     at_ms BIGINT NOT NULL,
@@ -411,42 +416,13 @@ CREATE TABLE IF NOT EXISTS stock_events (
 CREATE INDEX IF NOT EXISTS stock_events_by_serial ON stock_events (serial, seq);
 CREATE TABLE IF NOT EXISTS stock_counts (id BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, actor TEXT NOT NULL, found BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS stock_count_found (count_id BIGINT NOT NULL, serial TEXT NOT NULL, PRIMARY KEY (count_id, serial));
-";
+"
+        )
+    };
+}
+
+/// The ledger's tables (schema migration 2) for SQLite.
+pub(super) const SQLITE: &str = stock_tables!("INTEGER PRIMARY KEY AUTOINCREMENT");
 
 /// PostgreSQL: the events' sequence number is an identity column.
-pub(super) const POSTGRES: &str = "
-CREATE TABLE IF NOT EXISTS stock_imports (
-    sha256 TEXT PRIMARY KEY,
-    file TEXT NOT NULL,
-    lines BIGINT NOT NULL,
-    at_ms BIGINT NOT NULL,
-    actor TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS stock_blanks (
-    serial TEXT PRIMARY KEY,
-    batch TEXT NOT NULL,
-    key_version BIGINT NOT NULL,
-    received_ms BIGINT NOT NULL,
-    state TEXT NOT NULL,
-    reason TEXT,
-    job_id BIGINT,
-    document_number TEXT,
-    station TEXT,
-    lane TEXT,
-    updated_ms BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS stock_by_batch ON stock_blanks (batch, state);
-CREATE TABLE IF NOT EXISTS stock_events (
-    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    serial TEXT NOT NULL,
-    event TEXT NOT NULL,
-    at_ms BIGINT NOT NULL,
-    station TEXT,
-    lane TEXT,
-    job_id BIGINT,
-    detail TEXT
-);
-CREATE INDEX IF NOT EXISTS stock_events_by_serial ON stock_events (serial, seq);
-CREATE TABLE IF NOT EXISTS stock_counts (id BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, actor TEXT NOT NULL, found BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS stock_count_found (count_id BIGINT NOT NULL, serial TEXT NOT NULL, PRIMARY KEY (count_id, serial));
-";
+pub(super) const POSTGRES: &str = stock_tables!("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY");
