@@ -155,6 +155,24 @@ fn https_round_trip_with_a_test_ca() {
             &format!("{base}/metrics"),
         ],
     );
+    // The console's sign-in over HTTPS: its cookie is Secure.
+    let session = curl(
+        d,
+        &[
+            "--cacert",
+            "ca.pem",
+            "-s",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-X",
+            "POST",
+            "-H",
+            &auth,
+            &format!("{base}/console/session"),
+        ],
+    );
     let untrusted = curl(d, &["-o", "/dev/null", &url]);
     let plain = curl(d, &["-o", "/dev/null", &url.replace("https://", "http://")]);
     let _ = child.kill();
@@ -166,6 +184,15 @@ fn https_round_trip_with_a_test_ca() {
     assert!(
         !plain.status.success(),
         "plain HTTP answered on the TLS port"
+    );
+    let headers = String::from_utf8_lossy(&session.stdout).to_lowercase();
+    let cookie = headers
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .unwrap_or_default();
+    assert!(
+        cookie.contains("httponly") && cookie.contains("; secure"),
+        "{headers}"
     );
     // The DS signing period (three months from now) as a gauge.
     let metrics = String::from_utf8_lossy(&metrics.stdout).into_owned();

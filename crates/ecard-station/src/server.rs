@@ -81,6 +81,8 @@ struct Inner {
     // Bumped at every job transition this process makes: the console's event streams wake on
     // it instead of polling.
     changes: tokio::sync::watch::Sender<u64>,
+    // Whether the API is served over HTTPS (cookies are then `Secure`).
+    serving_tls: std::sync::atomic::AtomicBool,
     // The status list as last signed: served until it changes.
     status_cache: crate::status::StatusCache,
     // The DG2 JPEG quality of the last record taken (0: none yet): where the next record's
@@ -201,6 +203,7 @@ impl Station {
                 status_signer: std::sync::OnceLock::new(),
                 status_cache: crate::status::StatusCache::default(),
                 changes: tokio::sync::watch::Sender::new(0),
+                serving_tls: std::sync::atomic::AtomicBool::new(false),
                 face_quality: std::sync::atomic::AtomicU8::new(0),
             }),
         }
@@ -280,6 +283,13 @@ impl Station {
             *t.entry(to).or_insert(0) += 1;
         }
         self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Whether the API is served over HTTPS.
+    pub fn serving_tls(&self) -> bool {
+        self.inner
+            .serving_tls
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Wakes when this process changes a job (the console's event streams listen to it).
@@ -482,6 +492,10 @@ pub async fn run_with_tls(
     start_lanes(&station, lanes, &notify_shutdown, &done_tx).await;
     drop(done_tx);
 
+    station
+        .inner
+        .serving_tls
+        .store(tls.is_some(), std::sync::atomic::Ordering::Relaxed);
     let app = crate::api::router(station.clone());
     let mut http_shutdown = Shutdown::new(notify_shutdown.subscribe());
     let stop = async move { http_shutdown.recv().await };

@@ -102,8 +102,13 @@ async fn sign_in(
         .unwrap_or_default()
         .trim();
     let cookie = format!(
-        "{}={token}; HttpOnly; SameSite=Strict; Path=/api/v1/events",
-        crate::api::events_cookie_name()
+        "{}={token}; HttpOnly; SameSite=Strict; Path=/api/v1/events{}",
+        crate::api::events_cookie_name(),
+        if station.serving_tls() {
+            "; Secure"
+        } else {
+            ""
+        }
     );
     let mut r = Json(Session {
         name: entry.name,
