@@ -39,9 +39,152 @@ pub fn remove_interrupted_writes(data_dir: &Path) -> Vec<std::path::PathBuf> {
     removed
 }
 
+/// Moves every card found in a lane slot (`DATA_DIR/lanes/<lane>/job-<id>.img`) that no live job
+/// of this station's lane owns to `DATA_DIR/to-destroy/`, and records it for the operator (store
+/// and audit log). A station killed while printing leaves such a card; another station took the
+/// job over (and its number may have been voided), so the card must not reach anyone. Cards of
+/// jobs still on this station's lane stay: that lane's recovery re-reads them.
+pub fn sweep_orphan_cards(
+    store: &crate::store::Store,
+    data_dir: &Path,
+    station: &str,
+    now_ms: i64,
+) -> Result<Vec<crate::store::orphans::CardToDestroy>, String> {
+    let mut found = Vec::new();
+    let Ok(lanes) = std::fs::read_dir(data_dir.join("lanes")) else {
+        return Ok(found);
+    };
+    for lane_dir in lanes.filter_map(Result::ok) {
+        let lane = lane_dir.file_name().to_string_lossy().into_owned();
+        let Ok(cards) = std::fs::read_dir(lane_dir.path()) else {
+            continue;
+        };
+        for card in cards.filter_map(Result::ok) {
+            let name = card.file_name().to_string_lossy().into_owned();
+            let Some(id) = name
+                .strip_prefix("job-")
+                .and_then(|r| r.strip_suffix(".img"))
+                .and_then(|n| n.parse::<i64>().ok())
+            else {
+                continue;
+            };
+            let job = store.get(id).map_err(|e| e.to_string())?;
+            let owned = job.as_ref().is_some_and(|j| {
+                j.state.on_lane()
+                    && j.station.as_deref() == Some(station)
+                    && j.lane.as_deref() == Some(lane.as_str())
+            });
+            if owned {
+                continue;
+            }
+            let number = store
+                .number_on_lane(id, station, &lane)
+                .map_err(|e| e.to_string())?;
+            let dir = data_dir.join("to-destroy");
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                b.mode(0o700);
+            }
+            b.create(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            let target = dir.join(format!(
+                "job-{id}-{}.img",
+                number.as_deref().unwrap_or("unnumbered")
+            ));
+            std::fs::rename(card.path(), &target).map_err(|e| {
+                format!(
+                    "cannot move {} to {}: {e}",
+                    card.path().display(),
+                    target.display()
+                )
+            })?;
+            let record = crate::store::orphans::CardToDestroy {
+                path: target.display().to_string(),
+                job_id: id,
+                document_number: number,
+                station: station.to_string(),
+                lane: lane.clone(),
+                found: String::new(),
+            };
+            store
+                .record_card_to_destroy(&record, now_ms)
+                .map_err(|e| e.to_string())?;
+            tracing::warn!(job = id, lane = %lane, "card left in a lane slot: moved to to-destroy");
+            found.push(record);
+        }
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::JobState;
+    use crate::store::{Actor, NewJob, StepInfo};
+
+    /// Issue 13 item 14: a card left in a dead lane's slot whose job another station took over
+    /// is moved out and recorded with its number; a card of a job still on the lane stays.
+    #[test]
+    fn cards_no_live_job_owns_are_moved_to_destroy() {
+        let t = crate::testutil::sqlite();
+        let s = &t.store;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let intake = Actor::named("intake");
+        let mut ids = Vec::new();
+        for app in ["MMC-ORPHAN-1", "MMC-ORPHAN-2"] {
+            let (j, _) = s
+                .submit(
+                    &NewJob {
+                        application_id: app.into(),
+                        record_json: crate::testutil::record_json(app),
+                        chip_images_json: crate::testutil::chip_images_json(),
+                        late_notification: false,
+                        replaces: None,
+                    },
+                    &intake,
+                    1,
+                )
+                .unwrap();
+            s.step(j.id, JobState::Validated, &intake, &StepInfo::default(), 2)
+                .unwrap();
+            let j = s.claim("me", "lane-1", 77, 3, 4).unwrap().unwrap();
+            ids.push((j.id, j.document_number.unwrap()));
+        }
+        // The first job was taken over by another station after "me" died.
+        s.take_over(ids[0].0, "other", "lane-9", 10).unwrap();
+        std::fs::create_dir_all(d.join("lanes/lane-1")).unwrap();
+        for (id, _) in &ids {
+            std::fs::write(d.join(format!("lanes/lane-1/job-{id}.img")), b"card").unwrap();
+        }
+        let found = sweep_orphan_cards(s, d, "me", 20).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].job_id, ids[0].0);
+        assert_eq!(found[0].document_number.as_deref(), Some(ids[0].1.as_str()));
+        assert!(
+            !d.join(format!("lanes/lane-1/job-{}.img", ids[0].0))
+                .exists()
+        );
+        assert!(
+            d.join(format!("to-destroy/job-{}-{}.img", ids[0].0, ids[0].1))
+                .exists()
+        );
+        assert!(
+            d.join(format!("lanes/lane-1/job-{}.img", ids[1].0))
+                .exists()
+        );
+        let listed = s.cards_to_destroy().unwrap();
+        assert_eq!(listed.len(), 1);
+        let (entries, head, jobs) = s.audit_snapshot().unwrap();
+        crate::audit::verify_chain(&entries, (head.0, &head.1)).unwrap();
+        crate::audit::verify_jobs(&entries, &jobs).unwrap();
+        assert!(entries.iter().any(|e| e.to_state == "card_to_destroy"));
+        // Nothing left to sweep.
+        assert!(sweep_orphan_cards(s, d, "me", 30).unwrap().is_empty());
+    }
 
     #[test]
     fn temporary_card_images_are_removed_and_nothing_else() {

@@ -458,6 +458,24 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         lease,
     )
     .map_err(|e| CliError::Unsupported(e.to_string()))?;
+    // Cards a dead run left in lane slots, whose jobs no lane of this station owns any more.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    match crate::cleanup::sweep_orphan_cards(
+        station.store(),
+        &config.data_dir,
+        &station.settings().station_id,
+        now_ms,
+    ) {
+        Ok(cards) if !cards.is_empty() => println!(
+            "{} card(s) left in lane slots belong to no live job; moved to {}: destroy them (GET /api/v1/cards/to-destroy lists them)",
+            cards.len(),
+            config.data_dir.join("to-destroy").display()
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!("cannot sweep the lane slots: {e}"),
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

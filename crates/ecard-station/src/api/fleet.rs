@@ -39,3 +39,13 @@ pub(super) async fn fleet(
         stopped,
     }))
 }
+
+/// `GET /cards/to-destroy`: cards found in lane slots at start that no live job owned, moved to
+/// `DATA_DIR/to-destroy/` for the operator to destroy.
+pub(super) async fn to_destroy(
+    State(station): State<Station>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<crate::store::orphans::CardToDestroy>>, ApiError> {
+    authorize(&station, &headers, &[Role::Operator, Role::Qa])?;
+    Ok(Json(station.db(|s| s.cards_to_destroy()).await?))
+}

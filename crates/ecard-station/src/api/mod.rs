@@ -46,6 +46,7 @@ pub fn router(station: Station) -> Router {
         .route("/jobs/{id}/confirm", post(jobs::confirm))
         .route("/lanes", get(lanes::list))
         .route("/fleet", get(fleet::fleet))
+        .route("/cards/to-destroy", get(fleet::to_destroy))
         .route("/jobs/{id}/qa", post(qa::job_result))
         .route("/qa/results", post(qa::bare_result))
         .route("/qa/cards/{number}", get(qa::card))

@@ -117,6 +117,15 @@ pub(crate) const ROUTES: &[Route] = &[
         ok: ("200", JSON, "Object"),
     },
     Route {
+        method: "GET",
+        path: "/api/v1/cards/to-destroy",
+        roles: "operator, qa",
+        summary: "Cards found in lane slots at start that no live job owned, moved aside to be destroyed",
+        query: &[],
+        body: None,
+        ok: ("200", JSON, "Object"),
+    },
+    Route {
         method: "POST",
         path: "/api/v1/jobs/{id}/qa",
         roles: "qa",

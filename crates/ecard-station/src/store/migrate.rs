@@ -65,6 +65,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: super::holders::DDL,
         data: Some(super::holders::backfill),
     },
+    Migration {
+        version: 5,
+        name: "cards to destroy: cards left in lane slots that no live job owns",
+        sqlite: super::orphans::DDL,
+        postgres: super::orphans::DDL,
+        data: None,
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -14,6 +14,7 @@ mod holders;
 pub mod migrate;
 #[cfg(test)]
 mod migrate_tests;
+pub mod orphans;
 mod qa;
 mod read;
 pub mod restore;
