@@ -357,8 +357,9 @@ async fn heartbeat(station: Station, lane: String) {
     loop {
         tick.tick().await;
         let (st, ln) = (station.settings().station_id.clone(), lane.clone());
-        let until = station.now_ms() + lease.as_millis() as i64;
-        if let Err(e) = station.db(move |s| s.heartbeat(&st, &ln, until)).await {
+        let now = station.now_ms();
+        let until = now + lease.as_millis() as i64;
+        if let Err(e) = station.db(move |s| s.heartbeat(&st, &ln, now, until)).await {
             tracing::warn!(lane = %lane, "heartbeat failed: {e}");
         }
     }

@@ -36,6 +36,7 @@ impl Store {
     /// its job counts.
     pub fn fleet(&self, now_ms: i64) -> Result<Vec<FleetStation>, StoreError> {
         self.db.with_tx(|tx| {
+            let now_ms = super::rows::lease_now(tx, now_ms)?;
             let lanes = tx.rows(
                 "SELECT station, lane, lease_until_ms FROM lanes ORDER BY station, lane",
                 &[],

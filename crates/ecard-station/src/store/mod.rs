@@ -669,16 +669,24 @@ impl Store {
         })
     }
 
-    /// Renews a lane's lease (its heartbeat).
-    pub fn heartbeat(&self, station: &str, lane: &str, until_ms: i64) -> Result<(), StoreError> {
+    /// Renews a lane's lease (its heartbeat) until `until_ms`, `now_ms` being the station's
+    /// present (on PostgreSQL only the difference counts: leases run on the database's clock).
+    pub fn heartbeat(
+        &self,
+        station: &str,
+        lane: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<(), StoreError> {
         self.db
-            .with_tx(|tx| upsert_lease(tx, station, lane, until_ms))
+            .with_tx(|tx| upsert_lease(tx, station, lane, now_ms, until_ms))
     }
 
     /// Jobs left on lanes that nobody works: this station's own (after a restart), and other
     /// stations' whose lane lease ran out before `now_ms`.
     pub fn orphaned(&self, station: &str, now_ms: i64) -> Result<Vec<Job>, StoreError> {
         self.db.with_tx(|tx| {
+            let now_ms = rows::lease_now(tx, now_ms)?;
             let rows = tx.rows(
                 &format!(
                     "SELECT {} FROM jobs j WHERE j.state IN ('numbered', 'encoding', 'verifying', 'printing') AND (j.station = ?1 OR NOT EXISTS (SELECT 1 FROM lanes l WHERE l.station = j.station AND l.lane = j.lane AND l.lease_until_ms >= ?2)) ORDER BY j.id",
@@ -700,6 +708,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Job, StoreError> {
         self.db.with_tx(|tx| {
+            let now_ms = rows::lease_now(tx, now_ms)?;
             let mut job = load_job(tx, id, true)?;
             let holder = (
                 job.station.clone().unwrap_or_default(),
@@ -742,7 +751,7 @@ fn claim_in(
     lease_until_ms: i64,
 ) -> Result<Option<Job>, StoreError> {
     let actor = Actor::lane(station, lane);
-    upsert_lease(tx, station, lane, lease_until_ms)?;
+    upsert_lease(tx, station, lane, now_ms, lease_until_ms)?;
     // SKIP LOCKED: a row another station's transaction holds is not waited for.
     let lock = if tx.is_postgres() {
         " FOR UPDATE SKIP LOCKED"

@@ -246,15 +246,46 @@ pub(super) fn void_number(tx: &mut dyn Tx, number: &str, now_ms: i64) -> Result<
     Ok(())
 }
 
+/// PostgreSQL's clock in ms since the Unix epoch: the one clock every station sharing the
+/// database agrees on, so leases hold whatever a station's own clock says.
+pub(super) const PG_NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+
+/// Sets a lane's lease to run until `until_ms` (on the station's clock, whose present is
+/// `now_ms`). On PostgreSQL the lease is kept on the database's clock: its length is added to
+/// the database's now, so a station whose clock is off cannot extend (or cut) leases.
 pub(super) fn upsert_lease(
     tx: &mut dyn Tx,
     station: &str,
     lane: &str,
+    now_ms: i64,
     until_ms: i64,
 ) -> Result<(), StoreError> {
-    tx.exec(
-        "INSERT INTO lanes (station, lane, lease_until_ms) VALUES (?1, ?2, ?3) ON CONFLICT (station, lane) DO UPDATE SET lease_until_ms = excluded.lease_until_ms",
-        &[station.into(), lane.into(), until_ms.into()],
-    )?;
+    if tx.is_postgres() {
+        tx.exec(
+            &format!(
+                "INSERT INTO lanes (station, lane, lease_until_ms) VALUES (?1, ?2, {PG_NOW_MS} + ?3) ON CONFLICT (station, lane) DO UPDATE SET lease_until_ms = excluded.lease_until_ms"
+            ),
+            &[station.into(), lane.into(), (until_ms - now_ms).into()],
+        )?;
+    } else {
+        tx.exec(
+            "INSERT INTO lanes (station, lane, lease_until_ms) VALUES (?1, ?2, ?3) ON CONFLICT (station, lane) DO UPDATE SET lease_until_ms = excluded.lease_until_ms",
+            &[station.into(), lane.into(), until_ms.into()],
+        )?;
+    }
     Ok(())
+}
+
+/// "Now" for comparing leases: the database's clock on PostgreSQL, the station's `now_ms` on
+/// SQLite (one station, one writer).
+pub(super) fn lease_now(tx: &mut dyn Tx, now_ms: i64) -> Result<i64, StoreError> {
+    if !tx.is_postgres() {
+        return Ok(now_ms);
+    }
+    Ok(tx
+        .rows(&format!("SELECT {PG_NOW_MS}"), &[])?
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Val::int)
+        .unwrap_or(now_ms))
 }

@@ -334,7 +334,9 @@ fn concurrent_replacements_one_wins_postgres() {
 /// A dead station's lease runs out; another station takes its job over and spoils the card.
 fn lease_takeover(s: &Store, peer: &Store) {
     validated(s, "MMC-3", 1);
-    let j = s.claim("dead", "l1", 77, 1_000, 31_000).unwrap().unwrap();
+    // On PostgreSQL leases run on the database's clock: the 300 ms lease below really runs out
+    // (the test sleeps past it); SQLite takes the station's `now_ms` as given.
+    let j = s.claim("dead", "l1", 77, 1_000, 1_300).unwrap().unwrap();
     s.step(
         j.id,
         JobState::Encoding,
@@ -344,11 +346,14 @@ fn lease_takeover(s: &Store, peer: &Store) {
     )
     .unwrap();
     // Lease still running: nothing is orphaned for the other station.
-    assert_eq!(peer.orphaned("alive", 30_000).unwrap(), vec![]);
+    assert_eq!(peer.orphaned("alive", 1_200).unwrap(), vec![]);
     assert!(matches!(
-        peer.take_over(j.id, "alive", "l9", 30_000),
+        peer.take_over(j.id, "alive", "l9", 1_200),
         Err(StoreError::NotYourJob { .. })
     ));
+    if s.kind() == "postgresql" {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+    }
     // After it: the job is the other station's to spoil.
     let orphans = peer.orphaned("alive", 31_001).unwrap();
     assert_eq!(orphans.iter().map(|j| j.id).collect::<Vec<_>>(), vec![j.id]);
@@ -623,4 +628,44 @@ fn an_older_postgres_store_keeps_its_records() {
         inputs.unwrap().unwrap(),
         ("r1".to_string(), "c2".to_string())
     );
+}
+
+/// Issue 13 item 6: on PostgreSQL a lease runs on the database's clock. A station whose clock is
+/// ten minutes fast cannot hold a lane past its lease length: another station sees the lease run
+/// out after the lease's real length, whatever clock either station has.
+#[test]
+fn a_station_with_a_clock_ten_minutes_fast_holds_no_lease_longer_postgres() {
+    let Some(t) = testutil::postgres() else {
+        return;
+    };
+    let peer = testutil::postgres_peer(&t);
+    let s = &t.store;
+    let real_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let skewed = real_now + 600_000;
+    validated(s, "MMC-SKEW", 1);
+    let j = s
+        .claim("fast-clock", "l1", 77, skewed, skewed + 500)
+        .unwrap()
+        .unwrap();
+    // Within the lease: held, whatever the other station's clock says.
+    assert_eq!(peer.orphaned("alive", real_now).unwrap(), vec![]);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Past its real length: taken over, although the fast clock's lease "runs" ten more minutes.
+    let orphans = peer.orphaned("alive", real_now).unwrap();
+    assert_eq!(orphans.iter().map(|j| j.id).collect::<Vec<_>>(), vec![j.id]);
+    peer.take_over(j.id, "alive", "l9", real_now).unwrap();
+    // And the fast station can no longer commit on it.
+    assert!(matches!(
+        s.step(
+            j.id,
+            JobState::Encoding,
+            &Actor::lane("fast-clock", "l1"),
+            &StepInfo::default(),
+            skewed + 1
+        ),
+        Err(StoreError::NotYourJob { .. })
+    ));
 }
