@@ -119,6 +119,59 @@ pub fn sweep_orphan_cards(
     Ok(found)
 }
 
+/// Purges personal data past the retention period: the store's records and images of jobs over
+/// for `retention_days`, and the print spool's files (rendered faces) older than that. Returns
+/// (jobs purged, spool files removed).
+pub fn purge_personal_data(
+    store: &crate::store::Store,
+    data_dir: &Path,
+    retention_days: u32,
+    actor: &str,
+) -> Result<(usize, usize), String> {
+    let now = std::time::SystemTime::now();
+    let now_ms = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let keep = std::time::Duration::from_secs(u64::from(retention_days) * 86_400);
+    let before_ms = now_ms - i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+    let jobs = store
+        .purge_personal_data(before_ms, retention_days, actor, now_ms)
+        .map_err(|e| e.to_string())?;
+    let files = remove_older(&data_dir.join("print-spool"), now, keep, 0);
+    Ok((jobs.len(), files))
+}
+
+/// Removes files older than `keep` under `dir` (two levels deep); returns how many.
+fn remove_older(
+    dir: &Path,
+    now: std::time::SystemTime,
+    keep: std::time::Duration,
+    depth: u32,
+) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.filter_map(Result::ok) {
+        let path = e.path();
+        let Ok(meta) = e.metadata() else { continue };
+        if meta.is_dir() {
+            if depth < 2 {
+                removed += remove_older(&path, now, keep, depth + 1);
+            }
+        } else if meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age > keep)
+            && std::fs::remove_file(&path).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

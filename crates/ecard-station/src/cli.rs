@@ -37,6 +37,19 @@ enum StationSub {
     Restore(crate::backup::cli::RestoreArgs),
     /// Check a restored database (PostgreSQL after pg_restore, or SQLite) and make its numbering safe.
     RestoreCheck(crate::backup::cli::RestoreCheckArgs),
+    /// Purge personal data past the retention period now (the daemon also does it hourly).
+    Purge {
+        /// The station's config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data folder.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Days after a job ends until its personal data goes (default: the config's
+        /// retention_days, 30).
+        #[arg(long)]
+        retention_days: Option<u32>,
+    },
     /// Admin token of the embedded defaults (`DATA_DIR/admin.token`).
     #[command(subcommand)]
     Token(TokenSub),
@@ -158,6 +171,26 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
 pub fn run_station(cmd: &StationCommand) -> Result<u8, CliError> {
     match &cmd.command {
         StationSub::Serve(args) => serve(args).map(|()| 0),
+        StationSub::Purge {
+            config,
+            data_dir,
+            retention_days,
+        } => {
+            let config = resolve(config.as_deref(), data_dir.as_deref())?;
+            let days = retention_days.unwrap_or(config.settings.retention_days);
+            let store = open_store(&config.store)?;
+            let (jobs, files) = crate::cleanup::purge_personal_data(
+                &store,
+                &config.data_dir,
+                days,
+                "station:purge",
+            )
+            .map_err(CliError::Unsupported)?;
+            println!(
+                "purged the records and images of {jobs} job(s) over for more than {days} days, and {files} print spool file(s); numbers, EF hashes, SOD and the audit log stay"
+            );
+            Ok(0)
+        }
         StationSub::Token(TokenSub::Rotate { data_dir }) => {
             let path = data_dir.join("admin.token");
             write_admin_token(&path)?;
@@ -483,6 +516,33 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
     let released = guard.clone();
     let served = rt.block_on(async move {
         let _heartbeat = guard.spawn_heartbeat(lease);
+        // Retention: purge personal data past its period at start and every hour.
+        let purger = {
+            let (store, dir, days) = (
+                station.store().clone(),
+                config.data_dir.clone(),
+                station.settings().retention_days,
+            );
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+                loop {
+                    tick.tick().await;
+                    let (store, dir) = (store.clone(), dir.clone());
+                    let done = tokio::task::spawn_blocking(move || {
+                        crate::cleanup::purge_personal_data(&store, &dir, days, "station:retention")
+                    })
+                    .await;
+                    match done {
+                        Ok(Ok((0, 0))) => {}
+                        Ok(Ok((jobs, files))) => {
+                            tracing::info!(jobs, files, "personal data past {days} days purged")
+                        }
+                        Ok(Err(e)) => tracing::error!("retention purge failed: {e}"),
+                        Err(_) => {}
+                    }
+                }
+            })
+        };
         let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -502,9 +562,11 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
             station.store().kind(),
             lanes.len()
         );
-        crate::server::run_with_tls(station, lanes, listener, tls, shutdown)
+        let served = crate::server::run_with_tls(station, lanes, listener, tls, shutdown)
             .await
-            .map_err(io("serving HTTP"))
+            .map_err(io("serving HTTP"));
+        purger.abort();
+        served
     });
     released.release();
     served

@@ -58,6 +58,7 @@ struct RawConfig {
     max_attempts: Option<i64>,
     lease_seconds: Option<u64>,
     body_limit_bytes: Option<usize>,
+    retention_days: Option<u32>,
     store: Option<RawStore>,
     pki: Option<RawPki>,
     allow_file_keys: Option<bool>,
@@ -300,6 +301,15 @@ impl StationConfig {
                 ));
             }
             c.settings.lease = Duration::from_secs(l);
+        }
+        if let Some(d) = raw.retention_days {
+            if !(1..=3650).contains(&d) {
+                return Err(value(
+                    "retention_days",
+                    format!("{d} must be from 1 to 3650"),
+                ));
+            }
+            c.settings.retention_days = d;
         }
         if let Some(b) = raw.body_limit_bytes {
             if b < 1024 {

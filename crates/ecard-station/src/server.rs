@@ -39,6 +39,8 @@ pub struct Settings {
     pub poll: Duration,
     /// Largest request body accepted.
     pub body_limit: usize,
+    /// Days after a job ends (issued, rejected, voided) until its personal data is purged.
+    pub retention_days: u32,
 }
 
 impl Default for Settings {
@@ -51,6 +53,7 @@ impl Default for Settings {
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(250),
             body_limit: 8 * 1024 * 1024,
+            retention_days: 30,
         }
     }
 }

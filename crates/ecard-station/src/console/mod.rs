@@ -147,6 +147,7 @@ struct Verification {
 }
 
 const HOLDER_FIELDS: &[&str] = &[
+    "purged",
     "application_id",
     "surname",
     "given_names",
@@ -169,7 +170,14 @@ async fn detail(
     let Some(job) = station.db(move |s| s.get(id)).await? else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")));
     };
-    let (record, images) = station.db(move |s| s.inputs(id)).await?;
+    // After the retention period the record and images are purged: the detail says so.
+    let (record, images) = match station.db(move |s| s.inputs(id)).await {
+        Ok(inputs) => inputs,
+        Err(crate::store::StoreError::NoJob { .. }) => {
+            (r#"{"purged": true}"#.to_string(), String::new())
+        }
+        Err(e) => return Err(e.into()),
+    };
     let history: Vec<AuditEntry> = station.db(move |s| s.history(id)).await?;
     let holder = match serde_json::from_str::<serde_json::Value>(&record) {
         Ok(serde_json::Value::Object(m)) => m

@@ -15,6 +15,7 @@ pub mod migrate;
 #[cfg(test)]
 mod migrate_tests;
 pub mod orphans;
+mod purge;
 mod qa;
 mod read;
 pub mod restore;
