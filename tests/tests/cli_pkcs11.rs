@@ -89,6 +89,8 @@ impl Hsm {
                 number,
                 "--sim",
                 card,
+                "--can",
+                "102030",
             ],
             pin,
         )
@@ -97,7 +99,11 @@ impl Hsm {
     /// Reads `card` back and verifies the dump with the existing verifier against the CSCA.
     fn check(&self, card: &str) -> Run {
         let dump = format!("{card}.dump");
-        run(self.path(), &["read", "--sim", card, "--out", &dump]).assert_code(0);
+        run(
+            self.path(),
+            &["read", "--sim", card, "--can", "102030", "--out", &dump],
+        )
+        .assert_code(0);
         run(self.path(), &["verify", &dump, "--trust", "pki/csca.pem"])
     }
 }

@@ -11,6 +11,9 @@ use ecard_system_tests::{Run, run, s, sample};
 
 const NUMBER: &str = "771234567";
 
+/// The CAN the tests' cards get (printed on the card's front in real life).
+const CAN: &str = "246810";
+
 /// A tempdir with a PKI and a card personalized with karimov.json and [`NUMBER`].
 struct Issued {
     dir: tempfile::TempDir,
@@ -36,6 +39,8 @@ impl Issued {
                 NUMBER,
                 "--sim",
                 "card.img",
+                "--can",
+                CAN,
             ],
         );
         r.assert_code(0)
@@ -50,7 +55,10 @@ impl Issued {
 
     /// `ecard read --sim card.img --out <name>`, asserted to succeed.
     fn dump(&self, name: &str) -> PathBuf {
-        let r = run(self.path(), &["read", "--sim", "card.img", "--out", name]);
+        let r = run(
+            self.path(),
+            &["read", "--sim", "card.img", "--can", CAN, "--out", name],
+        );
         r.assert_code(0);
         assert!(
             r.stdout.starts_with(&format!("read 9 files into {name} (")),
@@ -140,7 +148,15 @@ fn issue_read_verify_and_check_a_simulated_card() {
 
     let r = run(
         card.path(),
-        &["check", "--sim", "card.img", "--trust", "pki/csca.pem"],
+        &[
+            "check",
+            "--sim",
+            "card.img",
+            "--can",
+            CAN,
+            "--trust",
+            "pki/csca.pem",
+        ],
     );
     r.assert_code(2).assert_line("PASS  Active Authentication");
     assert_eq!(
@@ -175,7 +191,15 @@ fn a_personalized_card_is_refused_and_left_unchanged() {
     // Still the first holder's valid card.
     let r = run(
         card.path(),
-        &["check", "--sim", "card.img", "--trust", "pki/csca.pem"],
+        &[
+            "check",
+            "--sim",
+            "card.img",
+            "--can",
+            CAN,
+            "--trust",
+            "pki/csca.pem",
+        ],
     );
     r.assert_code(2)
         .assert_line("card  IR 771234567 (RUS), holder KARIMOV ALISHER BAKHODIROVICH");
@@ -187,7 +211,15 @@ fn a_card_of_another_pki_does_not_chain() {
     run(card.path(), &["pki", "init", "--dir", "other"]).assert_code(0);
     let r = run(
         card.path(),
-        &["check", "--sim", "card.img", "--trust", "other/csca.pem"],
+        &[
+            "check",
+            "--sim",
+            "card.img",
+            "--can",
+            CAN,
+            "--trust",
+            "other/csca.pem",
+        ],
     );
     r.assert_code(1)
         .assert_only_failure("Document Signer chains to a trusted CSCA");
@@ -389,4 +421,110 @@ fn pki_init_refuses_to_overwrite_and_keys_are_private() {
             mode & 0o777
         );
     }
+}
+
+/// Issue 14: the chip of an issued card is readable only through PACE: with its CAN or its MRZ
+/// key; without either the reader says what to give, a wrong one is "access denied" with its own
+/// exit code (4), and `personalize --json` gives a random CAN when none is set.
+#[test]
+fn an_issued_chip_opens_only_with_its_can_or_mrz_key() {
+    let card = Issued::new();
+    let d = card.path();
+    let r = run(d, &["read", "--sim", "card.img", "--out", "none"]);
+    r.assert_code(3);
+    assert!(r.stderr.contains("--can NNNNNN"), "{r}");
+    let r = run(
+        d,
+        &[
+            "read", "--sim", "card.img", "--can", "135790", "--out", "wrong",
+        ],
+    );
+    r.assert_code(4);
+    assert!(r.stderr.contains("access denied: wrong CAN"), "{r}");
+    let r = run(
+        d,
+        &[
+            "check",
+            "--sim",
+            "card.img",
+            "--mrz-key",
+            "771234567,900101,310101",
+            "--trust",
+            "pki/csca.pem",
+        ],
+    );
+    r.assert_code(4);
+    assert!(r.stderr.contains("access denied: wrong MRZ key"), "{r}");
+    // The MRZ key as printed on the card's back opens it (DG1 holds the same MRZ).
+    let dump = card.dump("plain");
+    let mrz = fs::read_to_string(dump.join("holder.json")).unwrap();
+    let holder: serde_json::Value = serde_json::from_str(&mrz).unwrap();
+    let yymmdd = |v: &serde_json::Value| {
+        let t = v.as_str().unwrap().replace('-', "");
+        t[2..].to_string()
+    };
+    let key = format!(
+        "{},{},{}",
+        NUMBER,
+        yymmdd(&holder["date_of_birth"]),
+        yymmdd(&holder["date_of_expiry"])
+    );
+    let r = run(
+        d,
+        &[
+            "read",
+            "--sim",
+            "card.img",
+            "--mrz-key",
+            &key,
+            "--out",
+            "by-mrz",
+        ],
+    );
+    r.assert_code(0);
+    // PACE is part of the verdict: the check says so.
+    let r = run(
+        d,
+        &[
+            "check",
+            "--sim",
+            "card.img",
+            "--can",
+            CAN,
+            "--trust",
+            "pki/csca.pem",
+        ],
+    );
+    r.assert_line("PASS  chip access control (PACE)");
+
+    // A new card with no --can: a random one, given in the JSON.
+    run(d, &["sim", "new", "card2.img"]).assert_code(0);
+    let r = run(
+        d,
+        &[
+            "personalize",
+            "--enrollment",
+            s(&sample("wang.json")),
+            "--pki",
+            "pki",
+            "--document-number",
+            "771234568",
+            "--sim",
+            "card2.img",
+            "--json",
+        ],
+    );
+    r.assert_code(0);
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let can = out["can"].as_str().unwrap().to_string();
+    assert!(
+        can.len() == 6 && can.bytes().all(|b| b.is_ascii_digit()),
+        "{r}"
+    );
+    assert_eq!(out["access_control"], "pace");
+    run(
+        d,
+        &["read", "--sim", "card2.img", "--can", &can, "--out", "two"],
+    )
+    .assert_code(0);
 }

@@ -16,6 +16,9 @@ use ecard_system_tests::{
     test_vpcd_port,
 };
 
+/// The CAN the tests personalize their cards with (readers open the chip with it).
+const CAN: &str = "864209";
+
 fn pki_and_blank(d: &Path) {
     run(d, &["pki", "init", "--dir", "pki"]).assert_code(0);
     run(d, &["sim", "new", "card.img"]).assert_code(0);
@@ -37,6 +40,8 @@ fn personalize_args<'a>(
         number,
         "--reader",
         reader,
+        "--can",
+        CAN,
     ];
     args.extend_from_slice(extra);
     args
@@ -65,9 +70,51 @@ fn personalize_read_verify_and_check_through_pcscd() {
         .assert_line("card 77 1234567 issued with profile ecard-sim")
         .assert_line("  locked: a test write was refused");
 
-    let r = run(d, &["read", "--reader", &reader, "--out", "dump"]);
+    let r = run(
+        d,
+        &["read", "--reader", &reader, "--can", CAN, "--out", "dump"],
+    );
     r.assert_code(0);
     assert!(r.stdout.starts_with("read 9 files into dump ("), "{r}");
+    // Issue 14 through pcscd: no password, a wrong CAN, then the MRZ key from the card's data.
+    let r = run(d, &["read", "--reader", &reader, "--out", "nopw"]);
+    r.assert_code(3);
+    assert!(r.stderr.contains("protects its chip with PACE"), "{r}");
+    let r = run(
+        d,
+        &[
+            "read", "--reader", &reader, "--can", "000001", "--out", "wrong",
+        ],
+    );
+    r.assert_code(4);
+    assert!(r.stderr.contains("access denied: wrong CAN"), "{r}");
+    let holder: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("dump/holder.json")).unwrap())
+            .unwrap();
+    let yymmdd = |v: &serde_json::Value| v.as_str().unwrap().replace('-', "")[2..].to_string();
+    let key = format!(
+        "771234567,{},{}",
+        yymmdd(&holder["date_of_birth"]),
+        yymmdd(&holder["date_of_expiry"])
+    );
+    let r = run(
+        d,
+        &[
+            "read",
+            "--reader",
+            &reader,
+            "--mrz-key",
+            &key,
+            "--out",
+            "bymrz",
+        ],
+    );
+    r.assert_code(0);
+    assert_eq!(
+        std::fs::read(d.join("bymrz/DG2.bin")).unwrap(),
+        std::fs::read(d.join("dump/DG2.bin")).unwrap()
+    );
+
     let r = run(d, &["verify", "dump", "--trust", "pki/csca.pem"]);
     r.assert_code(0)
         .assert_line("card  IR 771234567 (RUS), holder KARIMOV ALISHER BAKHODIROVICH");
@@ -75,7 +122,15 @@ fn personalize_read_verify_and_check_through_pcscd() {
 
     let r = run(
         d,
-        &["check", "--reader", &reader, "--trust", "pki/csca.pem"],
+        &[
+            "check",
+            "--reader",
+            &reader,
+            "--can",
+            CAN,
+            "--trust",
+            "pki/csca.pem",
+        ],
     );
     // No status list given: amber, revocation not checked (issue 13).
     r.assert_code(2).assert_line("PASS  Active Authentication");
@@ -90,7 +145,15 @@ fn personalize_read_verify_and_check_through_pcscd() {
     serve.kill();
     let r = run(
         d,
-        &["check", "--sim", "card.img", "--trust", "pki/csca.pem"],
+        &[
+            "check",
+            "--sim",
+            "card.img",
+            "--can",
+            CAN,
+            "--trust",
+            "pki/csca.pem",
+        ],
     );
     r.assert_code(2)
         .assert_line("PASS  Active Authentication")
@@ -101,7 +164,11 @@ fn personalize_read_verify_and_check_through_pcscd() {
         "{r}"
     );
     // And it reads back the same bytes as through pcscd.
-    run(d, &["read", "--sim", "card.img", "--out", "dump2"]).assert_code(0);
+    run(
+        d,
+        &["read", "--sim", "card.img", "--can", CAN, "--out", "dump2"],
+    )
+    .assert_code(0);
     for f in [
         "EF.COM.bin",
         "DG1.bin",
@@ -191,7 +258,15 @@ fn pulling_the_card_mid_personalization_spoils_it() {
     // What the card holds is not a valid card.
     let r = run(
         d,
-        &["check", "--sim", "card.img", "--trust", "pki/csca.pem"],
+        &[
+            "check",
+            "--sim",
+            "card.img",
+            "--can",
+            CAN,
+            "--trust",
+            "pki/csca.pem",
+        ],
     );
     assert_eq!(r.code, Some(1), "a spoiled card must be red: {r}");
     assert!(
@@ -238,7 +313,15 @@ fn personalize_wait_waits_for_the_card() {
     serve.kill();
     let r = run(
         d,
-        &["check", "--sim", "card.img", "--trust", "pki/csca.pem"],
+        &[
+            "check",
+            "--sim",
+            "card.img",
+            "--can",
+            CAN,
+            "--trust",
+            "pki/csca.pem",
+        ],
     );
     r.assert_code(2)
         .assert_line("card  IR 771234568 (RUS), holder KARIMOV ALISHER BAKHODIROVICH");
@@ -264,7 +347,15 @@ fn check_on_an_empty_reader_fails_or_times_out() {
 
     let r = run(
         d,
-        &["check", "--reader", &reader, "--trust", "pki/csca.pem"],
+        &[
+            "check",
+            "--reader",
+            &reader,
+            "--can",
+            CAN,
+            "--trust",
+            "pki/csca.pem",
+        ],
     );
     r.assert_code(3);
     assert!(
@@ -280,6 +371,8 @@ fn check_on_an_empty_reader_fails_or_times_out() {
             "check",
             "--reader",
             &reader,
+            "--can",
+            CAN,
             "--wait",
             "--wait-timeout",
             "1",

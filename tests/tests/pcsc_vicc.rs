@@ -18,6 +18,9 @@ use ecard_system_tests::{
 const SKIP: &str = "skipped: vicc not installed (../shared/tools/virtual-reader/start-virtual-reader.sh installs it)";
 
 /// The shared tool folder, when the start script is there and vicc is installed.
+/// The CAN the tests personalize their cards with (readers open the chip with it).
+const CAN: &str = "864209";
+
 fn vicc_tools() -> Option<PathBuf> {
     let tools = shared_dir()?.join("tools").join("virtual-reader");
     if !tools.join("start-virtual-reader.sh").is_file() {
@@ -130,7 +133,10 @@ fn personalize_read_and_verify_the_vicc_card() {
         "no warning that the card could not be locked: {r}"
     );
 
-    let r = run(d, &["read", "--reader", &reader, "--out", "dump"]);
+    let r = run(
+        d,
+        &["read", "--reader", &reader, "--can", CAN, "--out", "dump"],
+    );
     r.assert_code(0);
     assert!(r.stdout.starts_with("read 7 files into dump ("), "{r}");
     let r = run(d, &["verify", "dump", "--trust", "pki/csca.pem"]);
@@ -141,7 +147,15 @@ fn personalize_read_and_verify_the_vicc_card() {
 
     let r = run(
         d,
-        &["check", "--reader", &reader, "--trust", "pki/csca.pem"],
+        &[
+            "check",
+            "--reader",
+            &reader,
+            "--can",
+            CAN,
+            "--trust",
+            "pki/csca.pem",
+        ],
     );
     // No status list given: amber, revocation not checked (issue 13).
     r.assert_code(2);

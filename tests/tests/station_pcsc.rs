@@ -94,6 +94,12 @@ fn a_pcsc_lane_issues_a_card_that_passes_the_checkpoint() {
     };
     assert_eq!(job["state"], "issued", "{job}");
     assert_eq!(job["document_number"], "770000001");
+    // The job record gives the card's CAN (operator and QA roles), 6 digits as printed.
+    let can = job["can"].as_str().unwrap().to_string();
+    assert!(
+        can.len() == 6 && can.bytes().all(|b| b.is_ascii_digit()),
+        "{job}"
+    );
     Command::new("kill")
         .args(["-TERM", &daemon.id().to_string()])
         .status()
@@ -107,6 +113,8 @@ fn a_pcsc_lane_issues_a_card_that_passes_the_checkpoint() {
             "check",
             "--reader",
             &reader,
+            "--can",
+            &can,
             "--trust",
             s(&d.join("data/pki/csca.pem")),
         ],

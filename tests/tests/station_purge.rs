@@ -74,6 +74,8 @@ fn purge_past_retention_keeps_what_qa_needs() {
             "qa",
             "--sim",
             card.to_str().unwrap(),
+            "--number",
+            &number,
             "--data-dir",
             data_s,
             "--inspector",

@@ -131,13 +131,24 @@ fn a_replacement_revokes_the_old_card_on_the_exported_status_list() {
     }
 
     let card = |n: &str| data.join(format!("cards/{n}.img")).display().to_string();
+    // The chips are opened with the CANs the station's job records hold.
+    let store = ecard_station::store::Store::open_sqlite(&data.join("station.db")).unwrap();
+    let can_of = |n: &str| {
+        ecard_station::qa::StationFacts::from_store(&store, n)
+            .unwrap()
+            .can
+            .unwrap()
+    };
     let check = |n: &str| {
+        let can = can_of(n);
         let out = ecard(
             d,
             &[
                 "check",
                 "--sim",
                 &card(n),
+                "--can",
+                &can,
                 "--trust",
                 csca,
                 "--ds",

@@ -70,8 +70,9 @@ pub struct IssuedCard {
 }
 
 /// Personalizes the card behind `transport` with `content`, signing EF.SOD with `signer` (whose
-/// certificate is `ds_cert`) at `signing_time`. The first failing step ends the run with an error
-/// that names the step, file, offset and status word, and says whether the card is spoiled.
+/// certificate is `ds_cert`) at `signing_time`, and writing `can` as the chip's PACE password
+/// where the profile offers PACE. The first failing step ends the run with an error that names
+/// the step, file, offset and status word, and says whether the card is spoiled.
 pub fn issue(
     transport: &mut dyn Transport,
     profile: &Profile,
@@ -79,8 +80,12 @@ pub fn issue(
     signer: &dyn Signer,
     ds_cert: &Certificate,
     signing_time: OffsetDateTime,
+    can: Option<&str>,
 ) -> Result<IssuedCard, PersoError> {
-    let perso = Personalizer::new(profile, transport.limits());
+    let mut perso = Personalizer::new(profile, transport.limits());
+    if let Some(can) = can {
+        perso = perso.with_can(can);
+    }
     let mut written = None;
     let report = run(transport, perso, |aa_key| {
         let files = build_card(content, aa_key.as_ref(), signer, ds_cert, signing_time)?;

@@ -12,6 +12,8 @@
 //! - [`verify`]: the checkpoint's checks on a set of LDS files (ECARD.md section 7);
 //! - [`issue`]: one card end to end (content from the model, perso, signed files), shared by the
 //!   station's lanes and `ecard personalize`;
+//! - [`pace`] and [`sm`]: chip access control (PACE, ICAO secure messaging) as pure state
+//!   machines and functions; [`access`]: the drivers that open a card with them;
 //! - [`transport`]: the one door to the world, implemented by PC/SC and the simulator elsewhere.
 //!
 //! Like `quinn-proto`, this crate performs no I/O whatsoever: no files, no sockets, no clock (times
@@ -19,13 +21,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod apdu;
 pub mod issue;
 pub mod lds;
+pub mod pace;
 pub mod perso;
 pub mod pki;
 pub mod profile;
 pub mod read;
+pub mod sm;
 pub mod tlv;
 pub mod transport;
 pub mod verify;

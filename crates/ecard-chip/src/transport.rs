@@ -94,6 +94,16 @@ pub enum TransportError {
         /// The reader's name.
         reader: String,
     },
+    /// Secure messaging failed: a response's MAC did not verify, a data object is missing or
+    /// malformed, or the card ended the session. The session is over; nothing of that response
+    /// was used.
+    #[error("reader {reader:?}: {detail}")]
+    SecureMessaging {
+        /// The reader's name.
+        reader: String,
+        /// Which data object and what was wrong.
+        detail: String,
+    },
     /// Anything else the driver reported.
     #[error("reader {reader:?}: {detail}")]
     Other {

@@ -40,7 +40,7 @@ fn factory_card(profile: &Profile) -> SimTransport {
 }
 
 fn run(t: &mut SimTransport, profile: &Profile) -> Result<perso::PersoReport, perso::PersoError> {
-    let p = Personalizer::new(profile, t.limits());
+    let p = Personalizer::new(profile, t.limits()).with_can(perso_common::CAN);
     perso::run(t, p, |key| {
         Ok::<_, String>(synthetic_files(3000, key.as_ref()))
     })
@@ -52,7 +52,7 @@ fn factory_df_is_used_and_a_second_run_is_refused() {
     let mut t = factory_card(&profile);
     let report = run(&mut t, &profile).unwrap();
     assert_eq!(report.card, CardState::Issued);
-    let (files, _) = read::read_card(&mut t).unwrap();
+    let (files, _) = read::read_card(perso_common::chip(&mut t).transport()).unwrap();
     assert_eq!(files, synthetic_files(3000, None));
     let err = run(&mut t, &profile).unwrap_err();
     assert_eq!(err.kind, PersoErrorKind::NotBlank(NotBlank::HasFiles));
@@ -93,7 +93,7 @@ fn factory_df_already_locked_is_refused() {
 #[test]
 fn missing_files_and_wrong_tags_are_the_callers_fault() {
     let profile = Profile::generic();
-    let mut p = Personalizer::new(&profile, ApduLimits::SHORT);
+    let mut p = Personalizer::new(&profile, ApduLimits::SHORT).with_can(perso_common::CAN);
     let mut files = synthetic_files(100, None);
     files.remove(&EfId::Sod);
     let err = p.provide_files(files).unwrap_err();
@@ -105,7 +105,7 @@ fn missing_files_and_wrong_tags_are_the_callers_fault() {
     );
     assert_eq!(err.card, CardState::Blank);
 
-    let mut p = Personalizer::new(&profile, ApduLimits::SHORT);
+    let mut p = Personalizer::new(&profile, ApduLimits::SHORT).with_can(perso_common::CAN);
     let mut files = synthetic_files(100, None);
     files.insert(EfId::Dg7, vec![0x61, 0x00]);
     let err = p.provide_files(files).unwrap_err();
@@ -116,7 +116,7 @@ fn missing_files_and_wrong_tags_are_the_callers_fault() {
         }
     );
 
-    let mut p = Personalizer::new(&profile, ApduLimits::SHORT);
+    let mut p = Personalizer::new(&profile, ApduLimits::SHORT).with_can(perso_common::CAN);
     let mut files = synthetic_files(100, None);
     files.insert(EfId::Dg1, vec![0x61, 0x02, 0x00]);
     let err = p.provide_files(files).unwrap_err();
@@ -127,7 +127,7 @@ fn missing_files_and_wrong_tags_are_the_callers_fault() {
         }
     );
 
-    let mut p = Personalizer::new(&profile, ApduLimits::SHORT);
+    let mut p = Personalizer::new(&profile, ApduLimits::SHORT).with_can(perso_common::CAN);
     let files = synthetic_files(40_000, None);
     let err = p.provide_files(files).unwrap_err();
     assert!(
@@ -140,7 +140,7 @@ fn missing_files_and_wrong_tags_are_the_callers_fault() {
 fn provide_failure_stops_with_the_callers_message() {
     let profile = Profile::builtin("ecard-sim").unwrap();
     let mut t = perso_common::blank_transport(&profile, 21);
-    let p = Personalizer::new(&profile, t.limits());
+    let p = Personalizer::new(&profile, t.limits()).with_can(perso_common::CAN);
     let err = perso::run(&mut t, p, |_| {
         Err::<ecard_chip::lds::LdsFiles, _>("signer offline")
     })
@@ -157,7 +157,7 @@ fn provide_failure_stops_with_the_callers_message() {
 #[test]
 fn files_before_key_generation_are_refused_for_aa_profiles() {
     let profile = Profile::builtin("ecard-sim").unwrap();
-    let mut p = Personalizer::new(&profile, ApduLimits::SHORT);
+    let mut p = Personalizer::new(&profile, ApduLimits::SHORT).with_can(perso_common::CAN);
     let err = p.provide_files(synthetic_files(10, None)).unwrap_err();
     assert!(matches!(err.kind, PersoErrorKind::ApiMisuse(_)));
     assert_eq!(p.poll(), Action::Failed);
@@ -167,7 +167,7 @@ fn files_before_key_generation_are_refused_for_aa_profiles() {
 fn counters_add_up_to_what_crossed_the_link() {
     let profile = Profile::generic();
     let mut t = perso_common::blank_transport(&profile, 22);
-    let mut p = Personalizer::new(&profile, t.limits());
+    let mut p = Personalizer::new(&profile, t.limits()).with_can(perso_common::CAN);
     p.provide_files(synthetic_files(2000, None)).unwrap();
     let (mut sent, mut received, mut n) = (0u64, 0u64, 0u64);
     while let Some(c) = p.next_command() {
@@ -198,7 +198,7 @@ proptest! {
         )
     ) {
         let profile = Profile::builtin("ecard-sim").unwrap();
-        let mut p = Personalizer::new(&profile, profile.limits());
+        let mut p = Personalizer::new(&profile, profile.limits()).with_can(perso_common::CAN);
         for a in &answers {
             match p.poll() {
                 Action::Transmit(_) => {
@@ -252,7 +252,9 @@ fn card_hooks_shape_commands_and_answers() {
     let profile = Profile::builtin("ecard-sim").unwrap();
 
     let mut t = perso_common::blank_transport(&profile, 31);
-    let p = Personalizer::new(&profile, t.limits()).with_hook(Box::new(ProprietaryCla));
+    let p = Personalizer::new(&profile, t.limits())
+        .with_hook(Box::new(ProprietaryCla))
+        .with_can(perso_common::CAN);
     let err = perso::run(&mut t, p, |_| Ok::<_, String>(synthetic_files(10, None))).unwrap_err();
     assert_eq!(
         (err.step, err.card, err.sw()),
@@ -264,7 +266,9 @@ fn card_hooks_shape_commands_and_answers() {
     );
 
     let mut t = perso_common::blank_transport(&profile, 32);
-    let p = Personalizer::new(&profile, t.limits()).with_hook(Box::new(ExtraFcp));
+    let p = Personalizer::new(&profile, t.limits())
+        .with_hook(Box::new(ExtraFcp))
+        .with_can(perso_common::CAN);
     let err = perso::run(&mut t, p, |_| Ok::<_, String>(synthetic_files(10, None))).unwrap_err();
     assert_eq!(
         (err.step, err.card, err.sw()),
@@ -275,8 +279,13 @@ fn card_hooks_shape_commands_and_answers() {
         )
     );
 
+    // The write probe is what the hook reshapes: a card OS without PACE (a PACE card refuses
+    // even the SELECT before it once locked).
+    let profile = perso_common::plain_sim_profile();
     let mut t = perso_common::blank_transport(&profile, 33);
-    let p = Personalizer::new(&profile, t.limits()).with_hook(Box::new(QuietLock));
+    let p = Personalizer::new(&profile, t.limits())
+        .with_hook(Box::new(QuietLock))
+        .with_can(perso_common::CAN);
     let report = perso::run(&mut t, p, |key| {
         Ok::<_, String>(synthetic_files(10, key.as_ref()))
     })

@@ -30,7 +30,7 @@ fn personalize_sized(
     profile: &Profile,
     dg2: usize,
 ) -> Result<(perso::PersoReport, LdsFiles), PersoError> {
-    let p = Personalizer::new(profile, t.limits());
+    let p = Personalizer::new(profile, t.limits()).with_can(perso_common::CAN);
     let mut written = None;
     let report = perso::run(t, p, |key| {
         let files = synthetic_files(dg2, key.as_ref());
@@ -55,11 +55,11 @@ fn ecard_sim_profile_issues_reads_back_and_locks() {
     );
     assert!(report.aa_public_key.is_some());
     assert_eq!(report.files.len(), 9);
-    let (read, _) = read::read_card(&mut t).unwrap();
+    let (read, _) = read::read_card(perso_common::chip(&mut t).transport()).unwrap();
     assert_eq!(read, files);
     // A locked card refuses writes, as QA will check.
     assert_eq!(
-        read::try_write_same_byte(&mut t, EfId::Dg1).unwrap(),
+        read::try_write_same_byte(perso_common::chip(&mut t).transport(), EfId::Dg1).unwrap(),
         WriteProbe::Refused(StatusWord::SecurityStatusNotSatisfied)
     );
     // Simulated time accumulated without sleeping.
@@ -80,10 +80,10 @@ fn generic_profile_short_apdus_no_aa_no_lock() {
     );
     assert_eq!(report.aa_public_key, None);
     assert!(!files.contains_key(&EfId::Dg15));
-    let (read, _) = read::read_card(&mut t).unwrap();
+    let (read, _) = read::read_card(perso_common::chip(&mut t).transport()).unwrap();
     assert_eq!(read, files);
     assert_eq!(
-        read::try_write_same_byte(&mut t, EfId::Dg1).unwrap(),
+        read::try_write_same_byte(perso_common::chip(&mut t).transport(), EfId::Dg1).unwrap(),
         WriteProbe::Accepted
     );
 }
@@ -92,7 +92,7 @@ fn generic_profile_short_apdus_no_aa_no_lock() {
 fn large_file_uses_odd_ins_beyond_32767() {
     let profile = Profile::builtin("ecard-sim").unwrap();
     let mut t = blank_transport(&profile, 3);
-    let p = Personalizer::new(&profile, t.limits());
+    let p = Personalizer::new(&profile, t.limits()).with_can(perso_common::CAN);
     let mut written = None;
     let report = perso::run(&mut t, p, |key| {
         let f = synthetic_files(40_000, key.as_ref());
@@ -102,7 +102,7 @@ fn large_file_uses_odd_ins_beyond_32767() {
     .unwrap();
     let dg2 = report.files.iter().find(|f| f.ef == EfId::Dg2).unwrap();
     assert!(dg2.len > 40_000);
-    let (read, _) = read::read_card(&mut t).unwrap();
+    let (read, _) = read::read_card(perso_common::chip(&mut t).transport()).unwrap();
     assert_eq!(read, written.unwrap());
 }
 
@@ -154,9 +154,10 @@ fn tear_mid_write_names_file_and_offset_and_spoils() {
 
 #[test]
 fn removal_after_apdu_n_spoils() {
-    // 1 SELECT MF, 2 SELECT AID, 3 CREATE DF, 4 GENERATE, 5 CREATE EF.COM, 6 UPDATE EF.COM,
-    // 7 CREATE DG1, 8 UPDATE DG1, 9 CREATE DG2, 10 UPDATE DG2 @0: removed before APDU 10.
-    let err = run_with_fault(Fault::RemoveAfterApdus(9));
+    // 1 SELECT MF, 2 SELECT AID, 3 CREATE DF, 4 GENERATE, 5 CHANGE REFERENCE DATA (the CAN),
+    // 6 CREATE EF.COM, 7 UPDATE EF.COM, 8 CREATE DG1, 9 UPDATE DG1, 10 CREATE DG2, 11 UPDATE DG2
+    // @0: removed before APDU 11.
+    let err = run_with_fault(Fault::RemoveAfterApdus(10));
     assert!(matches!(
         err.kind,
         PersoErrorKind::Transport(TransportError::CardRemoved { .. })
@@ -230,7 +231,8 @@ fn aa_signature_verifies_with_generated_key_only() {
     let (report, _) = personalize(&mut t, &profile).unwrap();
     let key = VerifyingKey::from(report.aa_public_key.unwrap());
     let challenge = [1, 2, 3, 4, 5, 6, 7, 8];
-    let sig = read::active_authentication(&mut t, challenge).unwrap();
+    let sig =
+        read::active_authentication(perso_common::chip(&mut t).transport(), challenge).unwrap();
     assert!(key.verify(&challenge, &sig).is_ok());
     assert!(key.verify(&[0u8; 8], &sig).is_err());
     let other = SigningKey::from_slice(&[7u8; 32]).unwrap();
@@ -273,7 +275,7 @@ fn short_reader_caps_extended_profile() {
     let (report, files) = personalize(&mut t, &profile).unwrap();
     assert!(!report.limits.extended);
     assert_eq!(report.limits.max_command_data, 255);
-    let (read, _) = read::read_card(&mut t).unwrap();
+    let (read, _) = read::read_card(perso_common::chip(&mut t).transport()).unwrap();
     assert_eq!(read, files);
 }
 
@@ -281,7 +283,7 @@ fn short_reader_caps_extended_profile() {
 fn files_with_wrong_dg15_are_refused_before_writing() {
     let profile = Profile::builtin("ecard-sim").unwrap();
     let mut t = blank_transport(&profile, 9);
-    let p = Personalizer::new(&profile, t.limits());
+    let p = Personalizer::new(&profile, t.limits()).with_can(perso_common::CAN);
     let other = SigningKey::from_slice(&[9u8; 32]).unwrap();
     let other_pub = p256::PublicKey::from(VerifyingKey::from(&other));
     let err = perso::run(&mut t, p, |_| {
@@ -299,7 +301,7 @@ fn files_with_wrong_dg15_are_refused_before_writing() {
 fn manual_loop_and_sticky_errors() {
     let profile = Profile::generic();
     let mut t = blank_transport(&profile, 10);
-    let mut p = Personalizer::new(&profile, t.limits());
+    let mut p = Personalizer::new(&profile, t.limits()).with_can(perso_common::CAN);
     let files = synthetic_files(500, None);
     // Files may be given up front for a profile without a chip key.
     p.provide_files(files.clone()).unwrap();

@@ -16,7 +16,7 @@ use ecard_sim::{CardImage, SimTransport};
 use perso_common::{blank_transport, synthetic_files};
 
 fn issue(t: &mut SimTransport, profile: &Profile, dg2: usize) -> LdsFiles {
-    let p = Personalizer::new(profile, t.limits());
+    let p = Personalizer::new(profile, t.limits()).with_can(perso_common::CAN);
     let mut written = None;
     perso::run(t, p, |key| {
         let f = synthetic_files(dg2, key.as_ref());
@@ -29,7 +29,7 @@ fn issue(t: &mut SimTransport, profile: &Profile, dg2: usize) -> LdsFiles {
 
 #[test]
 fn read_counts_header_first_then_exact_chunks() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::plain_sim_profile();
     let mut t = blank_transport(&profile, 11);
     let files = issue(&mut t, &profile, 18_000);
     let (read, stats) = read::read_card(&mut t).unwrap();
@@ -55,12 +55,12 @@ fn a_card_travels_as_an_image_file() {
     // At the checkpoint: the same card, read through a short-APDU reader.
     let card = CardImage::load(&path).unwrap().into_card();
     let mut t = SimTransport::new(card).with_limits(ecard_chip::transport::ApduLimits::SHORT);
-    let (read, _) = read::read_card(&mut t).unwrap();
+    let (read, _) = read::read_card(perso_common::chip(&mut t).transport()).unwrap();
     assert_eq!(read, files);
-    let sig = read::active_authentication(&mut t, [9; 8]).unwrap();
+    let sig = read::active_authentication(perso_common::chip(&mut t).transport(), [9; 8]).unwrap();
     assert_eq!(sig.to_bytes().len(), 64);
     assert_eq!(
-        read::try_write_same_byte(&mut t, EfId::Sod).unwrap(),
+        read::try_write_same_byte(perso_common::chip(&mut t).transport(), EfId::Sod).unwrap(),
         WriteProbe::Refused(StatusWord::SecurityStatusNotSatisfied)
     );
 }
@@ -68,7 +68,7 @@ fn a_card_travels_as_an_image_file() {
 #[test]
 fn a_reader_that_passes_more_than_the_card_buffers_still_reads_everything() {
     // vpcd passes 65533-byte answers; the ecard-sim card OS answers at most 4096 bytes with 9000.
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::plain_sim_profile();
     let mut t = blank_transport(&profile, 14);
     let files = issue(&mut t, &profile, 40_000);
     let wide = ecard_chip::transport::ApduLimits {
@@ -233,7 +233,7 @@ fn generic_card_has_no_active_authentication() {
     let mut t = blank_transport(&profile, 14);
     issue(&mut t, &profile, 5_000);
     assert_eq!(
-        read::active_authentication(&mut t, [0; 8]).unwrap_err(),
+        read::active_authentication(perso_common::chip(&mut t).transport(), [0; 8]).unwrap_err(),
         ReadError::Status {
             step: ReadStep::InternalAuthenticate,
             file: None,
@@ -264,7 +264,7 @@ fn reader_errors_are_sticky_and_misuse_is_reported() {
 
 #[test]
 fn large_file_without_large_offsets_is_too_large() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::plain_sim_profile();
     let mut t = blank_transport(&profile, 16);
     let files = issue(&mut t, &profile, 40_000);
     let opts = ReadOptions {

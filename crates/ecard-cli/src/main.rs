@@ -84,6 +84,8 @@ enum Command {
 
 /// Exit code for an error that stopped the command.
 const EXIT_ERROR: u8 = 3;
+/// Exit code when the chip refused the password (wrong CAN or MRZ key, or a blocked one).
+const EXIT_ACCESS_DENIED: u8 = 4;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -127,7 +129,15 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             output::print_error(&e);
-            ExitCode::from(EXIT_ERROR)
+            let denied = e.chain().any(|c| {
+                c.downcast_ref::<ecard_chip::access::AccessError>()
+                    .is_some_and(|a| a.is_access_denied())
+            });
+            ExitCode::from(if denied {
+                EXIT_ACCESS_DENIED
+            } else {
+                EXIT_ERROR
+            })
         }
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 mod checkpoint_common;
 mod demo_common;
 
-use checkpoint_common::{TOKEN, get, serve, verdict};
+use checkpoint_common::{TOKEN, enter_can, get, screen_in, serve, verdict};
 use demo_common::Demo;
 
 fn screenshot(addr: &str, name: &str) -> Option<PathBuf> {
@@ -128,6 +128,7 @@ fn checkpoint_screen_is_green_for_a_good_card_and_red_for_a_revoked_one() {
     let p = |rel: &str| demo.p(rel);
     let revoked = demo.sign_status("771000002\treplaced\t2026-11-20\n", "revoked", &[]);
 
+    // The chip is protected by PACE: the screen asks for the CAN printed on the card's front.
     let good = serve(&[
         "--sim",
         &p("cards/771000001/card.img"),
@@ -136,6 +137,24 @@ fn checkpoint_screen_is_green_for_a_good_card_and_red_for_a_revoked_one() {
         "--status",
         &revoked,
     ]);
+    let v = screen_in(&good.addr, "need_can");
+    assert!(v["note"].as_str().unwrap().contains("CAN"), "{v}");
+    assert!(get(&good.addr, "/").contains("id=\"canform\""));
+    let wrong = if demo.can(1) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    assert_eq!(enter_can(&good.addr, wrong), 200);
+    let v = screen_in(&good.addr, "need_can");
+    assert!(
+        v["note"]
+            .as_str()
+            .unwrap()
+            .contains("access denied: wrong CAN"),
+        "{v}"
+    );
+    assert_eq!(enter_can(&good.addr, &demo.can(1)), 200);
     let v = verdict(&good.addr);
     assert_eq!(v["verdict"], "green", "{v}");
     let html = get(&good.addr, "/");
@@ -149,6 +168,8 @@ fn checkpoint_screen_is_green_for_a_good_card_and_red_for_a_revoked_one() {
     let bad = serve(&[
         "--sim",
         &p("cards/771000002/card.img"),
+        "--can",
+        &demo.can(2),
         "--trust",
         &p("pki/csca.pem"),
         "--status",
@@ -191,6 +212,8 @@ fn checkpoint_screen_is_green_for_a_good_card_and_red_for_a_revoked_one() {
     let fetched = serve(&[
         "--sim",
         &p("cards/771000002/card.img"),
+        "--can",
+        &demo.can(2),
         "--trust",
         &p("pki/csca.pem"),
         "--status-url",
@@ -247,6 +270,8 @@ fn checkpoint_is_amber_without_a_status_list_and_refuses_an_older_one() {
     let none = serve(&[
         "--sim",
         &p("cards/771000001/card.img"),
+        "--can",
+        &demo.can(1),
         "--trust",
         &p("pki/csca.pem"),
     ]);
@@ -283,6 +308,8 @@ fn checkpoint_is_amber_without_a_status_list_and_refuses_an_older_one() {
     let replayed = serve(&[
         "--sim",
         &p("cards/771000002/card.img"),
+        "--can",
+        &demo.can(2),
         "--trust",
         &p("pki/csca.pem"),
         "--ds",
@@ -319,6 +346,8 @@ fn checkpoint_is_amber_without_a_status_list_and_refuses_an_older_one() {
     let held = serve(&[
         "--sim",
         &p("cards/771000002/card.img"),
+        "--can",
+        &demo.can(2),
         "--trust",
         &p("pki/csca.pem"),
         "--ds",

@@ -53,6 +53,8 @@ fn checkpoint_screen_needs_its_token_and_its_own_origin() {
     let args = [
         "--sim",
         &p("cards/771000001/card.img"),
+        "--can",
+        &demo.can(1),
         "--trust",
         &p("pki/csca.pem"),
     ];

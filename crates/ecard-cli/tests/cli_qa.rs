@@ -29,11 +29,14 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
     let trust = dir.path().join("pki/csca.pem");
     let today = today();
     // `ecard qa` of a card image through the station's API, as the qa token.
+    let number = |card: &Path| card.file_stem().unwrap().to_str().unwrap().to_string();
     let qa_through_api = |card: &Path| {
         run(&[
             "qa",
             "--sim",
             card.to_str().unwrap(),
+            "--number",
+            &number(card),
             "--station",
             &d.base,
             "--trust",
@@ -59,6 +62,8 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
         "qa",
         "--sim",
         c2.to_str().unwrap(),
+        "--number",
+        "770000002",
         "--data-dir",
         dir.path().to_str().unwrap(),
         "--inspector",
@@ -93,6 +98,22 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("--trust CSCA.pem"), "{}", text(&out));
 
+    // A chip protected by PACE cannot be inspected without its number (the CAN comes from the
+    // job record) ...
+    let out = run(&[
+        "qa",
+        "--sim",
+        c1.to_str().unwrap(),
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--inspector",
+        "boris",
+        "--at",
+        &today,
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("--number"), "{}", text(&out));
+
     // The report counts the three verdicts, both ways. The station's days are Moscow days, as
     // `today` is.
     let report = |format_and_source: &[&str]| {
@@ -119,5 +140,26 @@ fn qa_passes_issued_cards_fails_revoked_ones_and_reports_what_it_recorded() {
     assert!(
         html.starts_with("<!doctype html>") && html.contains("<svg "),
         "{html}"
+    );
+
+    // ... and a card that refuses the CAN of the number's job record fails QA, saying so.
+    let out = run(&[
+        "qa",
+        "--sim",
+        c1.to_str().unwrap(),
+        "--number",
+        "770000002",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--inspector",
+        "boris",
+        "--at",
+        &today,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("the card refuses the CAN of its job record"),
+        "{}",
+        text(&out)
     );
 }

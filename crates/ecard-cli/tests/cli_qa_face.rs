@@ -52,11 +52,18 @@ fn the_printed_seal_must_match_the_chip() {
         eprintln!("skipped: no card faces (install fonts-ocr-b fonts-dejavu-core)");
         return;
     }
+    let can = std::fs::read_to_string(demo.join("cards/771000001/can.txt"))
+        .unwrap()
+        .trim()
+        .to_string();
     let qa = |face: &Path| {
         let out = ecard(&[
             "qa",
             "--sim",
             demo.join("cards/771000001/card.img").to_str().unwrap(),
+            // This station never issued the card: the inspector types the CAN printed on it.
+            "--can",
+            &can,
             "--data-dir",
             station.to_str().unwrap(),
             "--trust",

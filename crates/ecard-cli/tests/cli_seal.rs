@@ -28,8 +28,12 @@ impl Demo {
         ecard(&args)
     }
     fn check(&self, n: u32, extra: &[&str]) -> Output {
-        let (img, csca) = (self.card(n, "card.img"), self.p("pki/csca.pem"));
-        let mut args = vec!["check", "--sim", &img, "--trust", &csca];
+        let (img, csca, can) = (
+            self.card(n, "card.img"),
+            self.p("pki/csca.pem"),
+            self.can(n),
+        );
+        let mut args = vec!["check", "--sim", &img, "--can", &can, "--trust", &csca];
         args.extend_from_slice(extra);
         ecard(&args)
     }
@@ -353,6 +357,7 @@ fn seal_on_a_rendered_face_decodes_at_half_size_with_blur() {
             photo: &photo,
             signature: &signature,
             qr: Some(&matrix),
+            can: Some("123456"),
         },
         &template,
         &fonts,

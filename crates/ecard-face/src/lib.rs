@@ -18,7 +18,7 @@
 //! let mrz = ecard_model::mrz::Td1::for_card(holder, number, expiry).lines;
 //! let data = FaceData {
 //!     holder, document_number: number, date_of_issue: issue, date_of_expiry: expiry,
-//!     issuing_authority: "ММЦ г. Москвы / MMC Moscow", mrz: &mrz, photo, signature: sig, qr: None,
+//!     issuing_authority: "ММЦ г. Москвы / MMC Moscow", mrz: &mrz, photo, signature: sig, qr: None, can: None,
 //! };
 //! let face = render(&data, &Template::builtin(), &Fonts::load(&FontPaths::default())?)?;
 //! std::fs::write("front.png", &face.front_png)?;
@@ -71,6 +71,9 @@ pub struct FaceData<'a> {
     pub signature: &'a [u8],
     /// The QR seal's modules, when issued (issue 7); drawn in the template's `front.qr` box.
     pub qr: Option<&'a QrMatrix>,
+    /// The chip's card access number, printed labelled `CAN` (ECARD.md section 10); `None` for a
+    /// card without access control.
+    pub can: Option<&'a str>,
 }
 
 // Personal data: Debug shows nothing about the holder.
@@ -384,6 +387,7 @@ fn field_text(f: Field, d: &FaceData<'_>) -> String {
         Field::DateOfExpiry => date(d.date_of_expiry),
         Field::DateOfIssue => date(d.date_of_issue),
         Field::IssuingAuthority => d.issuing_authority.to_string(),
+        Field::Can => d.can.unwrap_or_default().to_string(),
     }
 }
 

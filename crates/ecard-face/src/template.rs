@@ -165,6 +165,9 @@ pub enum Field {
     DateOfIssue,
     /// Issuing authority.
     IssuingAuthority,
+    /// The card access number (PACE password, ECARD.md section 10); blank for a card without
+    /// access control.
+    Can,
 }
 
 impl Field {
@@ -181,6 +184,7 @@ impl Field {
             Field::DateOfExpiry => "date_of_expiry",
             Field::DateOfIssue => "date_of_issue",
             Field::IssuingAuthority => "issuing_authority",
+            Field::Can => "can",
         }
     }
 

@@ -112,6 +112,7 @@ fn card() -> (Vec<u8>, Vec<u8>, Vec<u8>, DocumentNumber) {
         photo: &photo,
         signature: &photo,
         qr: None,
+        can: Some("123456"),
     };
     let f = render(&data, &Template::builtin(), &fonts).unwrap();
     (f.front_png, f.back_png, f.pdf, number)

@@ -36,9 +36,10 @@ impl Verdict {
         for c in checks {
             match (&c.outcome, c.id) {
                 (Outcome::Fail(_), _) => return Verdict::Red,
-                (Outcome::Warn(_), SealCheckId::StatusList | SealCheckId::StatusFresh) => {
-                    v = Verdict::Amber
-                }
+                (
+                    Outcome::Warn(_),
+                    SealCheckId::StatusList | SealCheckId::StatusFresh | SealCheckId::AccessControl,
+                ) => v = Verdict::Amber,
                 (Outcome::Pass, SealCheckId::StatusFresh) => list_used = true,
                 _ => {}
             }
@@ -80,6 +81,9 @@ pub enum SealCheckId {
     NotOnStatusList,
     /// The seal and the chip agree (fields and DG2 hash).
     SealMatchesChip,
+    /// The chip was opened with PACE (ECARD.md section 10); a chip without access control is a
+    /// warning: amber at most, never the same as a protected card.
+    AccessControl,
 }
 
 impl SealCheckId {
@@ -93,6 +97,7 @@ impl SealCheckId {
             SealCheckId::StatusFresh => "status list up to date",
             SealCheckId::NotOnStatusList => "card not on the status list",
             SealCheckId::SealMatchesChip => "QR seal and chip agree",
+            SealCheckId::AccessControl => "chip access control (PACE)",
         }
     }
 }

@@ -22,6 +22,7 @@ type Answer = Result<Vec<u8>, StatusWord>;
 
 mod binary;
 mod files;
+mod pace;
 mod security;
 
 /// Most bytes a chain of commands may gather.
@@ -41,6 +42,12 @@ pub struct Card {
     torn: bool,
     pages_last: usize,
     bytes_written: usize,
+    /// PACE in progress (transient: lost at reset).
+    pace: Option<pace::PaceState>,
+    /// Ne of the last plain command, for the 61xx split of its answer.
+    last_ne: usize,
+    /// The secure messaging session PACE established (transient).
+    sm: Option<ecard_chip::sm::SecureMessaging>,
 }
 
 impl std::fmt::Debug for Card {
@@ -56,18 +63,14 @@ impl std::fmt::Debug for Card {
 impl Card {
     /// A factory-fresh card (only the MF), its key RNG seeded from the OS.
     pub fn new_blank(spec: &SimSpec) -> Card {
-        Card::from_parts(
-            spec.clone(),
-            FileSystem::default(),
-            ChaCha20Rng::from_entropy(),
-        )
+        Card::from_parts(spec.clone(), factory_fs(spec), ChaCha20Rng::from_entropy())
     }
 
     /// A factory-fresh card with a seeded key RNG (tests: the same seed gives the same keys).
     pub fn new_blank_seeded(spec: &SimSpec, seed: u64) -> Card {
         Card::from_parts(
             spec.clone(),
-            FileSystem::default(),
+            factory_fs(spec),
             ChaCha20Rng::seed_from_u64(seed),
         )
     }
@@ -86,6 +89,9 @@ impl Card {
             torn: false,
             pages_last: 0,
             bytes_written: 0,
+            pace: None,
+            last_ne: 0,
+            sm: None,
         }
     }
 
@@ -131,6 +137,19 @@ impl Card {
         self.current_ef = None;
         self.chain = None;
         self.pending.clear();
+        self.pace = None;
+        self.sm = None;
+    }
+
+    /// Ends the secure messaging session, as the card OS does on an error (fault injection).
+    pub fn end_secure_session(&mut self) {
+        self.sm = None;
+        self.pace = None;
+    }
+
+    /// Whether a PACE secure messaging session is open (tests and the link model).
+    pub fn in_secure_session(&self) -> bool {
+        self.sm.is_some()
     }
 
     /// Fault injection: at most `bytes` more bytes reach EEPROM; the write that would pass the
@@ -190,12 +209,8 @@ impl Card {
         if extended && !self.spec.extended {
             return Err(StatusWord::WrongLength);
         }
-        if cmd.cla & 0xEF != 0x00 {
-            return Err(if cmd.cla & 0x0C != 0 && cmd.cla & 0xE0 == 0 {
-                StatusWord::SecureMessagingNotSupported
-            } else {
-                StatusWord::ClaNotSupported
-            });
+        if cmd.cla & 0xE3 != 0x00 {
+            return Err(StatusWord::ClaNotSupported);
         }
         if cmd.data.len() > self.spec.max_command_data {
             return Err(StatusWord::WrongLength);
@@ -203,8 +218,73 @@ impl Card {
         if cmd.ins != ins::GET_RESPONSE {
             self.pending.clear();
         }
-        // Command chaining: gather the data until the last command of the chain.
-        if cmd.cla & 0x10 != 0 {
+        // Secure messaging (ECARD.md section 10): a protected command is opened with the
+        // session's keys; any fault ends the session with 69 88. A plain command other than GET
+        // RESPONSE ends a session too (Doc 9303-11 section 9.8.7).
+        let outer_ne = cmd.le.unwrap_or(0).min(self.spec.max_response_data);
+        let secure = cmd.cla & 0x0C == 0x0C;
+        if secure {
+            if self.spec.pace.is_empty() {
+                return Err(StatusWord::SecureMessagingNotSupported);
+            }
+            let Some(sm) = self.sm.as_mut() else {
+                return Err(SM_ERROR);
+            };
+            match sm.unwrap_command(&cmd) {
+                Ok(plain) => cmd = plain,
+                Err(_) => {
+                    self.sm = None;
+                    return Err(SM_ERROR);
+                }
+            }
+        } else if cmd.cla & 0x0C != 0 {
+            return Err(StatusWord::SecureMessagingNotSupported);
+        } else if cmd.ins != ins::GET_RESPONSE {
+            self.sm = None;
+        }
+        let odd = cmd.ins & 1 == 1;
+        let result = self.execute(cmd, secure);
+        let (data, sw) = if secure {
+            let (data, sw) = match result {
+                Ok(r) => r,
+                Err(sw) => (Vec::new(), sw),
+            };
+            let Some(sm) = self.sm.as_mut() else {
+                return Err(SM_ERROR);
+            };
+            let mut r = sm.wrap_response(&data, sw, odd);
+            r.truncate(r.len() - 2);
+            (r, StatusWord::Ok)
+        } else {
+            result?
+        };
+        let ne = if secure { outer_ne } else { self.last_ne };
+        // More data than Ne (or a case 3 command that produced data, as on T=0): hand out what
+        // fits and keep the rest for GET RESPONSE, with 61xx saying how much is left.
+        if data.len() > ne && sw == StatusWord::Ok {
+            let rest = data[ne..].to_vec();
+            let head = data[..ne].to_vec();
+            let left = rest.len().min(255) as u8;
+            self.pending = rest;
+            let sw = if left == 0 || self.pending.len() > 255 {
+                StatusWord::BytesAvailable(0)
+            } else {
+                StatusWord::BytesAvailable(left)
+            };
+            return Ok((head, sw));
+        }
+        Ok((data, sw))
+    }
+
+    /// One plain command (already opened from secure messaging when `secure`).
+    fn execute(
+        &mut self,
+        mut cmd: Command,
+        secure: bool,
+    ) -> Result<(Vec<u8>, StatusWord), StatusWord> {
+        // Command chaining: gather the data until the last command of the chain. PACE's GENERAL
+        // AUTHENTICATE uses the chaining bit for its steps and is answered step by step.
+        if cmd.cla & 0x10 != 0 && cmd.ins != ins::GENERAL_AUTHENTICATE {
             let (ci, p1, p2, mut buf) =
                 self.chain
                     .take()
@@ -217,6 +297,7 @@ impl Card {
             }
             buf.extend_from_slice(&cmd.data);
             self.chain = Some((ci, p1, p2, buf));
+            self.last_ne = 0;
             return Ok((Vec::new(), StatusWord::Ok));
         }
         if let Some((ci, p1, p2, mut buf)) = self.chain.take() {
@@ -227,6 +308,10 @@ impl Card {
             cmd.data = buf;
         }
         let ne = cmd.le.unwrap_or(0).min(self.spec.max_response_data);
+        self.last_ne = ne;
+        if !secure && self.guarded(&cmd) {
+            return Err(StatusWord::SecurityStatusNotSatisfied);
+        }
         let data = match cmd.ins {
             ins::SELECT => self.select(&cmd)?,
             ins::CREATE_FILE => self.create_file(&cmd)?,
@@ -236,6 +321,9 @@ impl Card {
             ins::GENERATE_ASYMMETRIC_KEY_PAIR => self.generate(&cmd)?,
             ins::INTERNAL_AUTHENTICATE => self.internal_authenticate(&cmd)?,
             ins::GET_CHALLENGE => self.get_challenge(&cmd, ne)?,
+            ins::CHANGE_REFERENCE_DATA => self.change_reference_data(&cmd)?,
+            ins::MANAGE_SECURITY_ENVIRONMENT => self.mse_set_at(&cmd)?,
+            ins::GENERAL_AUTHENTICATE => self.general_authenticate(&cmd)?,
             ins::GET_RESPONSE => {
                 if cmd.p1 != 0 || cmd.p2 != 0 {
                     return Err(StatusWord::IncorrectP1P2);
@@ -243,26 +331,63 @@ impl Card {
                 if self.pending.is_empty() {
                     return Err(StatusWord::ConditionsNotSatisfied);
                 }
+                self.last_ne = cmd.le.unwrap_or(0).min(self.spec.max_response_data);
                 std::mem::take(&mut self.pending)
             }
             _ => return Err(StatusWord::InsNotSupported),
         };
-        // More data than Ne (or a case 3 command that produced data, as on T=0): hand out what
-        // fits and keep the rest for GET RESPONSE, with 61xx saying how much is left.
-        if data.len() > ne {
-            let rest = data[ne..].to_vec();
-            let head = data[..ne].to_vec();
-            let left = rest.len().min(255) as u8;
-            self.pending = rest;
-            let sw = if left == 0 || self.pending.len() > 255 {
-                StatusWord::BytesAvailable(0)
-            } else {
-                StatusWord::BytesAvailable(left)
-            };
-            return Ok((head, sw));
-        }
         Ok((data, StatusWord::Ok))
     }
+
+    /// The access rule of a PACE card (ECARD.md section 10): once the application is locked,
+    /// every command inside it without secure messaging is refused; SELECT of the application
+    /// itself stays open.
+    fn guarded(&self, cmd: &Command) -> bool {
+        if self.spec.pace.is_empty() || cmd.ins == ins::GET_RESPONSE {
+            return false;
+        }
+        let locked = |i: usize| i != 0 && self.fs.get(i).is_some_and(|n| n.lcs == LCS_ACTIVATED);
+        // SELECT of the application by AID, and of the MF, stay open.
+        if cmd.ins == ins::SELECT
+            && (cmd.p1 == 0x04 || (cmd.p1 == 0x00 && matches!(cmd.data[..], [] | [0x3F, 0x00])))
+        {
+            return false;
+        }
+        if locked(self.current_df) {
+            return true;
+        }
+        // Reaching into a locked DF from outside (SELECT by path or FID of one of its files).
+        cmd.ins == ins::SELECT
+            && matches!(cmd.p1, 0x08 | 0x09)
+            && self
+                .fs
+                .nodes
+                .iter()
+                .enumerate()
+                .any(|(i, n)| n.parent == Some(0) && locked(i))
+    }
+}
+
+/// The answer to a secure messaging fault (Doc 9303-11 section 9.8.7): the session ends.
+const SM_ERROR: StatusWord = StatusWord::Other(0x6988);
+
+/// The file system a card leaves the factory with: the MF and, on a card OS that offers PACE,
+/// EF.CardAccess listing its protocols (readable by anyone, as Doc 9303-10 requires).
+fn factory_fs(spec: &SimSpec) -> FileSystem {
+    let mut fs = FileSystem::default();
+    let infos = spec.pace_infos();
+    if !infos.is_empty() {
+        fs.add(
+            0,
+            ecard_chip::pace::CARD_ACCESS_FID,
+            LCS_ACTIVATED,
+            NodeKind::Ef {
+                sfi: Some(ecard_chip::pace::CARD_ACCESS_SFI),
+                data: ecard_chip::pace::build_card_access(&infos),
+            },
+        );
+    }
+    fs
 }
 
 fn sw_only(sw: StatusWord) -> Vec<u8> {

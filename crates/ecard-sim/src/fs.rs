@@ -98,6 +98,20 @@ impl std::fmt::Debug for Key {
 pub struct FileSystem {
     /// All files; indices are stable (files are never deleted).
     pub nodes: Vec<Node>,
+    /// The CAN (PACE password), written once during personalization; no command reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can: Option<Secret>,
+}
+
+/// A password kept by the card OS. Its debug output is redacted.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 impl Default for FileSystem {
@@ -113,6 +127,7 @@ impl Default for FileSystem {
                     keys: Vec::new(),
                 },
             }],
+            can: None,
         }
     }
 }

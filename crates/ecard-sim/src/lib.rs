@@ -19,4 +19,4 @@ mod transport;
 pub use card::Card;
 pub use image::{CardImage, IMAGE_VERSION, ImageError};
 pub use spec::SimSpec;
-pub use transport::{Fault, SimTransport, TimingModel};
+pub use transport::{Fault, SimTransport, SmFault, TimingModel};

@@ -35,6 +35,10 @@ pub struct SimSpec {
     pub apdu_latency_us: u64,
     /// Page programming time, microseconds.
     pub page_write_us: u64,
+    /// PACE protocols offered (parameterId, AES key bits), the default first; empty: the card
+    /// has no EF.CardAccess and no access control. Older images have none.
+    #[serde(default)]
+    pub pace: Vec<(u8, u16)>,
 }
 
 impl SimSpec {
@@ -53,6 +57,11 @@ impl SimSpec {
             link_bit_rate: p.sim.link_bit_rate.max(1),
             apdu_latency_us: p.sim.apdu_latency_us,
             page_write_us: p.sim.page_write_us,
+            pace: p
+                .pace_infos()
+                .iter()
+                .map(|i| (i.curve.parameter_id(), (i.key_length.bytes() * 8) as u16))
+                .collect(),
         }
     }
 
@@ -62,6 +71,19 @@ impl SimSpec {
         let profile = Profile::builtin("ecard-sim")
             .expect("the embedded ecard-sim profile parses (tested in ecard-chip's profile tests)");
         SimSpec::from_profile(&profile)
+    }
+
+    /// The PACE protocols this card offers.
+    pub fn pace_infos(&self) -> Vec<ecard_chip::pace::PaceInfo> {
+        self.pace
+            .iter()
+            .filter_map(|(id, bits)| {
+                Some(ecard_chip::pace::PaceInfo {
+                    curve: ecard_chip::pace::Curve::from_parameter_id(*id)?,
+                    key_length: ecard_chip::pace::KeyLength::from_bits(*bits)?,
+                })
+            })
+            .collect()
     }
 
     /// The APDU limits of this card.

@@ -66,6 +66,28 @@ pub enum Fault {
         /// Which write command.
         nth_write: u32,
     },
+    /// The answer to the `nth` (1-based) command under secure messaging is damaged on its way
+    /// to the reader, or the card drops the session there.
+    SecureMessaging {
+        /// Which protected command.
+        nth: u64,
+        /// What happens to its answer.
+        fault: SmFault,
+    },
+}
+
+/// A secure messaging fault (ECARD.md section 10, issue tests): what the reader must detect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SmFault {
+    /// One bit of the MAC in `8E` flipped.
+    WrongMac,
+    /// The `8E` object left out.
+    MissingMac,
+    /// The answer cut inside its `87` object.
+    TruncatedCryptogram,
+    /// The card ends the session and answers `69 88` in plain.
+    DropSession,
 }
 
 /// A transport to a simulated card.
@@ -81,6 +103,7 @@ pub struct SimTransport {
     apdus: u64,
     ins_seen: [u32; 256],
     writes_seen: u32,
+    protected_seen: u64,
     removed: bool,
     atr: Vec<u8>,
 }
@@ -102,6 +125,7 @@ impl SimTransport {
             apdus: 0,
             ins_seen: [0; 256],
             writes_seen: 0,
+            protected_seen: 0,
             removed: false,
             atr,
         }
@@ -197,6 +221,23 @@ impl SimTransport {
     }
 }
 
+/// Damages a protected answer (data objects, then `90 00`) as `f` says.
+fn damage(rapdu: &mut Vec<u8>, f: SmFault) {
+    let n = rapdu.len();
+    match f {
+        SmFault::WrongMac if n >= 3 => rapdu[n - 3] ^= 0x01,
+        SmFault::MissingMac if n >= 12 => {
+            rapdu.drain(n - 12..n - 2);
+        }
+        SmFault::TruncatedCryptogram if n > 12 && rapdu.first() == Some(&0x87) => {
+            let sw = rapdu.split_off(n - 2);
+            rapdu.truncate(8);
+            rapdu.extend(sw);
+        }
+        _ => {}
+    }
+}
+
 impl Transport for SimTransport {
     fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         if self.removed {
@@ -221,10 +262,27 @@ impl Transport for SimTransport {
         if is_write {
             self.writes_seen += 1;
         }
-        let rapdu = match self.injected_status(ins_byte, is_write) {
+        let protected = capdu.first().is_some_and(|c| c & 0x0C == 0x0C);
+        if protected {
+            self.protected_seen += 1;
+        }
+        let sm_fault = self.faults.iter().find_map(|f| match *f {
+            Fault::SecureMessaging { nth, fault } if protected && nth == self.protected_seen => {
+                Some(fault)
+            }
+            _ => None,
+        });
+        let mut rapdu = match self.injected_status(ins_byte, is_write) {
             Some(sw) => sw.to_be_bytes().to_vec(),
+            None if sm_fault == Some(SmFault::DropSession) => {
+                self.card.end_secure_session();
+                vec![0x69, 0x88]
+            }
             None => self.card.process(capdu),
         };
+        if let Some(f) = sm_fault {
+            damage(&mut rapdu, f);
+        }
         let cost = self.timing.cost(
             capdu.len() + rapdu.len(),
             self.card.pages_written_by_last_command(),

@@ -425,6 +425,7 @@ impl ChipEncoder {
             &signing.ds_key,
             &signing.ds,
             job.personalized_at,
+            self.profile.pace.offered.then_some(job.can.0.as_str()),
         )
         .map_err(|e| card_err(job.job_id, "personalizing", e))?;
         Ok(perso_summary(&issued.report))
@@ -439,6 +440,22 @@ impl ChipEncoder {
             check: check.to_string(),
             reason,
         };
+        // The read-back goes through the access control every reader uses: PACE with the CAN
+        // just written on a card that offers it, plain on one that does not.
+        let password = ecard_chip::pace::Password::can(&job.can.0)
+            .map_err(|e| verify_err("access", e.to_string()))?;
+        let mut session = ecard_chip::access::open(t, Some(&password), &mut rand::rngs::OsRng)
+            .map_err(|e| verify_err("access", e.to_string()))?;
+        if self.profile.pace.offered && session.access() == ecard_chip::access::Access::None {
+            return Err(verify_err(
+                "access",
+                format!(
+                    "profile {} offers PACE but the card has no EF.CardAccess",
+                    self.profile.name
+                ),
+            ));
+        }
+        let t = session.transport();
         let (files, _) =
             ecard_chip::read::read_card(t).map_err(|e| verify_err("read_back", e.to_string()))?;
         let aa = aa_evidence(&files, t);
@@ -527,6 +544,7 @@ impl ChipEncoder {
             ds_certificate: Some(self.pki.signing().ds_sha256.clone()),
             dg2: Some(dg2),
             personalization: None,
+            can: self.profile.pace.offered.then(|| job.can.clone()),
         })
     }
 
@@ -676,6 +694,7 @@ impl CardEncoder for ChipEncoder {
                     ds_certificate: None,
                     dg2: None,
                     personalization: Some(summary),
+                    can: self.profile.pace.offered.then(|| job.can.clone()),
                 })
             }
             CardSource::Pcsc { reader } => {
@@ -686,6 +705,7 @@ impl CardEncoder for ChipEncoder {
                     ds_certificate: None,
                     dg2: None,
                     personalization: Some(summary),
+                    can: self.profile.pace.offered.then(|| job.can.clone()),
                 })
             }
         }
@@ -702,6 +722,7 @@ impl CardEncoder for ChipEncoder {
                     ds_certificate: Some(self.pki.signing().ds_sha256.clone()),
                     dg2: Some(dg2),
                     personalization: None,
+                    can: self.profile.pace.offered.then(|| job.can.clone()),
                 })
             }
         }
@@ -728,6 +749,7 @@ impl CardEncoder for ChipEncoder {
                     ds_certificate: Some(self.pki.signing().ds_sha256.clone()),
                     dg2: Some(dg2),
                     personalization: None,
+                    can: self.profile.pace.offered.then(|| job.can.clone()),
                 })
             }
         }

@@ -108,7 +108,8 @@ async fn sim_lanes_issue_cards_a_checkpoint_accepts() {
         // Read the issued card independently and verify it.
         let path = dir.path().join("cards").join(format!("{number}.img"));
         let mut t = SimTransport::new(CardImage::load(&path).unwrap().into_card());
-        let (files, _) = ecard_chip::read::read_card(&mut t).unwrap();
+        let mut chip = crate::testutil::open_issued(store, number, &mut t);
+        let (files, _) = ecard_chip::read::read_card(chip.transport()).unwrap();
         let revoked = Default::default();
         let report = ecard_chip::verify::verify(
             &files,

@@ -128,7 +128,8 @@ async fn a_spool_lane_prints_the_face_with_a_seal_over_the_chips_dg2() {
     assert_eq!(seal.payload.dn, "770000001");
     let card = dir.path().join("cards/770000001.img");
     let mut t2 = SimTransport::new(CardImage::load(&card).unwrap().into_card());
-    let (files, _) = ecard_chip::read::read_card(&mut t2).unwrap();
+    let mut chip = crate::testutil::open_issued(&t.store, "770000001", &mut t2);
+    let (files, _) = ecard_chip::read::read_card(chip.transport()).unwrap();
     let dg2: [u8; 32] = Sha256::digest(&files[&EfId::Dg2]).into();
     assert_eq!(seal.payload.dg2, dg2);
 }

@@ -184,6 +184,7 @@ impl CardEncoder for RecordingEncoder {
             ds_certificate: None,
             dg2: None,
             personalization: None,
+            can: None,
         })
     }
     fn verify(&mut self, job: &EncodeJob, card: &EncodedCard) -> Result<EncodedCard, CardError> {
@@ -203,6 +204,7 @@ impl CardEncoder for RecordingEncoder {
             ds_certificate: Some("d5".repeat(32)),
             dg2: None,
             personalization: None,
+            can: None,
         })
     }
     fn recheck(&mut self, job: &EncodeJob) -> Result<EncodedCard, CardError> {
@@ -220,6 +222,7 @@ impl CardEncoder for RecordingEncoder {
             ds_certificate: Some("d5".repeat(32)),
             dg2: None,
             personalization: None,
+            can: None,
         })
     }
     fn reject(&mut self, job: &EncodeJob) -> Result<(), CardError> {
@@ -308,4 +311,20 @@ pub(crate) async fn station_with_one_job(
         .job
         .id;
     (station, id)
+}
+
+/// Opens an issued card for reading as every reader does: PACE with the CAN its job's record
+/// holds (the job that number `number` was given to), plain for a card without access control.
+pub(crate) fn open_issued<'a>(
+    store: &Store,
+    number: &str,
+    t: &'a mut dyn ecard_chip::transport::Transport,
+) -> ecard_chip::access::Session<'a> {
+    let can = store
+        .number_owner(number)
+        .unwrap()
+        .and_then(|(job, _)| store.can(job).unwrap())
+        .unwrap_or_else(|| "000000".into());
+    let pw = ecard_chip::pace::Password::can(&can).unwrap();
+    ecard_chip::access::open(t, Some(&pw), &mut rand::rngs::OsRng).unwrap()
 }

@@ -14,6 +14,12 @@ pub mod ins {
     pub const GENERATE_ASYMMETRIC_KEY_PAIR: u8 = 0x46;
     /// GET CHALLENGE.
     pub const GET_CHALLENGE: u8 = 0x84;
+    /// MANAGE SECURITY ENVIRONMENT (PACE: MSE:Set AT).
+    pub const MANAGE_SECURITY_ENVIRONMENT: u8 = 0x22;
+    /// CHANGE REFERENCE DATA (the CAN, written during personalization).
+    pub const CHANGE_REFERENCE_DATA: u8 = 0x24;
+    /// GENERAL AUTHENTICATE (the PACE steps).
+    pub const GENERAL_AUTHENTICATE: u8 = 0x86;
     /// INTERNAL AUTHENTICATE.
     pub const INTERNAL_AUTHENTICATE: u8 = 0x88;
     /// SELECT.

@@ -19,6 +19,8 @@ pub enum Step {
     SelectDf,
     /// GENERATE ASYMMETRIC KEY PAIR.
     GenerateKey,
+    /// CHANGE REFERENCE DATA of the CAN (PACE password).
+    SetCan,
     /// Waiting for the caller's LDS files.
     AwaitFiles,
     /// CREATE FILE of an EF.
@@ -45,6 +47,7 @@ impl std::fmt::Display for Step {
             Step::CreateDf => "creating the application DF",
             Step::SelectDf => "selecting the application DF",
             Step::GenerateKey => "generating the Active Authentication key",
+            Step::SetCan => "writing the CAN",
             Step::AwaitFiles => "waiting for the LDS files",
             Step::CreateEf => "creating",
             Step::SelectEf => "selecting",
@@ -160,6 +163,14 @@ pub enum PersoErrorKind {
     /// A command could not be encoded for this link (us or the profile).
     #[error("{0}")]
     Apdu(ApduError),
+    /// The profile offers PACE but no CAN was given (input; nothing was written).
+    #[error(
+        "the card OS of profile {profile} protects its chip with PACE: a 6-digit CAN must be given"
+    )]
+    MissingCan {
+        /// The profile.
+        profile: String,
+    },
     /// The state machine was driven out of order (caller bug, never card data).
     #[error("personalizer driven out of order: {0}")]
     ApiMisuse(&'static str),

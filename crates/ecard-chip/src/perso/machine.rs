@@ -26,6 +26,7 @@ enum OpKind {
     CreateDf,
     SelectDf,
     Generate,
+    SetCan,
     CreateEf,
     SelectEf,
     Write,
@@ -65,6 +66,7 @@ pub struct Personalizer {
     files: Option<LdsFiles>,
     ef_sizes: Vec<(EfId, usize)>,
     aa_key: Option<PublicKey>,
+    can: Option<String>,
     phase: Phase,
     ops: VecDeque<Op>,
     current: Option<(Op, Exchange)>,
@@ -101,6 +103,7 @@ impl Personalizer {
             files: None,
             ef_sizes: Vec::new(),
             aa_key: None,
+            can: None,
             phase: Phase::Checking,
             ops: VecDeque::new(),
             current: None,
@@ -325,6 +328,13 @@ impl Personalizer {
         self.fail_at_err(step, file, offset, PersoErrorKind::Transport(err))
     }
 
+    /// The CAN to write (6 decimal digits; needed when the profile offers PACE). Never logged:
+    /// the plan's debug output shows command sizes only.
+    pub fn with_can(mut self, can: &str) -> Personalizer {
+        self.can = Some(can.to_string());
+        self
+    }
+
     /// Gives the LDS files to write (any time before they are needed; once only). They are
     /// checked: one strict TLV each with the file's tag, EF.COM, DG1 and EF.SOD present, sizes
     /// within the profile, and DG15 holding the key the chip generated.
@@ -435,6 +445,7 @@ fn is_modifying(kind: OpKind) -> bool {
         kind,
         OpKind::CreateDf
             | OpKind::Generate
+            | OpKind::SetCan
             | OpKind::CreateEf
             | OpKind::Write
             | OpKind::Activate

@@ -13,8 +13,8 @@ mod schema;
 
 pub use hooks::{CardHook, NoHook, hook_for};
 pub use schema::{
-    ApduSection, AtrPattern, FilesystemSection, LargeOffsets, LockMethod, Profile, ReadSection,
-    SecuritySection, SimSection,
+    ApduSection, AtrPattern, FilesystemSection, LargeOffsets, LockMethod, PaceSection, Profile,
+    ReadSection, SecuritySection, SimSection,
 };
 
 use crate::transport::ApduLimits;
@@ -81,6 +81,25 @@ pub enum ProfileError {
 }
 
 impl Profile {
+    /// The PACE protocols this card OS offers, the default first; empty when it offers none.
+    pub fn pace_infos(&self) -> Vec<crate::pace::PaceInfo> {
+        if !self.pace.offered {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for bits in &self.pace.key_bits {
+            for id in &self.pace.parameter_ids {
+                if let (Some(key_length), Some(curve)) = (
+                    crate::pace::KeyLength::from_bits(*bits),
+                    crate::pace::Curve::from_parameter_id(*id),
+                ) {
+                    out.push(crate::pace::PaceInfo { key_length, curve });
+                }
+            }
+        }
+        out
+    }
+
     /// The generic ISO/IEC 7816-4 profile: short APDUs, no Active Authentication, no lock.
     pub fn generic() -> Profile {
         #[allow(clippy::expect_used)]

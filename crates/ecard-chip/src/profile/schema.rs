@@ -85,6 +85,21 @@ section! {
 }
 
 section! {
+    /// `[pace]`: chip access control (ECARD.md section 10). A card OS that offers PACE gets the
+    /// CAN written during personalization, lists these protocols in EF.CardAccess and, once
+    /// locked, answers every command inside the application only under PACE secure messaging.
+    PaceSection / PacePatch, "pace" {
+        /// The card OS offers PACE (ECDH Generic Mapping, AES secure messaging).
+        offered: bool,
+        /// Standardized domain parameter ids offered (12 P-256, 13 brainpoolP256r1, 15 P-384,
+        /// 16 brainpoolP384r1); the first is the card's default.
+        parameter_ids: Vec<u8>,
+        /// AES key lengths offered in bits (128, 192, 256); the first is the default.
+        key_bits: Vec<u16>,
+    }
+}
+
+section! {
     /// `[read]`: how READ BINARY and UPDATE BINARY reach offsets over 32767.
     ReadSection / ReadPatch, "read" {
         /// The method for large offsets.
@@ -220,6 +235,8 @@ pub struct Profile {
     pub filesystem: FilesystemSection,
     /// `[security]`.
     pub security: SecuritySection,
+    /// `[pace]`.
+    pub pace: PaceSection,
     /// `[read]`.
     pub read: ReadSection,
     /// `[sim]`.
@@ -238,6 +255,8 @@ struct ProfilePatch {
     filesystem: FilesystemPatch,
     #[serde(default)]
     security: SecurityPatch,
+    #[serde(default)]
+    pace: PacePatch,
     #[serde(default)]
     read: ReadPatch,
     #[serde(default)]
@@ -289,6 +308,7 @@ pub(super) fn parse_base(text: &str, source: &str) -> Result<Profile, ProfileErr
         apdu: p.apdu.complete(source)?,
         filesystem: p.filesystem.complete(source)?,
         security: p.security.complete(source)?,
+        pace: p.pace.complete(source)?,
         read: p.read.complete(source)?,
         sim: p.sim.complete(source)?,
     };
@@ -316,6 +336,7 @@ pub(super) fn parse_overlay(
     p.apdu.apply(&mut base.apdu);
     p.filesystem.apply(&mut base.filesystem);
     p.security.apply(&mut base.security);
+    p.pace.apply(&mut base.pace);
     p.read.apply(&mut base.read);
     p.sim.apply(&mut base.sim);
     validate(&base, source)?;
@@ -346,6 +367,39 @@ fn validate(p: &Profile, source: &str) -> Result<(), ProfileError> {
             "apdu.max_response_data",
             format!("{} is outside 1..={max_r}", p.apdu.max_response_data),
         );
+    }
+    if p.pace.offered {
+        if p.pace.parameter_ids.is_empty() {
+            return invalid(
+                "pace.parameter_ids",
+                "empty; a card that offers PACE lists at least one (12 for NIST P-256)".into(),
+            );
+        }
+        if let Some(id) = p
+            .pace
+            .parameter_ids
+            .iter()
+            .find(|id| crate::pace::Curve::from_parameter_id(**id).is_none())
+        {
+            return invalid(
+                "pace.parameter_ids",
+                format!("{id} is not one of 12, 13, 15, 16"),
+            );
+        }
+        if p.pace.key_bits.is_empty() {
+            return invalid(
+                "pace.key_bits",
+                "empty; a card that offers PACE lists at least one (128)".into(),
+            );
+        }
+        if let Some(b) = p
+            .pace
+            .key_bits
+            .iter()
+            .find(|b| crate::pace::KeyLength::from_bits(**b).is_none())
+        {
+            return invalid("pace.key_bits", format!("{b} is not one of 128, 192, 256"));
+        }
     }
     if p.sim.eeprom_page_size == 0 {
         return invalid(

@@ -8,6 +8,7 @@ use ecard_chip::tlv::{constructed, encode, primitive};
 
 use ecard_sim::{Card, SimSpec, SimTransport};
 use p256::pkcs8::EncodePublicKey;
+use rand_chacha::rand_core::SeedableRng;
 
 /// Deterministic filler bytes.
 pub fn filler(seed: u8, len: usize) -> Vec<u8> {
@@ -130,4 +131,26 @@ pub fn blank_transport(profile: &Profile, seed: u64) -> SimTransport {
 /// Total bytes of a set of files.
 pub fn total_len(files: &LdsFiles) -> usize {
     files.values().map(Vec::len).sum()
+}
+
+/// The CAN the tests' PACE cards get.
+pub const CAN: &str = "123456";
+
+/// The ecard-sim card OS without PACE: for tests of reading mechanics (APDU counts, chunk sizes)
+/// that are about the plain protocol; PACE has its own tests (`pace_sim.rs`).
+pub fn plain_sim_profile() -> Profile {
+    let mut p = Profile::builtin("ecard-sim").expect("the built-in profile parses");
+    p.pace.offered = false;
+    p
+}
+
+/// Opens a card for reading as every reader path does: PACE with [`CAN`] where offered.
+pub fn chip(t: &mut dyn ecard_chip::transport::Transport) -> ecard_chip::access::Session<'_> {
+    let pw = ecard_chip::pace::Password::can(CAN).expect("a 6-digit CAN");
+    ecard_chip::access::open(
+        t,
+        Some(&pw),
+        &mut rand_chacha::ChaCha20Rng::seed_from_u64(1),
+    )
+    .expect("the card opens with its CAN")
 }

@@ -101,10 +101,38 @@ struct ReaderBench {
     per_apdu_us: f64,
 }
 
+/// Reading a card with PACE and secure messaging against the plain read of the same files
+/// (issue 14): bytes on the wire and time in the simulator's link model.
+#[derive(Serialize)]
+struct PaceBench {
+    protocol: String,
+    plain_apdus: u64,
+    plain_bytes: u64,
+    plain_link_ms: f64,
+    pace_apdus: u64,
+    pace_bytes: u64,
+    pace_link_ms: f64,
+    bytes_ratio: f64,
+    time_ratio: f64,
+    /// PACE, every file, Active Authentication and the verdict: link model plus our software.
+    verdict_ms: f64,
+}
+
+/// The same through a PC/SC reader: the wall time of a checkpoint verdict on its card.
+#[derive(Serialize)]
+struct ReaderPaceBench {
+    reader: String,
+    apdus: u64,
+    pace_read_aa_verdict_ms: f64,
+}
+
 #[derive(Serialize)]
 struct Results {
     lds: LdsBench,
     personalization: Vec<PersoBench>,
+    pace: PaceBench,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reader_pace: Option<ReaderPaceBench>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reader: Option<ReaderBench>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -130,6 +158,145 @@ fn signer_bench(dir: &std::path::Path, n: u32) -> anyhow::Result<SignerBench> {
         per_second,
         software_per_second,
         ratio_to_software: per_second / software_per_second,
+    })
+}
+
+/// Counts APDUs and bytes both ways.
+struct Bytes<'a> {
+    inner: &'a mut dyn Transport,
+    apdus: u64,
+    bytes: u64,
+}
+
+impl Transport for Bytes<'_> {
+    fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let r = self.inner.transmit(capdu)?;
+        self.apdus += 1;
+        self.bytes += (capdu.len() + r.len()) as u64;
+        Ok(r)
+    }
+    fn reset(&mut self) -> Result<Vec<u8>, TransportError> {
+        self.inner.reset()
+    }
+    fn atr(&self) -> &[u8] {
+        self.inner.atr()
+    }
+    fn limits(&self) -> ApduLimits {
+        self.inner.limits()
+    }
+    fn reader_name(&self) -> &str {
+        self.inner.reader_name()
+    }
+}
+
+/// Opens the chip with `can` (PACE where the card offers it), reads every file, runs Active
+/// Authentication and verifies: a checkpoint's work on one card.
+fn pace_verdict(
+    t: &mut dyn Transport,
+    can: &str,
+    trust: &[x509_cert::Certificate],
+    at: time::Date,
+) -> anyhow::Result<(String, bool)> {
+    let pw = ecard_chip::pace::Password::can(can)?;
+    let mut chip = ecard_chip::access::open(t, Some(&pw), &mut rand_core::OsRng)?;
+    let access = chip.access().to_string();
+    let (files, _) = ecard_chip::read::read_card(chip.transport())?;
+    let challenge = [7u8; 8];
+    let sig = ecard_chip::read::active_authentication(chip.transport(), challenge)?;
+    let report = ecard_chip::verify::verify(
+        &files,
+        &ecard_chip::verify::VerifyOptions {
+            trust,
+            at,
+            strict: true,
+            revoked: &Default::default(),
+            active_auth: ecard_chip::verify::AaEvidence::Performed(ecard_chip::verify::AaOutcome {
+                challenge,
+                response: sig.to_bytes().to_vec(),
+            }),
+        },
+    );
+    Ok((access, report.is_valid()))
+}
+
+/// PACE + secure messaging read against the plain read of the same content, in the link model.
+fn pace_bench(
+    content: &ecard_chip::lds::CardContent,
+    generated: &pki::GeneratedPki,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<PaceBench> {
+    let with_pace = Profile::builtin("ecard-sim")?;
+    let mut plain = with_pace.clone();
+    plain.pace.offered = false;
+    let mut cards = Vec::new();
+    for profile in [&plain, &with_pace] {
+        let mut sim = SimTransport::new(Card::new_blank(&SimSpec::from_profile(profile)));
+        issue(
+            &mut sim,
+            profile,
+            content,
+            &generated.ds_key,
+            &generated.ds,
+            now,
+            profile.pace.offered.then_some(BENCH_CAN),
+        )
+        .with_context(|| format!("personalization with profile {} failed", profile.name))?;
+        cards.push(sim.into_card());
+    }
+    let mut pace_card = cards.pop().context("two cards")?;
+    let plain_card = cards.pop().context("two cards")?;
+
+    let mut sim = SimTransport::new(plain_card);
+    let mut t = Bytes {
+        inner: &mut sim,
+        apdus: 0,
+        bytes: 0,
+    };
+    ecard_chip::read::read_card(&mut t)?;
+    let (plain_apdus, plain_bytes) = (t.apdus, t.bytes);
+    let plain_link = sim.elapsed().as_secs_f64();
+
+    // A fresh session, as a reader meets the card.
+    pace_card.power_on();
+    let mut sim = SimTransport::new(pace_card);
+    let mut t = Bytes {
+        inner: &mut sim,
+        apdus: 0,
+        bytes: 0,
+    };
+    let pw = ecard_chip::pace::Password::can(BENCH_CAN)?;
+    let mut chip = ecard_chip::access::open(&mut t, Some(&pw), &mut rand_core::OsRng)?;
+    let protocol = chip.access().to_string();
+    ecard_chip::read::read_card(chip.transport())?;
+    drop(chip);
+    let (pace_apdus, pace_bytes) = (t.apdus, t.bytes);
+    let pace_link = sim.elapsed().as_secs_f64();
+
+    // The whole checkpoint verdict on the PACE card: link model time plus software time.
+    let mut card = sim.into_card();
+    card.power_on();
+    let mut sim = SimTransport::new(card);
+    let started = Instant::now();
+    let trust = vec![generated.csca.clone()];
+    let (_, valid) = pace_verdict(
+        &mut sim,
+        BENCH_CAN,
+        &trust,
+        ecard_model::dates::moscow_date(now),
+    )?;
+    anyhow::ensure!(valid, "the benchmark's PACE card does not verify");
+    let verdict = started.elapsed().as_secs_f64() + sim.elapsed().as_secs_f64();
+    Ok(PaceBench {
+        protocol,
+        plain_apdus,
+        plain_bytes,
+        plain_link_ms: plain_link * 1e3,
+        pace_apdus,
+        pace_bytes,
+        pace_link_ms: pace_link * 1e3,
+        bytes_ratio: pace_bytes as f64 / plain_bytes.max(1) as f64,
+        time_ratio: pace_link / plain_link.max(1e-9),
+        verdict_ms: verdict * 1e3,
     })
 }
 
@@ -232,6 +399,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             &generated.ds_key,
             &generated.ds,
             now,
+            profile.pace.offered.then_some(BENCH_CAN),
         )
         .with_context(|| format!("personalization with profile {name} failed"))?;
         let software = started.elapsed();
@@ -271,6 +439,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             software_to_chip_ratio: software.as_secs_f64() / chip.max(1e-9),
         });
     }
+    let pace = pace_bench(&content, &generated, now)?;
     let reader = match &args.reader {
         Some(name) => Some(bench_reader(
             name,
@@ -281,6 +450,43 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )?),
         None => None,
     };
+    // The card the reader bench just personalized, checked as a checkpoint does.
+    let reader_pace = match &args.reader {
+        Some(name) => {
+            let card = super::card::CardArgs {
+                sim: None,
+                reader: Some(name.clone()),
+            };
+            let wait = super::card::WaitArgs {
+                wait: false,
+                wait_timeout: None,
+            };
+            let mut session = super::card::CardSession::open(&card, &wait)?;
+            let mut t = Bytes {
+                inner: session.transport(),
+                apdus: 0,
+                bytes: 0,
+            };
+            let trust = vec![generated.csca.clone()];
+            let started = Instant::now();
+            let (_, valid) = pace_verdict(
+                &mut t,
+                BENCH_CAN,
+                &trust,
+                ecard_model::dates::moscow_date(now),
+            )?;
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            let apdus = t.apdus;
+            session.close()?;
+            anyhow::ensure!(valid, "the card in {name:?} does not verify");
+            Some(ReaderPaceBench {
+                reader: name.clone(),
+                apdus,
+                pace_read_aa_verdict_ms: ms,
+            })
+        }
+        None => None,
+    };
     let signer = match &args.pki {
         Some(dir) => Some(signer_bench(dir, 500)?),
         None => None,
@@ -288,6 +494,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let results = Results {
         lds,
         personalization,
+        pace,
+        reader_pace,
         reader,
         signer,
     };
@@ -298,6 +506,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The CAN the benchmark's cards get (they are thrown away).
+const BENCH_CAN: &str = "271828";
 
 /// Personalizes the blank card in `reader` and compares the wall time with the in-process run of
 /// the same profile (the simulator's own transport): what pcscd and the reader add per card.
@@ -326,6 +537,7 @@ fn bench_reader(
         &generated.ds_key,
         &generated.ds,
         now,
+        profile.pace.offered.then_some(BENCH_CAN),
     );
     let elapsed = started.elapsed();
     session.close()?;
@@ -380,6 +592,30 @@ fn print_text(r: &Results) {
             p.chip_to_link_limit_ratio,
             p.software_ms,
             p.software_to_chip_ratio
+        );
+    }
+    let p = &r.pace;
+    crate::out!(
+        "PACE ({}) + secure messaging read vs plain read of the same card: {} vs {} APDUs, \
+         {} vs {} bytes -> {:.3}x; {:.1} vs {:.1} ms in the link model -> {:.3}x; \
+         checkpoint verdict (PACE, every file, Active Authentication, checks) {:.0} ms",
+        p.protocol,
+        p.pace_apdus,
+        p.plain_apdus,
+        p.pace_bytes,
+        p.plain_bytes,
+        p.bytes_ratio,
+        p.pace_link_ms,
+        p.plain_link_ms,
+        p.time_ratio,
+        p.verdict_ms
+    );
+    if let Some(b) = &r.reader_pace {
+        crate::out!(
+            "checkpoint verdict through reader {:?}: PACE, every file, Active Authentication and the checks in {:.0} ms ({} APDUs)",
+            b.reader,
+            b.pace_read_aa_verdict_ms,
+            b.apdus
         );
     }
     if let Some(b) = &r.reader {

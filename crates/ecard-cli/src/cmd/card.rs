@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use ecard_chip::access::Session;
+use ecard_chip::pace::Password;
 use ecard_chip::profile::{Profile, select_profile};
 use ecard_chip::read::ReadOptions;
 use ecard_chip::transport::Transport;
@@ -38,6 +40,43 @@ pub struct WaitArgs {
     /// With --wait: give up after this many seconds (default: wait for ever).
     #[arg(long, value_name = "SECONDS", requires = "wait")]
     pub wait_timeout: Option<u64>,
+}
+
+/// The chip's access password (ECARD.md section 10), for every command that reads a card.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AccessArgs {
+    /// The card access number printed on the card's front (6 digits), for a chip protected by
+    /// PACE.
+    #[arg(long, value_name = "NNNNNN", conflicts_with = "mrz_key")]
+    pub can: Option<String>,
+    /// Instead of the CAN: the MRZ key, DOCNUMBER,YYMMDD,YYMMDD (document number, date of birth,
+    /// date of expiry, as in the MRZ on the card's back).
+    #[arg(long, value_name = "DOC,BIRTH,EXPIRY")]
+    pub mrz_key: Option<String>,
+}
+
+impl AccessArgs {
+    /// The password given, if any.
+    pub fn password(&self) -> anyhow::Result<Option<Password>> {
+        Ok(match (&self.can, &self.mrz_key) {
+            (Some(c), _) => Some(Password::can(c).context("--can")?),
+            (None, Some(m)) => Some(Password::mrz_key(m).context("--mrz-key")?),
+            (None, None) => None,
+        })
+    }
+}
+
+/// Opens the chip behind `t` for reading: PACE with `password` on a card that offers it, plain
+/// on one without access control.
+pub fn open_chip<'a>(
+    t: &'a mut dyn Transport,
+    password: Option<&Password>,
+) -> anyhow::Result<Session<'a>> {
+    Ok(ecard_chip::access::open(
+        t,
+        password,
+        &mut rand_core::OsRng,
+    )?)
 }
 
 /// An open card, behind the one [`Transport`] door.

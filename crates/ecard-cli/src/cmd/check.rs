@@ -13,7 +13,7 @@ use ecard_chip::read::{active_authentication, read_card_with};
 use ecard_chip::verify::{AaEvidence, AaOutcome};
 use rand_core::RngCore;
 
-use super::card::{CardArgs, CardSession, WaitArgs};
+use super::card::{AccessArgs, CardArgs, CardSession, WaitArgs, open_chip};
 use super::verify::{TrustArgs, check_card, print_outcome};
 use crate::output::WithHelp;
 
@@ -25,6 +25,8 @@ pub struct Args {
     #[command(flatten)]
     wait: WaitArgs,
     #[command(flatten)]
+    access: AccessArgs,
+    #[command(flatten)]
     trust: TrustArgs,
     /// A photo or scan of the card's front (PNG or JPEG): its QR seal is verified and compared
     /// with the chip (fields and DG2 hash).
@@ -34,10 +36,11 @@ pub struct Args {
 
 /// Runs `ecard check`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let password = args.access.password()?;
     let mut session = CardSession::open(&args.card, &args.wait)?;
-    let outcome = read_and_authenticate(&mut session);
+    let outcome = read_and_authenticate(&mut session, password.as_ref());
     session.close()?;
-    let (files, aa) = match outcome {
+    let (files, aa, access) = match outcome {
         Ok(read) => read,
         // The card answered, but not as an e-card does (a blank, a foreign or a spoiled card):
         // that is a verdict on the card, not a failure of the check.
@@ -66,6 +69,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &args.trust,
         aa,
         seal.as_ref().map(|r| r.as_deref().map_err(Clone::clone)),
+        Some(access),
     )?;
     print_outcome(&outcome, args.trust.json, true)?;
     Ok(ExitCode::from(outcome.verdict.exit_code()))
@@ -74,6 +78,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 /// Whether a read failed because of what the card answered (a status word, a malformed answer),
 /// rather than because the reader or the link failed.
 fn is_card_fault(e: &anyhow::Error) -> bool {
+    use ecard_chip::pace::PaceError;
+    if let Some(ecard_chip::access::AccessError::Pace { source, .. }) =
+        e.downcast_ref::<ecard_chip::access::AccessError>()
+    {
+        // The chip answered PACE, but not as a sound card does (a half-written card without its
+        // CAN, a broken EF.CardAccess): a verdict on the card. A refused password is not.
+        return matches!(
+            source,
+            PaceError::Card { .. }
+                | PaceError::Malformed { .. }
+                | PaceError::CardAccess(_)
+                | PaceError::Unsupported(_)
+        );
+    }
     matches!(
         e.downcast_ref::<ecard_chip::read::ReadError>(),
         Some(
@@ -83,16 +101,25 @@ fn is_card_fault(e: &anyhow::Error) -> bool {
     )
 }
 
-/// Reads the card and, where it has DG15, asks it to sign 8 random bytes.
+/// Opens the chip (PACE with `password` where the card offers it), reads it and, where it has
+/// DG15, asks it to sign 8 random bytes.
 pub fn read_and_authenticate(
     session: &mut CardSession,
-) -> anyhow::Result<(ecard_chip::lds::LdsFiles, AaEvidence)> {
-    let opts = super::card::read_options(session.transport());
-    let (files, _stats) = read_card_with(session.transport(), opts)?;
+    password: Option<&ecard_chip::pace::Password>,
+) -> anyhow::Result<(
+    ecard_chip::lds::LdsFiles,
+    AaEvidence,
+    ecard_chip::access::Access,
+)> {
+    let mut opts = super::card::read_options(session.transport());
+    let mut chip = open_chip(session.transport(), password)?;
+    let access = chip.access();
+    opts.limits = opts.limits.min(chip.transport().limits());
+    let (files, _stats) = read_card_with(chip.transport(), opts)?;
     let aa = if files.contains_key(&EfId::Dg15) {
         let mut challenge = [0u8; 8];
         rand_core::OsRng.fill_bytes(&mut challenge);
-        match active_authentication(session.transport(), challenge) {
+        match active_authentication(chip.transport(), challenge) {
             Ok(sig) => AaEvidence::Performed(AaOutcome {
                 challenge,
                 response: sig.to_bytes().to_vec(),
@@ -105,5 +132,5 @@ pub fn read_and_authenticate(
     } else {
         AaEvidence::NotPerformed
     };
-    Ok((files, aa))
+    Ok((files, aa, access))
 }

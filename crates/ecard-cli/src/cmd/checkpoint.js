@@ -8,6 +8,16 @@
       .then(function (s) { if (String(s.version) !== shown) { location.reload(); } })
       .catch(function () {});
   }, 1000);
+  var canform = document.getElementById("canform");
+  if (canform) {
+    canform.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var can = document.getElementById("can").value.trim();
+      fetch("/api/can", { method: "POST", body: can })
+        .then(function () { location.reload(); })
+        .catch(function () {});
+    });
+  }
   var input = document.getElementById("sealfile");
   var say = function (text) {
     var p = document.getElementById("sealerror");

@@ -38,9 +38,11 @@ mod status_feed;
 
 use status_feed::{Fetched, fetch_status, settle_pending, status_note};
 
-use super::card::{CardArgs, CardSession, WaitArgs};
+use super::card::{AccessArgs, CardArgs, CardSession, WaitArgs};
 use super::verify::{TrustArgs, check_card, check_time, load_ds, load_status};
 use crate::output::WithHelp;
+use ecard_chip::access::{Access, AccessError};
+use ecard_chip::pace::Password;
 
 /// `ecard checkpoint` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -54,6 +56,10 @@ pub enum Command {
 pub struct ServeArgs {
     #[command(flatten)]
     card: CardArgs,
+    /// A CAN or MRZ key to open every card with (a desk that checks one known card); without
+    /// it the screen asks for the CAN of each card, or takes the MRZ key from its QR seal.
+    #[command(flatten)]
+    access: AccessArgs,
     #[command(flatten)]
     trust: TrustArgs,
     /// Fetch the signed status list from this URL (the station's `/api/v1/status-list`).
@@ -105,7 +111,10 @@ struct Screen {
 struct App {
     args: ServeArgs,
     screen: Mutex<Screen>,
-    card: Mutex<Option<(LdsFiles, AaEvidence)>>,
+    card: Mutex<Option<(LdsFiles, AaEvidence, Access)>>,
+    /// The CAN the officer typed for the card in the reader (a secret: never logged, dropped
+    /// when the card leaves).
+    password: Mutex<Option<Password>>,
     seal: Mutex<Option<Result<String, String>>>,
     /// The status list fetched from --status-url: verified, written to a file, and when.
     fetched_status: Mutex<Option<Fetched>>,
@@ -144,8 +153,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let (gate, token_source) = auth::Gate::load(args.token_file.as_deref())?;
     let gate = Arc::new(gate);
+    let password = args.access.password()?;
     let app = Arc::new(App {
         args,
+        password: Mutex::new(password),
         screen: Mutex::new(Screen {
             version: 1,
             state: "waiting",
@@ -182,6 +193,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .route("/api/screen", get(screen_json))
         .route("/api/seal", post(upload_seal))
         .route("/api/rescan", post(rescan))
+        .route("/api/can", post(enter_can))
         .with_state(app)
         .merge(login)
         .layer(axum::middleware::from_fn_with_state(gate, auth::guard))
@@ -228,6 +240,7 @@ fn card_loop(app: &App) {
                 tracing::info!("card removed");
                 *lock(&app.card) = None;
                 *lock(&app.seal) = None;
+                *lock(&app.password) = app.args.access.password().ok().flatten();
                 update(app, |s| {
                     *s = Screen {
                         version: s.version,
@@ -247,6 +260,25 @@ fn card_loop(app: &App) {
     }
 }
 
+/// The password to open the chip with: the one typed (or given at start), else the MRZ key from
+/// the card's QR seal when a photo of it was taken.
+fn chip_password(app: &App) -> Option<Password> {
+    if let Some(p) = lock(&app.password).clone() {
+        return Some(p);
+    }
+    let seal = lock(&app.seal).clone()?.ok()?;
+    let p = ecard_seal::Seal::decode(&seal).ok()?.payload;
+    let yymmdd = |d: time::Date| {
+        format!(
+            "{:02}{:02}{:02}",
+            d.year().rem_euclid(100),
+            u8::from(d.month()),
+            d.day()
+        )
+    };
+    Password::mrz_key(&format!("{},{},{}", p.dn, yymmdd(p.dob), yymmdd(p.doe))).ok()
+}
+
 fn read_card(app: &App) {
     update(app, |s| {
         s.note = "reading the card, keep it in the reader".into()
@@ -255,8 +287,9 @@ fn read_card(app: &App) {
         wait: false,
         wait_timeout: None,
     };
+    let password = chip_password(app);
     let result = CardSession::open(&app.args.card, &no_wait).and_then(|mut session| {
-        let read = super::check::read_and_authenticate(&mut session);
+        let read = super::check::read_and_authenticate(&mut session, password.as_ref());
         session.close()?;
         read
     });
@@ -266,10 +299,23 @@ fn read_card(app: &App) {
             *lock(&app.card) = Some(read);
             recompute(app);
         }
-        Err(e) => set_error(
-            app,
-            format!("cannot read the card: {e:#}; put it back and try again"),
-        ),
+        Err(e) => match e.downcast_ref::<AccessError>() {
+            Some(AccessError::PasswordNeeded { .. }) => update(app, |s| {
+                s.state = "need_can";
+                s.note = "the chip is protected: type the 6-digit CAN printed on the card's front, or add a photo of the card for its QR seal".into();
+            }),
+            Some(a) if a.is_access_denied() => {
+                *lock(&app.password) = None;
+                update(app, |s| {
+                    s.state = "need_can";
+                    s.note = format!("{a}: check the CAN on the card's front and type it again");
+                });
+            }
+            _ => set_error(
+                app,
+                format!("cannot read the card: {e:#}; put it back and try again"),
+            ),
+        },
     }
 }
 
@@ -313,7 +359,9 @@ fn recompute(app: &App) {
         ..Screen::default()
     };
     let result = match card {
-        Some((files, aa)) => card_screen(&files, aa, &trust, seal.as_ref(), &mut screen),
+        Some((files, aa, access)) => {
+            card_screen(&files, aa, access, &trust, seal.as_ref(), &mut screen)
+        }
         None => match &seal {
             Some(s) => seal_screen(s, &trust, &mut screen),
             None => return,
@@ -340,6 +388,7 @@ fn line(o: &Outcome) -> (&'static str, String) {
 fn card_screen(
     files: &LdsFiles,
     aa: AaEvidence,
+    access: Access,
     trust: &TrustArgs,
     seal: Option<&Result<String, String>>,
     screen: &mut Screen,
@@ -349,6 +398,7 @@ fn card_screen(
         trust,
         aa,
         seal.map(|r| r.as_deref().map_err(Clone::clone)),
+        Some(access),
     )?;
     screen.verdict = Some(o.verdict);
     for c in &o.report.checks {
@@ -482,7 +532,12 @@ async fn upload_seal(State(app): State<Arc<App>>, body: axum::body::Bytes) -> im
             if text.is_ok() { "found" } else { "not found" }
         );
         *lock(&a.seal) = Some(text);
-        recompute(&a);
+        if lock(&a.screen).state == "need_can" {
+            // The seal carries the MRZ key: open the waiting card with it.
+            read_card(&a);
+        } else {
+            recompute(&a);
+        }
     })
     .await;
     match done {
@@ -492,6 +547,21 @@ async fn upload_seal(State(app): State<Arc<App>>, body: axum::body::Bytes) -> im
             "the check failed".to_string(),
         ),
     }
+}
+
+/// The CAN typed on the screen for the card in the reader: 6 digits in the body (never logged,
+/// never in a URL).
+async fn enter_can(State(app): State<Arc<App>>, body: axum::body::Bytes) -> impl IntoResponse {
+    let text = String::from_utf8_lossy(&body);
+    let can = text.trim().trim_start_matches("can=");
+    let password = match Password::can(can) {
+        Ok(p) => p,
+        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    };
+    *lock(&app.password) = Some(password);
+    let a = app.clone();
+    let _ = tokio::task::spawn_blocking(move || read_card(&a)).await;
+    (StatusCode::OK, "ok".to_string())
 }
 
 async fn rescan(State(app): State<Arc<App>>) -> impl IntoResponse {
@@ -537,6 +607,7 @@ fn render_page(s: &Screen) -> String {
         ("verdict", Some(Verdict::Amber)) => ("amber", "CHECK", "ПРОВЕРЬТЕ"),
         ("verdict", Some(Verdict::Red)) => ("red", "NOT VALID", "НЕДЕЙСТВИТЕЛЬНА"),
         ("error", _) => ("error", "ERROR", "ОШИБКА"),
+        ("need_can", _) => ("waiting", "ENTER CAN", "ВВЕДИТЕ CAN"),
         _ => ("waiting", "INSERT CARD", "ВСТАВЬТЕ КАРТУ"),
     };
     let problem = s
@@ -588,10 +659,15 @@ fn render_page(s: &Screen) -> String {
 <body data-version=\"{version}\">\
 <header class=\"verdict {class}\" id=\"verdict\"><div class=\"word\">{word}</div><div class=\"sub\">{sub}</div>{problem}{note}</header>\
 <main><section class=\"who\">{photo}<table class=\"holder\">{rows}</table></section>\
-<section class=\"side\"><form id=\"seal\"><label>Card photo for the QR seal <input type=\"file\" accept=\"image/png,image/jpeg\" id=\"sealfile\"></label></form>\
+<section class=\"side\">{can_form}<form id=\"seal\"><label>Card photo for the QR seal <input type=\"file\" accept=\"image/png,image/jpeg\" id=\"sealfile\"></label></form>\
 <p class=\"meta\">{seal}</p><p class=\"meta\">{status}</p><ul class=\"checks\">{checks}</ul></section></main>\
 <script>{SCRIPT}</script></body></html>",
         version = s.version,
+        can_form = if s.state == "need_can" {
+            "<form id=\"canform\"><label>CAN (6 digits on the card's front) <input id=\"can\" name=\"can\" inputmode=\"numeric\" autocomplete=\"off\" pattern=\"[0-9]{6}\" maxlength=\"6\" required></label> <button type=\"submit\">Open chip</button></form>"
+        } else {
+            ""
+        },
         seal = esc(&s.seal),
         status = esc(&s.status),
     )

@@ -80,7 +80,7 @@ fn accept_fetched(
     let mut ds = load_ds(&app.args.trust.ds).map_err(fatal)?;
     if let Some(card_ds) = lock(&app.card)
         .as_ref()
-        .and_then(|(files, _)| files.get(&EfId::Sod))
+        .and_then(|(files, _, _)| files.get(&EfId::Sod))
         .and_then(|b| ecard_chip::lds::Sod::parse(b).ok())
         .and_then(|s| s.ds_certificate)
     {

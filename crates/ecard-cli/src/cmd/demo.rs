@@ -79,6 +79,10 @@ struct CardReport {
     personalization: Option<String>,
     /// Cards spoiled before this one verified.
     spoiled: i64,
+    /// How the chip is protected: `pace` (opened with the CAN printed on the front) or `none`.
+    access_control: String,
+    /// The card access number printed on the front (also in `cards/<number>/can.txt`).
+    can: String,
 }
 
 /// A job that did not end issued.
@@ -446,10 +450,19 @@ fn collect_card(
         wait: false,
         wait_timeout: None,
     };
+    // The chip is opened with the CAN of its job record, as printed on the card's front.
+    let can = station
+        .store()
+        .can(job.id)?
+        .with_context(|| format!("job {} has no card access number", job.id))?;
+    let password = ecard_chip::pace::Password::can(&can)?;
     let mut session = CardSession::open(&card_args, &no_wait)?;
-    let read = super::check::read_and_authenticate(&mut session);
+    let read = super::check::read_and_authenticate(&mut session, Some(&password));
     session.close()?;
-    let (files, aa) = read.with_context(|| format!("cannot read card {n} back"))?;
+    let (files, aa, access) = read.with_context(|| format!("cannot read card {n} back"))?;
+    // The card in hand carries its CAN on the printed front; the folder that stands for it too.
+    std::fs::write(dir.join("can.txt"), format!("{can}\n"))
+        .with_context(|| format!("cannot write {}", dir.join("can.txt").display()))?;
     super::read::write_dump(&dir.join("chip"), &files)?;
     let report = check_files(&files, trust, aa)?;
     let first_failure = report.first_failure().map(|c| match &c.outcome {
@@ -541,6 +554,11 @@ fn collect_card(
             .iter()
             .filter(|e| e.to_state == JobState::Spoiled.as_str())
             .count() as i64,
+        access_control: match access {
+            ecard_chip::access::Access::None => "none".into(),
+            _ => "pace".into(),
+        },
+        can,
     })
 }
 

@@ -40,6 +40,25 @@ pub struct Args {
     /// Issuing authority for DG12.
     #[arg(long, value_name = "TEXT", default_value = DEFAULT_AUTHORITY)]
     issuing_authority: String,
+    /// The card access number the chip gets (6 digits; print it on the card's front). Default:
+    /// drawn at random from the OS's generator. Ignored by a card OS without PACE.
+    #[arg(long, value_name = "NNNNNN")]
+    can: Option<String>,
+    /// Print the result as JSON (with the CAN as `"can"`).
+    #[arg(long)]
+    json: bool,
+}
+
+/// A random card access number from the OS's generator.
+pub fn random_can() -> String {
+    use rand_core::RngCore;
+    // Rejection sampling keeps the 6 digits uniform.
+    loop {
+        let v = rand_core::OsRng.next_u32();
+        if v < 4_294_000_000 {
+            return format!("{:06}", v % 1_000_000);
+        }
+    }
 }
 
 /// Runs `ecard personalize`.
@@ -47,6 +66,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let now = time::OffsetDateTime::now_utc();
     let prepared = load_valid(&args.enrollment, ecard_model::dates::moscow_date(now))?;
     let signer = load_signer(&args.pki)?;
+    let can = match &args.can {
+        Some(c) => {
+            ecard_chip::pace::Password::can(c).help("give --can as 6 decimal digits")?;
+            c.clone()
+        }
+        None => random_can(),
+    };
     let mut session = CardSession::open(&args.card, &args.wait)?;
     let profile = choose_profile(args.profile.as_deref(), session.transport().atr())?;
     let result = issue_one(
@@ -57,15 +83,39 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &signer,
         &args.issuing_authority,
         now,
+        &can,
     );
     let closed = session.close();
     let (issued, _content) = result.map_err(|e| spoiled_error(e, &args.document_number))?;
     closed?;
+    let can = profile.pace.offered.then_some(can);
+    if args.json {
+        crate::output::print_json(&serde_json::json!({
+            "document_number": args.document_number.mrz_form(),
+            "profile": issued.report.profile,
+            "can": can,
+            "access_control": if can.is_some() { "pace" } else { "none" },
+            "locked": matches!(issued.report.lock, LockOutcome::Locked { .. }),
+            "files": issued.report.files.iter().map(|f| serde_json::json!({
+                "ef": f.ef.name(),
+                "len": f.len,
+                "sha256": hex::encode(f.sha256),
+            })).collect::<Vec<_>>(),
+            "apdus": issued.report.stats.apdus,
+            "bytes_sent": issued.report.stats.bytes_sent,
+            "bytes_received": issued.report.stats.bytes_received,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     crate::out!(
         "card {} issued with profile {}",
         args.document_number,
         issued.report.profile
     );
+    match &can {
+        Some(c) => crate::out!("  CAN {c}: print it on the card's front; readers need it"),
+        None => crate::out!("  no access control: this card OS has no PACE"),
+    }
     for f in &issued.report.files {
         crate::out!(
             "  {:<6} {:>6} bytes  sha256 {}",
@@ -109,7 +159,9 @@ pub fn load_valid(path: &std::path::Path, today: time::Date) -> anyhow::Result<P
 }
 
 /// Issues `prepared` as card `number` on the open card; returns what was written and the content
-/// it was built from (the printed face shows the same dates and MRZ).
+/// it was built from (the printed face shows the same dates and MRZ). `can` goes to a chip that
+/// offers PACE.
+#[allow(clippy::too_many_arguments)]
 pub fn issue_one(
     session: &mut CardSession,
     profile: &Profile,
@@ -118,6 +170,7 @@ pub fn issue_one(
     signer: &DocumentSigner,
     authority: &str,
     now: time::OffsetDateTime,
+    can: &str,
 ) -> Result<(IssuedCard, CardContent), PersoError> {
     let content = card_content(
         &prepared.holder,
@@ -133,6 +186,7 @@ pub fn issue_one(
         &signer.key,
         &signer.cert,
         now,
+        profile.pace.offered.then_some(can),
     )?;
     Ok((issued, content))
 }

@@ -65,6 +65,13 @@ pub struct Args {
     /// A photo or scan of the card's printed front: its QR seal must verify and match the chip.
     #[arg(long, value_name = "IMAGE")]
     face: Option<PathBuf>,
+    /// The card number printed on the front: the chip is opened with the CAN of that number's
+    /// job record (a chip protected by PACE cannot be read without it).
+    #[arg(long, value_name = "N")]
+    number: Option<String>,
+    /// Or open the chip with the CAN (or MRZ key) printed on the card instead of the job record's.
+    #[command(flatten)]
+    access: super::card::AccessArgs,
     /// Print the verdict as JSON.
     #[arg(long)]
     json: bool,
@@ -285,14 +292,73 @@ fn today(at: Option<time::Date>) -> time::Date {
 }
 
 /// Reads the card in `session`, judges it and records the verdict (when the card has a number).
+/// With `number` (printed on the card), the chip is opened with the CAN of that number's job
+/// (or with `typed`, the CAN or MRZ key given on the command line): a card that refuses the job's
+/// CAN fails QA.
 fn inspect_session(
     session: &mut CardSession,
     station: &Station,
     at: time::Date,
     face: Option<&std::path::Path>,
+    number: Option<&str>,
+    typed: Option<ecard_chip::pace::Password>,
 ) -> anyhow::Result<(QaVerdict, Option<String>)> {
-    let (files, active_auth) = super::check::read_and_authenticate(session)?;
-    let lock = try_write_same_byte(session.transport(), qa::LOCK_PROBE_EF);
+    let hinted = match number {
+        Some(n) => Some(station.facts(n)?),
+        None => None,
+    };
+    let from_record = typed.is_none() && hinted.as_ref().is_some_and(|f| f.can.is_some());
+    let password = match (typed, hinted.as_ref().and_then(|f| f.can.as_deref())) {
+        (Some(p), _) => Some(p),
+        (None, Some(can)) => Some(
+            ecard_chip::pace::Password::can(can)
+                .context("the job record's card access number is not 6 digits")?,
+        ),
+        (None, None) => None,
+    };
+    let read = super::check::read_and_authenticate(session, password.as_ref());
+    let (files, active_auth, access) = match read {
+        Ok(r) => r,
+        Err(e) => {
+            let denied = e
+                .downcast_ref::<ecard_chip::access::AccessError>()
+                .map(|a| {
+                    (
+                        a.is_access_denied(),
+                        matches!(a, ecard_chip::access::AccessError::PasswordNeeded { .. }),
+                    )
+                });
+            match (denied, &hinted) {
+                (Some((true, _)), Some(f)) if from_record => {
+                    let verdict = QaVerdict {
+                        document_number: Some(f.document_number.clone()),
+                        job_id: f.owner.as_ref().map(|o| o.0),
+                        lane: None,
+                        failures: vec![qa::Failure {
+                            check: "access".into(),
+                            reason: format!("the card refuses the CAN of its job record: {e}"),
+                        }],
+                    };
+                    let recorded = Some(station.record(&verdict)?);
+                    return Ok((verdict, recorded));
+                }
+                (Some((_, true)), _) => {
+                    return Err(e).help(
+                        "the chip is protected by PACE: give --number with the card number printed on its front (the CAN comes from its job record)",
+                    );
+                }
+                _ => return Err(e),
+            }
+        }
+    };
+    if access == ecard_chip::access::Access::None {
+        eprintln!(
+            "note: the card has no access control (a card OS without PACE): anyone can read its chip"
+        );
+    }
+    let mut chip = super::card::open_chip(session.transport(), password.as_ref())?;
+    let lock = try_write_same_byte(chip.transport(), qa::LOCK_PROBE_EF);
+    drop(chip);
     let facts = match qa::card_number(&files, at) {
         Some(n) => Some(station.facts(&n)?),
         None => None,
@@ -403,12 +469,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("name a card with --sim CARD.img or --reader NAME");
     };
     let station = Station::open(&args.station)?;
+    let typed = args.access.password()?;
     let mut session = CardSession::open(card, &args.wait)?;
     let outcome = inspect_session(
         &mut session,
         &station,
         today(args.station.at),
         args.face.as_deref(),
+        args.number.as_deref(),
+        typed,
     );
     session.close()?;
     let (verdict, recorded) =
@@ -443,7 +512,7 @@ fn batch(args: &BatchArgs) -> anyhow::Result<ExitCode> {
         }
         n += 1;
         let result = CardSession::open(&card, &no_wait).and_then(|mut s| {
-            let r = inspect_session(&mut s, &station, today(args.station.at), None);
+            let r = inspect_session(&mut s, &station, today(args.station.at), None, None, None);
             s.close()?;
             r
         });

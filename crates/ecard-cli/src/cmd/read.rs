@@ -8,7 +8,7 @@ use anyhow::Context;
 use ecard_chip::lds::{Dg2, Dg7, EfId, LdsFiles};
 use ecard_chip::read::read_card_with;
 
-use super::card::{CardArgs, CardSession, WaitArgs, create_dir};
+use super::card::{AccessArgs, CardArgs, CardSession, WaitArgs, create_dir, open_chip};
 
 /// Arguments of `ecard read`.
 #[derive(Debug, clap::Args)]
@@ -17,6 +17,8 @@ pub struct Args {
     card: CardArgs,
     #[command(flatten)]
     wait: WaitArgs,
+    #[command(flatten)]
+    access: AccessArgs,
     /// The folder to write the files into (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -24,9 +26,17 @@ pub struct Args {
 
 /// Runs `ecard read`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let password = args.access.password()?;
     let mut session = CardSession::open(&args.card, &args.wait)?;
     let opts = super::card::read_options(session.transport());
-    let read = read_card_with(session.transport(), opts);
+    let read = open_chip(session.transport(), password.as_ref()).and_then(|mut chip| {
+        if chip.access() == ecard_chip::access::Access::None {
+            crate::out!("note: the card has no access control: anyone can read its chip");
+        }
+        let mut opts = opts;
+        opts.limits = opts.limits.min(chip.transport().limits());
+        Ok(read_card_with(chip.transport(), opts)?)
+    });
     session.close()?;
     let (files, stats) = read.context("cannot read the card")?;
     write_dump(&args.out, &files)?;

@@ -61,7 +61,7 @@ pub struct Args {
 /// Runs `ecard verify`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let files = read_dump(&args.dir)?;
-    let mut outcome = check_card(&files, &args.trust, AaEvidence::NotPerformed, None)?;
+    let mut outcome = check_card(&files, &args.trust, AaEvidence::NotPerformed, None, None)?;
     if args.trust.status.is_none() {
         // The files' own checks (section 7), offline: without a list, revocation is simply not
         // part of this check. `check`, `scan` and the checkpoint make it amber instead.
@@ -146,6 +146,7 @@ pub fn check_card(
     args: &TrustArgs,
     active_auth: AaEvidence,
     seal: Option<Result<&str, String>>,
+    access: Option<ecard_chip::access::Access>,
 ) -> anyhow::Result<CardOutcome> {
     let trust = load_trust(&args.trust)?;
     let mut ds = load_ds(&args.ds)?;
@@ -203,6 +204,18 @@ pub fn check_card(
             match &seal_report.holder {
                 Some(p) => ecard_seal::cross_check(p, files),
                 None => Outcome::Skipped("the seal did not verify".into()),
+            },
+        ));
+    }
+    if let Some(access) = access {
+        checkpoint.push(SealCheck::new(
+            SealCheckId::AccessControl,
+            match access {
+                ecard_chip::access::Access::None => Outcome::Warn(
+                    "no access control: the chip can be read by anyone (a card OS without PACE)"
+                        .into(),
+                ),
+                _ => Outcome::Pass,
             },
         ));
     }

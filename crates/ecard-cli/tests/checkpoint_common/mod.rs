@@ -89,6 +89,41 @@ pub fn get(addr: &str, path: &str) -> String {
     request(addr, "GET", path, &[("Authorization", &bearer)], b"").2
 }
 
+/// Waits until the screen is in `state` and returns it.
+pub fn screen_in(addr: &str, state: &str) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let body = get(addr, "/api/screen");
+        let json = body
+            .find('{')
+            .and_then(|a| body.rfind('}').map(|b| &body[a..=b]))
+            .unwrap_or("{}");
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        if v["state"] == state {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never {state}: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Types `can` into the screen, as the officer does (same origin, with the token).
+pub fn enter_can(addr: &str, can: &str) -> u16 {
+    let bearer = format!("Bearer {TOKEN}");
+    let origin = format!("http://{addr}");
+    request(
+        addr,
+        "POST",
+        "/api/can",
+        &[("Authorization", &bearer), ("Origin", &origin)],
+        can.as_bytes(),
+    )
+    .0
+}
+
 /// Waits until the screen shows a verdict and returns it.
 pub fn verdict(addr: &str) -> serde_json::Value {
     let start = Instant::now();

@@ -45,6 +45,14 @@ impl Demo {
         self.p(&format!("cards/77100000{n}/{file}"))
     }
 
+    /// The CAN printed on card `77100000{n}` (the demo writes it beside the card).
+    pub fn can(&self, n: u32) -> String {
+        std::fs::read_to_string(self.card(n, "can.txt"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
     /// `ecard status sign` of the revocations `tsv`, written to `NAME.tsv`, into `NAME.cose`.
     pub fn run_status_sign(&self, tsv: &str, name: &str, extra: &[&str]) -> Output {
         let rev = self.p(&format!("{name}.tsv"));

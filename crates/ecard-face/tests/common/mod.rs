@@ -141,6 +141,7 @@ impl Owned {
             photo: &self.photo,
             signature: &self.signature,
             qr: None,
+            can: Some("123456"),
         }
     }
 }

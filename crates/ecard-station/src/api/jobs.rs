@@ -51,16 +51,27 @@ pub(super) async fn list(
     Ok(Json(JobList { jobs }))
 }
 
+/// One job with its card's access number (the operator prints it, QA opens the chip with it;
+/// only the reader roles see it, and it is never logged).
+#[derive(Serialize)]
+pub(super) struct JobDetail {
+    #[serde(flatten)]
+    job: Job,
+    /// The card access number of the job's card, once one was drawn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    can: Option<String>,
+}
+
 pub(super) async fn get(
     State(station): State<Station>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Job>, ApiError> {
+) -> Result<Json<JobDetail>, ApiError> {
     authorize(&station, &headers, READERS)?;
     let id = job_id(&id)?;
-    match station.db(move |s| s.get(id)).await? {
-        Some(job) => Ok(Json(job)),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}"))),
+    match station.db(move |s| Ok((s.get(id)?, s.can(id)?))).await? {
+        (Some(job), can) => Ok(Json(JobDetail { job, can })),
+        (None, _) => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}"))),
     }
 }
 

@@ -66,7 +66,7 @@ pub(crate) const ROUTES: &[Route] = &[
         method: "GET",
         path: "/api/v1/jobs/{id}",
         roles: "operator, qa, intake",
-        summary: "One job's state (no personal data)",
+        summary: "One job's state and its card's access number `can` (operator, QA; no personal data)",
         query: &[],
         body: None,
         ok: ("200", JSON, "Job"),

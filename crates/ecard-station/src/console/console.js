@@ -197,7 +197,7 @@ async function openDetail(id) {
   $("detail-id").textContent = id;
   const body = $("detail-body");
   if (!res.ok) { body.replaceChildren(el("p", { class: "error" }, errorText(res))); return; }
-  const { job, holder, chip_photo, verification, history } = res.body;
+  const { job, holder, chip_photo, verification, history, can } = res.body;
   const person = el("dl", {});
   fact(person, "surname", holder.surname);
   fact(person, "given names", holder.given_names);
@@ -216,6 +216,7 @@ async function openDetail(id) {
   fact(facts, "application", job.application_id);
   fact(facts, "state", job.state);
   fact(facts, "card number", job.document_number);
+  fact(facts, "CAN", can);
   fact(facts, "lane", job.lane && (job.station + "/" + job.lane));
   fact(facts, "tries", String(job.attempts));
   fact(facts, "replaces", job.previous_document_number);

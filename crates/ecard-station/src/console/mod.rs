@@ -133,6 +133,8 @@ struct Detail {
     chip_photo: Option<String>,
     verification: Verification,
     history: Vec<AuditEntry>,
+    /// The card access number printed on the card (PACE password), once drawn.
+    can: Option<String>,
 }
 
 /// What the lane's read-back check said, from the audit log.
@@ -179,6 +181,7 @@ async fn detail(
         Err(e) => return Err(e.into()),
     };
     let history: Vec<AuditEntry> = station.db(move |s| s.history(id)).await?;
+    let can = station.db(move |s| s.can(id)).await?;
     let holder = match serde_json::from_str::<serde_json::Value>(&record) {
         Ok(serde_json::Value::Object(m)) => m
             .into_iter()
@@ -193,6 +196,7 @@ async fn detail(
         .ok()
         .map(|i| format!("data:image/jpeg;base64,{}", i.face));
     Ok(Json(Detail {
+        can,
         verification: verification(&job, &history),
         job,
         holder,

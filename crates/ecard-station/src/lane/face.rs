@@ -101,6 +101,7 @@ impl FacePrinter {
             photo: &photo,
             signature: &signature,
             qr: Some(&qr),
+            can: card.can.as_ref().map(|c| c.0.as_str()),
         };
         // A face without its seal is not the card ECARD.md describes: no fallback here.
         ecard_face::render(&data, &Template::builtin(), &self.fonts)

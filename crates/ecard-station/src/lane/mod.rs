@@ -47,6 +47,30 @@ pub struct EncodeJob {
     pub signature: ecard_imaging::ChipImage,
     /// When personalization starts: the date of issue is its Moscow date.
     pub personalized_at: OffsetDateTime,
+    /// The card access number drawn for this card (written to a chip that offers PACE).
+    pub can: Can,
+}
+
+/// A card access number: 6 random decimal digits from the OS's generator, drawn per card
+/// (ECARD.md section 10). A secret of the card: Debug shows nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Can(pub String);
+
+impl Can {
+    /// A fresh CAN.
+    pub fn random() -> Can {
+        use rand::Rng;
+        Can(format!(
+            "{:06}",
+            rand::rngs::OsRng.gen_range(0..1_000_000u32)
+        ))
+    }
+}
+
+impl std::fmt::Debug for Can {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Can(..)")
+    }
 }
 
 impl std::fmt::Debug for EncodeJob {
@@ -69,6 +93,8 @@ pub struct EncodedCard {
     pub dg2: Option<WrittenDg2>,
     /// What writing the card took (APDUs, bytes, lock), for the audit log's `verifying` entry.
     pub personalization: Option<String>,
+    /// The CAN the chip was given, when it offers PACE (printed on the front).
+    pub can: Option<Can>,
 }
 
 /// The EF.DG2 file read back from a card (the holder's face: personal data, so Debug shows its
@@ -445,7 +471,12 @@ async fn encode_job(station: &Station, job: &Job) -> Result<EncodeJob, CardError
                 job: id,
                 reason: e.to_string(),
             })?;
-    build_encode_job(station, job, &record_json, &images_json)
+    let mut ejob = build_encode_job(station, job, &record_json, &images_json)?;
+    // A card already in hand (recovery, re-check) has the CAN stored before it was written.
+    if let Ok(Some(can)) = station.db(move |s| s.can(id)).await {
+        ejob.can = Can(can);
+    }
+    Ok(ejob)
 }
 
 /// The device's view of a job from its stored inputs.
@@ -479,6 +510,7 @@ fn build_encode_job(
             i128::from(station.now_ms()) * 1_000_000,
         )
         .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        can: Can::random(),
     })
 }
 
@@ -617,6 +649,20 @@ async fn encode_one(
             return encoder;
         }
     };
+    // The CAN is stored before the chip gets it, so a card in hand is never without it.
+    let can = ejob.can.0.clone();
+    if let Err(e) = station.db(move |s| s.set_can(id, &can)).await {
+        spoil(
+            station,
+            id,
+            actor,
+            format!("cannot store the card access number: {e}"),
+            true,
+            status,
+        )
+        .await;
+        return encoder;
+    }
     let (encoder, ejob, encoded) = {
         let (enc, (ej, r)) = on_device(encoder, move |e| {
             let r = guarded(|| e.encode(&ejob));

@@ -138,16 +138,26 @@ pub struct StationFacts {
     pub revoked: bool,
     /// What the lane wrote, when it recorded it.
     pub record: Option<IssuedCardRow>,
+    /// The card access number of the job's card (QA opens the chip with it); older answers
+    /// have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can: Option<String>,
 }
 
 impl StationFacts {
     /// Looks `number` up in the store.
     pub fn from_store(store: &Store, number: &str) -> Result<StationFacts, StoreError> {
+        let owner = store.number_owner(number)?;
+        let can = match &owner {
+            Some((job, _)) => store.can(*job)?,
+            None => None,
+        };
         Ok(StationFacts {
             document_number: number.to_string(),
-            owner: store.number_owner(number)?,
+            owner,
             revoked: store.is_revoked(number)?,
             record: store.issued_card(number)?,
+            can,
         })
     }
 }

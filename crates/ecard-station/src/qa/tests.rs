@@ -84,18 +84,35 @@ async fn issue(
 }
 
 /// Reads a card image as the inspector does: files, AA on a fixed challenge, lock probe.
-fn inspect_card(store: &Store, card: &Path, trust: &[x509_cert::Certificate]) -> QaVerdict {
+/// `opener` holds the CAN of the card's job (the station that issued it).
+fn inspect_card(
+    store: &Store,
+    opener: &Store,
+    card: &Path,
+    trust: &[x509_cert::Certificate],
+) -> QaVerdict {
     let mut t = SimTransport::new(CardImage::load(card).unwrap().into_card());
-    let (files, _) = ecard_chip::read::read_card(&mut t).unwrap();
+    let number = card
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .map(|s| {
+            s.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    let mut chip = crate::testutil::open_issued(opener, &number, &mut t);
+    let t = chip.transport();
+    let (files, _) = ecard_chip::read::read_card(t).unwrap();
     let challenge = [1, 2, 3, 4, 5, 6, 7, 8];
-    let active_auth = match ecard_chip::read::active_authentication(&mut t, challenge) {
+    let active_auth = match ecard_chip::read::active_authentication(t, challenge) {
         Ok(sig) => AaEvidence::Performed(AaOutcome {
             challenge,
             response: sig.to_bytes().to_vec(),
         }),
         Err(_) => AaEvidence::NoAnswer,
     };
-    let lock = ecard_chip::read::try_write_same_byte(&mut t, LOCK_PROBE_EF);
+    let lock = ecard_chip::read::try_write_same_byte(t, LOCK_PROBE_EF);
     inspect(
         store,
         CardEvidence {
@@ -158,7 +175,7 @@ async fn genuine_passes_and_each_bad_card_fails_for_its_reason() {
     );
 
     // Genuine.
-    let v = inspect_card(store, &card("770000001"), &pki.trust);
+    let v = inspect_card(store, store, &card("770000001"), &pki.trust);
     assert_eq!(
         v,
         QaVerdict {
@@ -177,7 +194,7 @@ async fn genuine_passes_and_each_bad_card_fails_for_its_reason() {
     hashes.insert(DG11.into(), "00".repeat(32));
     rec2.ef_sha256_json = serde_json::to_string(&hashes).unwrap();
     store.record_issued_card(&rec2, None).unwrap();
-    let v = inspect_card(store, &card("770000002"), &pki.trust);
+    let v = inspect_card(store, store, &card("770000002"), &pki.trust);
     assert_eq!(
         v.failures,
         vec![Failure {
@@ -193,13 +210,13 @@ async fn genuine_passes_and_each_bad_card_fails_for_its_reason() {
     store
         .void(3, &Actor::named("operator-1"), 1_795_600_800_000)
         .unwrap();
-    let v = inspect_card(store, &card("770000003"), &pki.trust);
+    let v = inspect_card(store, store, &card("770000003"), &pki.trust);
     assert_eq!(checks(&v), vec!["issued", "revoked"]);
     assert_eq!(v.failures[1].reason, "number 770000003 is revoked");
     record(store, &v, "inspector-2", 1_795_687_200_000).unwrap();
 
     // Unlocked (generic profile: no lock).
-    let v = inspect_card(store, &card("770000004"), &pki.trust);
+    let v = inspect_card(store, store, &card("770000004"), &pki.trust);
     assert_eq!(checks(&v), vec!["locked"]);
     assert_eq!(
         v.failures[0].reason,
@@ -222,7 +239,7 @@ async fn genuine_passes_and_each_bad_card_fails_for_its_reason() {
     )
     .await;
     let forged = other_dir.path().join("cards/770000001.img");
-    let v = inspect_card(store, &forged, &pki.trust);
+    let v = inspect_card(store, &other.store, &forged, &pki.trust);
     assert_eq!(checks(&v), vec!["ef_hashes", "checkpoint"]);
     assert!(
         v.failures[1]
@@ -235,7 +252,7 @@ async fn genuine_passes_and_each_bad_card_fails_for_its_reason() {
 
     // A number this station never issued: our genuine card shown to the other station.
     let empty = testutil::sqlite();
-    let v = inspect_card(&empty.store, &card("770000002"), &pki.trust);
+    let v = inspect_card(&empty.store, store, &card("770000002"), &pki.trust);
     assert_eq!(
         v.failures,
         vec![Failure {
@@ -303,6 +320,7 @@ mod props {
                 owner: issued.then(|| (1, "issued".to_string())),
                 revoked: false,
                 record: None,
+                can: None,
             };
             let card = CardEvidence {
                 files: &files,

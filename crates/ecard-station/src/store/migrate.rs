@@ -72,6 +72,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: super::orphans::DDL,
         data: None,
     },
+    Migration {
+        version: 6,
+        name: "card access numbers: the PACE password of each job's card",
+        sqlite: super::cans::DDL,
+        postgres: super::cans::DDL,
+        data: None,
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -9,6 +9,7 @@
 //! testable without waiting. Records (personal data) are stored but never logged.
 
 mod backend;
+mod cans;
 pub mod fleet;
 mod holders;
 pub mod migrate;

@@ -10,6 +10,12 @@ impl Personalizer {
             ins: op.cmd.ins,
             sw: rsp.sw,
         };
+        if op.kind == OpKind::CheckBlank && self.profile.pace.offered && self.can.is_none() {
+            // Before anything is written: the card stays blank.
+            return Err(PersoErrorKind::MissingCan {
+                profile: self.profile.name.clone(),
+            });
+        }
         match op.kind {
             OpKind::CheckBlank => match rsp.sw {
                 StatusWord::FileNotFound if self.profile.filesystem.create_app_df => {
@@ -99,6 +105,18 @@ impl Personalizer {
                 }
                 self.readback.extend_from_slice(&data);
                 self.check_readback(op.file)
+            }
+            OpKind::SelectForVerify
+                if self.profile.pace.offered
+                    && rsp.sw == StatusWord::SecurityStatusNotSatisfied =>
+            {
+                // A PACE card refuses even the SELECT outside secure messaging once locked: the
+                // lock holds, and the write probe has nothing to add.
+                self.ops.retain(|o| o.kind != OpKind::VerifyWrite);
+                self.lock = Some(LockOutcome::Locked {
+                    write_refused_with: rsp.sw,
+                });
+                Ok(())
             }
             OpKind::VerifyWrite => {
                 if rsp.sw.is_ok() {

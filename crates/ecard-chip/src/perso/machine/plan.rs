@@ -7,6 +7,11 @@ impl Personalizer {
     pub(super) fn advance(&mut self) -> Result<(), PersoErrorKind> {
         match self.phase {
             Phase::Checking => {
+                if self.profile.pace.offered && self.can.is_none() {
+                    return Err(PersoErrorKind::MissingCan {
+                        profile: self.profile.name.clone(),
+                    });
+                }
                 self.phase = Phase::Setup;
                 if self.profile.security.active_authentication {
                     self.push(
@@ -15,6 +20,20 @@ impl Personalizer {
                         None,
                         None,
                         Command::generate_key_pair(self.profile.security.aa_key_ref),
+                    );
+                }
+                if self.profile.pace.offered
+                    && let Some(can) = self.can.clone()
+                {
+                    // CHANGE REFERENCE DATA, P1 01 (new reference data only), P2 02 (the CAN):
+                    // the card OS keeps it as a key object and never answers with it.
+                    self.push(
+                        OpKind::SetCan,
+                        Step::SetCan,
+                        None,
+                        None,
+                        Command::new(0x00, 0x24, 0x01, crate::pace::PASSWORD_CAN)
+                            .with_data(can.into_bytes()),
                     );
                 }
             }
