@@ -1,7 +1,9 @@
 //! `ecard qa batch` through the real pcscd: three cards issued by a station daemon are served one
 //! after the other by `ecard sim serve` into vpcd's second reader (`Virtual PCD 00 01`, port
 //! 35964); the batch waits for each, judges it, waits for its removal (the serving process ends),
-//! and prints a summary. Needs pcscd with vpcd (`tools/virtual-reader.sh start --no-card`):
+//! and prints a summary. The chips are protected by PACE: for each the batch asks for the number
+//! printed on the card (typed on its standard input here) and opens the chip with the CAN of
+//! that number's job record. Needs pcscd with vpcd (`tools/virtual-reader.sh start --no-card`):
 //! required with `ECARD_PCSC_TESTS=1`, skipped with a message otherwise. One test in this binary,
 //! so nothing else here touches the reader meanwhile.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -71,10 +73,12 @@ fn batch_judges_three_cards_through_pcscd_and_sums_up() {
         .arg(dir.path())
         .args(["--inspector", "batch-test", "--at", &today()])
         .env("ECARD_LOG", "warn")
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
+    let mut keyboard = batch.stdin.take().unwrap();
     let (tx, rx) = mpsc::channel::<String>();
     let out = batch.stdout.take().unwrap();
     std::thread::spawn(move || {
@@ -109,6 +113,10 @@ fn batch_judges_three_cards_through_pcscd_and_sums_up() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // The chips are protected by PACE: the inspector types the number printed on the card.
+        until("the chip is protected");
+        use std::io::Write;
+        writeln!(keyboard, "{n}").unwrap();
         until("remove the card");
         // Ending the virtual card's connection is the card leaving the reader.
         serve.kill().unwrap();
@@ -137,6 +145,7 @@ fn batch_judges_three_cards_through_pcscd_and_sums_up() {
         .arg(dir.path())
         .args(["--inspector", "batch-test"])
         .env("ECARD_LOG", "warn")
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

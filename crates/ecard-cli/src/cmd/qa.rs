@@ -511,11 +511,41 @@ fn batch(args: &BatchArgs) -> anyhow::Result<ExitCode> {
             break;
         }
         n += 1;
-        let result = CardSession::open(&card, &no_wait).and_then(|mut s| {
-            let r = inspect_session(&mut s, &station, today(args.station.at), None, None, None);
-            s.close()?;
-            r
-        });
+        let inspect = |number: Option<&str>, typed: Option<ecard_chip::pace::Password>| {
+            CardSession::open(&card, &no_wait).and_then(|mut s| {
+                let r = inspect_session(
+                    &mut s,
+                    &station,
+                    today(args.station.at),
+                    None,
+                    number,
+                    typed,
+                );
+                s.close()?;
+                r
+            })
+        };
+        let mut result = inspect(None, None);
+        if let Err(e) = &result
+            && needs_password(e)
+        {
+            // A chip protected by PACE: the inspector types what is printed on the card.
+            crate::out!(
+                "the chip is protected: type the card number (9 digits) or its CAN (6 digits) printed on the front"
+            );
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the card number from the keyboard")?;
+            let typed = line.trim().replace(' ', "");
+            result = if typed.len() == 6 {
+                ecard_chip::pace::Password::can(&typed)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|p| inspect(None, Some(p)))
+            } else {
+                inspect(Some(&typed), None)
+            };
+        }
         match result {
             Ok((v, recorded)) => {
                 print_verdict(&v, recorded.as_deref(), false)?;
@@ -555,6 +585,16 @@ fn batch(args: &BatchArgs) -> anyhow::Result<ExitCode> {
         crate::out!("  failed {f}");
     }
     Ok(ExitCode::from(u8::from(failed + errors > 0)))
+}
+
+/// Whether an inspection stopped because the chip needs a password nobody gave.
+fn needs_password(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<ecard_chip::access::AccessError>(),
+            Some(ecard_chip::access::AccessError::PasswordNeeded { .. })
+        )
+    })
 }
 
 /// A flag Ctrl-C sets: the batch finishes the card in hand, then prints its summary. Without a
