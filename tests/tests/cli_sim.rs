@@ -528,3 +528,63 @@ fn an_issued_chip_opens_only_with_its_can_or_mrz_key() {
     )
     .assert_code(0);
 }
+
+/// Issue 15: a blank made by the card maker with the issuer's KMC is personalized only with that
+/// KMC; the test key is a key mismatch that leaves the blank as it was.
+#[test]
+fn a_blank_of_another_kmc_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run(d, &["pki", "init", "--dir", "pki"]).assert_code(0);
+    let kmc = "2B7E151628AED2A6ABF7158809CF4F3C";
+    std::fs::write(d.join("kmc.hex"), kmc).unwrap();
+    let r = run(
+        d,
+        &[
+            "sim",
+            "new",
+            "card.img",
+            "--kmc",
+            kmc,
+            "--manifest",
+            "manifest.csv",
+            "--batch",
+            "B7",
+        ],
+    );
+    r.assert_code(0);
+    let manifest = fs::read_to_string(d.join("manifest.csv")).unwrap();
+    let line = manifest.lines().next().unwrap();
+    assert!(line.ends_with(",B7,48"), "{line}");
+    let before = fs::read(d.join("card.img")).unwrap();
+    let record = sample("karimov.json");
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "personalize",
+            "--enrollment",
+            s(&record),
+            "--pki",
+            "pki",
+            "--document-number",
+            NUMBER,
+            "--sim",
+            "card.img",
+            "--can",
+            CAN,
+        ];
+        a.extend_from_slice(extra);
+        a
+    };
+    let r = run(d, &args(&[]));
+    r.assert_code(3);
+    assert!(
+        r.stderr
+            .contains("transport key mismatch (card cryptogram did not verify)"),
+        "{r}"
+    );
+    assert!(r.stderr.contains("GlobalPlatform test key"), "{r}");
+    assert_eq!(fs::read(d.join("card.img")).unwrap(), before);
+    let r = run(d, &args(&["--kmc-file", "kmc.hex"]));
+    r.assert_code(0)
+        .assert_line("card 77 1234567 issued with profile ecard-sim");
+}

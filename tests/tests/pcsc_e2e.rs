@@ -21,8 +21,25 @@ const CAN: &str = "864209";
 
 fn pki_and_blank(d: &Path) {
     run(d, &["pki", "init", "--dir", "pki"]).assert_code(0);
-    run(d, &["sim", "new", "card.img"]).assert_code(0);
+    // A blank whose SCP03 transport keys are diversified from the issuer's KMC (not the test key).
+    std::fs::write(d.join("kmc.hex"), format!("{KMC}\n")).unwrap();
+    run(
+        d,
+        &[
+            "sim",
+            "new",
+            "card.img",
+            "--kmc",
+            KMC,
+            "--manifest",
+            "manifest.csv",
+        ],
+    )
+    .assert_code(0);
 }
+
+/// The issuer's master key the tests' blanks are made with.
+const KMC: &str = "8C72C72CF908411653018807950D82FB";
 
 fn personalize_args<'a>(
     record: &'a str,
@@ -42,6 +59,8 @@ fn personalize_args<'a>(
         reader,
         "--can",
         CAN,
+        "--kmc-file",
+        "kmc.hex",
     ];
     args.extend_from_slice(extra);
     args

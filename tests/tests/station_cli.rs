@@ -114,7 +114,11 @@ fn config_errors_name_the_key_and_helpers_work() {
     let mut names: Vec<String> = std::fs::read_dir(&blanks)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".img"))
         .collect();
+    // The card maker's manifest comes with them: a header and one line per blank.
+    let manifest = std::fs::read_to_string(blanks.join("manifest.csv")).unwrap();
+    assert_eq!(manifest.lines().count(), 3, "{manifest}");
     names.sort();
     assert_eq!(names.len(), 2);
     assert!(names[0].starts_with("blank-000000-") && names[1].starts_with("blank-000001-"));

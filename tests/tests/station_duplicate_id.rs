@@ -14,7 +14,7 @@ mod station;
 
 fn config(url: &str, schema: &str) -> String {
     format!(
-        "station_id = \"dup-1\"\nlease_seconds = 3\n[store]\npostgres = \"{url}\"\npostgres_schema = \"{schema}\"\n[[lanes]]\nname = \"lane-1\"\nencoder = \"sim:blanks/lane-1\"\nmake_blanks = true\n"
+        "station_id = \"dup-1\"\nlease_seconds = 3\ntest_transport_key = true\n[store]\npostgres = \"{url}\"\npostgres_schema = \"{schema}\"\n[[lanes]]\nname = \"lane-1\"\nencoder = \"sim:blanks/lane-1\"\nmake_blanks = true\n"
     )
 }
 

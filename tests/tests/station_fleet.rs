@@ -40,7 +40,7 @@ fn config(id: &str, url: &str, schema: &str) -> String {
         )
     };
     format!(
-        "station_id = \"{id}\"\nlease_seconds = {LEASE_SECONDS}\n[store]\npostgres = \"{url}\"\npostgres_schema = \"{schema}\"\n{}{}",
+        "station_id = \"{id}\"\nlease_seconds = {LEASE_SECONDS}\ntest_transport_key = true\n[store]\npostgres = \"{url}\"\npostgres_schema = \"{schema}\"\n{}{}",
         lane(1),
         lane(2)
     )

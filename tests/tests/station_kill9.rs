@@ -19,6 +19,7 @@ mod station;
 const CONFIG: &str = r#"
 station_id = "crash-test"
 lease_seconds = 5
+test_transport_key = true
 [[lanes]]
 name = "lane-1"
 encoder = "sim:blanks/lane-1"

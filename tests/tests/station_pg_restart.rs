@@ -149,7 +149,7 @@ fn a_postgres_restart_mid_batch_loses_and_doubles_nothing() {
     std::fs::write(
         dir.join("station.toml"),
         format!(
-            "station_id = \"restart-test\"\nlease_seconds = 5\n[store]\npostgres = \"{}\"\npostgres_schema = \"ecard\"\n[[lanes]]\nname = \"lane-1\"\nencoder = \"sim:blanks/lane-1\"\nmake_blanks = true\nreal_time = true\nprint_ms = 200\n",
+            "station_id = \"restart-test\"\nlease_seconds = 5\ntest_transport_key = true\n[store]\npostgres = \"{}\"\npostgres_schema = \"ecard\"\n[[lanes]]\nname = \"lane-1\"\nencoder = \"sim:blanks/lane-1\"\nmake_blanks = true\nreal_time = true\nprint_ms = 200\n",
             server.url()
         ),
     )

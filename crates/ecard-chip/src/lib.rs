@@ -30,6 +30,8 @@ pub mod perso;
 pub mod pki;
 pub mod profile;
 pub mod read;
+pub mod scp03;
+pub mod secure_perso;
 pub mod sm;
 pub mod tlv;
 pub mod transport;

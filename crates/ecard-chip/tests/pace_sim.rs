@@ -21,6 +21,14 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
 fn issue(t: &mut SimTransport, profile: &Profile) -> LdsFiles {
+    let mut channel = ecard_chip::secure_perso::open(
+        t,
+        profile,
+        &ecard_chip::scp03::KmcKeys::test_key(),
+        &mut rng(),
+    )
+    .unwrap();
+    let t = channel.transport();
     let p = Personalizer::new(profile, t.limits()).with_can(CAN);
     let mut written = None;
     perso::run(t, p, |key| {
@@ -249,7 +257,7 @@ fn the_can_is_never_readable_and_cannot_be_changed_after_the_lock() {
 
 #[test]
 fn personalizing_a_pace_card_without_a_can_leaves_it_blank() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
     let mut t = blank_transport(&profile, 9);
     let p = Personalizer::new(&profile, t.limits());
     let err = perso::run(&mut t, p, |key| {

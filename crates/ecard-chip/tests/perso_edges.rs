@@ -138,7 +138,7 @@ fn missing_files_and_wrong_tags_are_the_callers_fault() {
 
 #[test]
 fn provide_failure_stops_with_the_callers_message() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
     let mut t = perso_common::blank_transport(&profile, 21);
     let p = Personalizer::new(&profile, t.limits()).with_can(perso_common::CAN);
     let err = perso::run(&mut t, p, |_| {
@@ -156,7 +156,7 @@ fn provide_failure_stops_with_the_callers_message() {
 
 #[test]
 fn files_before_key_generation_are_refused_for_aa_profiles() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
     let mut p = Personalizer::new(&profile, ApduLimits::SHORT).with_can(perso_common::CAN);
     let err = p.provide_files(synthetic_files(10, None)).unwrap_err();
     assert!(matches!(err.kind, PersoErrorKind::ApiMisuse(_)));
@@ -197,7 +197,7 @@ proptest! {
             1..40,
         )
     ) {
-        let profile = Profile::builtin("ecard-sim").unwrap();
+        let profile = perso_common::sim_profile();
         let mut p = Personalizer::new(&profile, profile.limits()).with_can(perso_common::CAN);
         for a in &answers {
             match p.poll() {
@@ -249,7 +249,7 @@ impl ecard_chip::profile::CardHook for QuietLock {
 
 #[test]
 fn card_hooks_shape_commands_and_answers() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
 
     let mut t = perso_common::blank_transport(&profile, 31);
     let p = Personalizer::new(&profile, t.limits())

@@ -42,7 +42,7 @@ fn personalize_sized(
 
 #[test]
 fn ecard_sim_profile_issues_reads_back_and_locks() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
     let mut t = blank_transport(&profile, 1);
     let (report, files) = personalize(&mut t, &profile).unwrap();
     assert_eq!(report.card, CardState::Issued);
@@ -90,7 +90,7 @@ fn generic_profile_short_apdus_no_aa_no_lock() {
 
 #[test]
 fn large_file_uses_odd_ins_beyond_32767() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
     let mut t = blank_transport(&profile, 3);
     let p = Personalizer::new(&profile, t.limits()).with_can(perso_common::CAN);
     let mut written = None;
@@ -108,7 +108,7 @@ fn large_file_uses_odd_ins_beyond_32767() {
 
 #[test]
 fn card_that_is_not_blank_is_refused_untouched() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
     let mut t = blank_transport(&profile, 4);
     personalize(&mut t, &profile).unwrap();
     let before = t.card().image();
@@ -123,7 +123,7 @@ fn card_that_is_not_blank_is_refused_untouched() {
 }
 
 fn run_with_fault(fault: Fault) -> PersoError {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
     let mut t = blank_transport(&profile, 5).with_fault(fault);
     personalize(&mut t, &profile).unwrap_err()
 }
@@ -226,7 +226,7 @@ fn eeprom_failure_6581_spoils() {
 
 #[test]
 fn aa_signature_verifies_with_generated_key_only() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
     let mut t = blank_transport(&profile, 6);
     let (report, _) = personalize(&mut t, &profile).unwrap();
     let key = VerifyingKey::from(report.aa_public_key.unwrap());
@@ -241,7 +241,7 @@ fn aa_signature_verifies_with_generated_key_only() {
 
 #[test]
 fn apdu_count_within_5_percent_of_minimum() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
     let mut t = blank_transport(&profile, 7);
     let (report, files) = personalize_sized(&mut t, &profile, 20_500).unwrap();
     let total = total_len(&files);
@@ -270,7 +270,7 @@ fn apdu_count_within_5_percent_of_minimum() {
 
 #[test]
 fn short_reader_caps_extended_profile() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
     let mut t = blank_transport(&profile, 8).with_limits(ecard_chip::transport::ApduLimits::SHORT);
     let (report, files) = personalize(&mut t, &profile).unwrap();
     assert!(!report.limits.extended);
@@ -281,7 +281,7 @@ fn short_reader_caps_extended_profile() {
 
 #[test]
 fn files_with_wrong_dg15_are_refused_before_writing() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
     let mut t = blank_transport(&profile, 9);
     let p = Personalizer::new(&profile, t.limits()).with_can(perso_common::CAN);
     let other = SigningKey::from_slice(&[9u8; 32]).unwrap();

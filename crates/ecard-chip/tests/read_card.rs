@@ -45,7 +45,7 @@ fn read_counts_header_first_then_exact_chunks() {
 
 #[test]
 fn a_card_travels_as_an_image_file() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
     let mut t = blank_transport(&profile, 12);
     let files = issue(&mut t, &profile, 15_000);
     let dir = tempfile::tempdir().unwrap();
@@ -95,7 +95,7 @@ fn a_reader_that_passes_more_than_the_card_buffers_still_reads_everything() {
 
 #[test]
 fn blank_card_has_no_application() {
-    let profile = Profile::builtin("ecard-sim").unwrap();
+    let profile = perso_common::sim_profile();
     let mut t = blank_transport(&profile, 13);
     assert_eq!(
         read::read_card(&mut t).unwrap_err(),

@@ -48,7 +48,9 @@ fn a_short_soak_writes_its_report() {
     assert_eq!(report["issued"], 25, "{text}");
     assert_eq!(report["not_issued"], 0, "{text}");
     let samples = report["samples"].as_array().unwrap();
-    assert!(samples.len() >= 5, "{}", samples.len());
+    // About 10 samples in the run's second; a machine busy with other builds may starve the
+    // sampler of a few.
+    assert!(samples.len() >= 3, "{}", samples.len());
     assert!(samples.iter().all(|s| s["rss_kib"].as_u64().unwrap() > 0));
     assert!(report["db_bytes_per_job"].as_f64().unwrap() > 0.0);
     assert!(

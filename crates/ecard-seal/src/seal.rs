@@ -277,6 +277,43 @@ pub struct Seal {
     pub cose: SignedCose,
 }
 
+/// Inflates a zlib stream that must fill `z` exactly: bytes after its end are refused (a seal is
+/// one stream; anything appended is not what was signed and compressed).
+fn inflate_whole(z: &[u8]) -> Result<Vec<u8>, SealError> {
+    use miniz_oxide::inflate::TINFLStatus;
+    use miniz_oxide::inflate::core::inflate_flags::{
+        TINFL_FLAG_COMPUTE_ADLER32, TINFL_FLAG_PARSE_ZLIB_HEADER,
+        TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF,
+    };
+    use miniz_oxide::inflate::core::{DecompressorOxide, decompress};
+    let mut d = DecompressorOxide::new();
+    let mut out = vec![0u8; MAX_COSE_LEN];
+    let (status, consumed, written) = decompress(
+        &mut d,
+        z,
+        &mut out,
+        0,
+        TINFL_FLAG_PARSE_ZLIB_HEADER
+            | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
+            | TINFL_FLAG_COMPUTE_ADLER32,
+    );
+    if status != TINFLStatus::Done {
+        return Err(SealError::Zlib {
+            reason: format!("{status:?}"),
+        });
+    }
+    if consumed != z.len() {
+        return Err(SealError::Zlib {
+            reason: format!(
+                "{} byte(s) after the end of the compressed seal",
+                z.len() - consumed
+            ),
+        });
+    }
+    out.truncate(written);
+    Ok(out)
+}
+
 impl Seal {
     /// Signs `payload` with the Document Signer `signer` (certificate `ds`) and returns the QR text
     /// (`EC1:...`).
@@ -300,10 +337,7 @@ impl Seal {
         let z = base45::decode(b45).map_err(|e| SealError::Base45 {
             reason: e.to_string(),
         })?;
-        let cose_bytes = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&z, MAX_COSE_LEN)
-            .map_err(|e| SealError::Zlib {
-                reason: format!("{:?}", e.status),
-            })?;
+        let cose_bytes = inflate_whole(&z)?;
         let cose = cose::decode("seal", &cose_bytes)?;
         let payload = SealPayload::from_cbor(&cose.payload)?;
         Ok(Seal { payload, cose })

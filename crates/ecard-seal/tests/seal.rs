@@ -120,6 +120,22 @@ fn another_systems_qr_is_not_a_seal() {
     }
 }
 
+/// Bytes appended after the zlib stream are refused, as the phone checkpoint refuses them (the
+/// two verifiers give the same verdict on such a seal).
+#[test]
+fn bytes_after_the_zlib_stream_are_refused() {
+    let pki = make_pki(4);
+    let text = Seal::sign(&payload(None), &pki.ds_key, &pki.ds).unwrap();
+    let mut z = base45::decode(&text[4..]).unwrap();
+    assert!(Seal::decode(&text).is_ok());
+    z.push(0x00);
+    let padded = format!("EC1:{}", base45::encode(&z));
+    match Seal::decode(&padded).unwrap_err() {
+        SealError::Zlib { reason } => assert!(reason.contains("after the end"), "{reason}"),
+        other => panic!("expected a zlib error, got {other:?}"),
+    }
+}
+
 #[test]
 fn truncated_seal_fails_to_decode() {
     let pki = make_pki(3);

@@ -23,7 +23,10 @@ type Answer = Result<Vec<u8>, StatusWord>;
 mod binary;
 mod files;
 mod pace;
+mod scp;
 mod security;
+
+pub use scp::transport_keys;
 
 /// Most bytes a chain of commands may gather.
 const MAX_CHAIN: usize = 65535;
@@ -48,6 +51,8 @@ pub struct Card {
     last_ne: usize,
     /// The secure messaging session PACE established (transient).
     sm: Option<ecard_chip::sm::SecureMessaging>,
+    /// The SCP03 channel of personalization (transient).
+    scp: Option<scp::Channel>,
 }
 
 impl std::fmt::Debug for Card {
@@ -63,16 +68,38 @@ impl std::fmt::Debug for Card {
 impl Card {
     /// A factory-fresh card (only the MF), its key RNG seeded from the OS.
     pub fn new_blank(spec: &SimSpec) -> Card {
-        Card::from_parts(spec.clone(), factory_fs(spec), ChaCha20Rng::from_entropy())
+        let mut rng = ChaCha20Rng::from_entropy();
+        let mut kdd = [0u8; 10];
+        rng.fill_bytes(&mut kdd);
+        let fs = factory_fs(spec, &ecard_chip::scp03::TEST_KMC, &kdd);
+        Card::from_parts(spec.clone(), fs, rng)
     }
 
     /// A factory-fresh card with a seeded key RNG (tests: the same seed gives the same keys).
     pub fn new_blank_seeded(spec: &SimSpec, seed: u64) -> Card {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let mut kdd = [0u8; 10];
+        rng.fill_bytes(&mut kdd);
+        let fs = factory_fs(spec, &ecard_chip::scp03::TEST_KMC, &kdd);
+        Card::from_parts(spec.clone(), fs, rng)
+    }
+
+    /// A factory-fresh card whose SCP03 transport keys are diversified from `kmc` over its
+    /// serial `kdd` (a card OS without SCP03 ignores both).
+    pub fn new_blank_keyed(spec: &SimSpec, kmc: &[u8], kdd: &[u8; 10]) -> Card {
         Card::from_parts(
             spec.clone(),
-            factory_fs(spec),
-            ChaCha20Rng::seed_from_u64(seed),
+            factory_fs(spec, kmc, kdd),
+            ChaCha20Rng::from_entropy(),
         )
+    }
+
+    /// The card's serial (its SCP03 key diversification data, upper-case hex), if it has one.
+    pub fn serial(&self) -> Option<String> {
+        self.fs
+            .transport
+            .as_ref()
+            .map(|t| t.kdd.iter().map(|b| format!("{b:02X}")).collect())
     }
 
     pub(crate) fn from_parts(spec: SimSpec, fs: FileSystem, rng: ChaCha20Rng) -> Card {
@@ -92,6 +119,7 @@ impl Card {
             pace: None,
             last_ne: 0,
             sm: None,
+            scp: None,
         }
     }
 
@@ -139,6 +167,7 @@ impl Card {
         self.pending.clear();
         self.pace = None;
         self.sm = None;
+        self.scp = None;
     }
 
     /// Ends the secure messaging session, as the card OS does on an error (fault injection).
@@ -209,7 +238,10 @@ impl Card {
         if extended && !self.spec.extended {
             return Err(StatusWord::WrongLength);
         }
-        if cmd.cla & 0xE3 != 0x00 {
+        // GlobalPlatform's class bytes for SCP03's own commands (80 INITIALIZE UPDATE, 84
+        // EXTERNAL AUTHENTICATE).
+        let gp = matches!((cmd.cla, cmd.ins), (0x80, 0x50) | (0x84, 0x82));
+        if cmd.cla & 0xE3 != 0x00 && !gp {
             return Err(StatusWord::ClaNotSupported);
         }
         if cmd.data.len() > self.spec.max_command_data {
@@ -222,6 +254,33 @@ impl Card {
         // session's keys; any fault ends the session with 69 88. A plain command other than GET
         // RESPONSE ends a session too (Doc 9303-11 section 9.8.7).
         let outer_ne = cmd.le.unwrap_or(0).min(self.spec.max_response_data);
+        if gp {
+            let data = if cmd.ins == 0x50 {
+                self.initialize_update(&cmd)?
+            } else {
+                self.external_authenticate(&cmd)?
+            };
+            return Ok((data, StatusWord::Ok));
+        }
+        // GlobalPlatform secure messaging (SCP03, CLA bit 3 alone): personalization's channel.
+        if cmd.cla & 0x0C == 0x04 {
+            let Some((plain, level)) = self.scp_unwrap(&cmd) else {
+                return Err(StatusWord::SecurityStatusNotSatisfied);
+            };
+            let activate = plain.ins == ins::ACTIVATE_FILE;
+            let (data, sw) = match self.execute(plain, false, Some(level)) {
+                Ok(r) => r,
+                Err(sw) => (Vec::new(), sw),
+            };
+            let mut r = self.scp_wrap(&data, sw);
+            if activate && sw.is_ok() {
+                self.close_channel_for_good();
+            }
+            let n = r.len();
+            let sw = u16::from_be_bytes([r[n - 2], r[n - 1]]);
+            r.truncate(n - 2);
+            return self.split_for_ne(r, StatusWord::from_u16(sw), outer_ne);
+        }
         let secure = cmd.cla & 0x0C == 0x0C;
         if secure {
             if self.spec.pace.is_empty() {
@@ -243,7 +302,7 @@ impl Card {
             self.sm = None;
         }
         let odd = cmd.ins & 1 == 1;
-        let result = self.execute(cmd, secure);
+        let result = self.execute(cmd, secure, None);
         let (data, sw) = if secure {
             let (data, sw) = match result {
                 Ok(r) => r,
@@ -259,8 +318,17 @@ impl Card {
             result?
         };
         let ne = if secure { outer_ne } else { self.last_ne };
-        // More data than Ne (or a case 3 command that produced data, as on T=0): hand out what
-        // fits and keep the rest for GET RESPONSE, with 61xx saying how much is left.
+        self.split_for_ne(data, sw, ne)
+    }
+
+    /// More data than Ne (or a case 3 command that produced data, as on T=0): hands out what
+    /// fits and keeps the rest for GET RESPONSE, with 61xx saying how much is left.
+    fn split_for_ne(
+        &mut self,
+        data: Vec<u8>,
+        sw: StatusWord,
+        ne: usize,
+    ) -> Result<(Vec<u8>, StatusWord), StatusWord> {
         if data.len() > ne && sw == StatusWord::Ok {
             let rest = data[ne..].to_vec();
             let head = data[..ne].to_vec();
@@ -281,6 +349,7 @@ impl Card {
         &mut self,
         mut cmd: Command,
         secure: bool,
+        scp_level: Option<u8>,
     ) -> Result<(Vec<u8>, StatusWord), StatusWord> {
         // Command chaining: gather the data until the last command of the chain. PACE's GENERAL
         // AUTHENTICATE uses the chaining bit for its steps and is answered step by step.
@@ -310,6 +379,17 @@ impl Card {
         let ne = cmd.le.unwrap_or(0).min(self.spec.max_response_data);
         self.last_ne = ne;
         if !secure && self.guarded(&cmd) {
+            return Err(StatusWord::SecurityStatusNotSatisfied);
+        }
+        // A blank in transport state takes perso commands only inside its SCP03 channel, and
+        // the CAN only encrypted (ECARD.md section 11).
+        if scp_level.is_none() && self.needs_channel(cmd.ins) {
+            return Err(StatusWord::SecurityStatusNotSatisfied);
+        }
+        if cmd.ins == ins::CHANGE_REFERENCE_DATA
+            && self.spec.scp03
+            && scp_level.is_some_and(|l| l & ecard_chip::scp03::C_DECRYPTION == 0)
+        {
             return Err(StatusWord::SecurityStatusNotSatisfied);
         }
         let data = match cmd.ins {
@@ -373,8 +453,11 @@ const SM_ERROR: StatusWord = StatusWord::Other(0x6988);
 
 /// The file system a card leaves the factory with: the MF and, on a card OS that offers PACE,
 /// EF.CardAccess listing its protocols (readable by anyone, as Doc 9303-10 requires).
-fn factory_fs(spec: &SimSpec) -> FileSystem {
+fn factory_fs(spec: &SimSpec, kmc: &[u8], kdd: &[u8; 10]) -> FileSystem {
     let mut fs = FileSystem::default();
+    if spec.scp03 {
+        fs.transport = scp::transport_keys(kmc, kdd, spec.scp03_key_version);
+    }
     let infos = spec.pace_infos();
     if !infos.is_empty() {
         fs.add(

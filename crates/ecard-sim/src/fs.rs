@@ -101,6 +101,43 @@ pub struct FileSystem {
     /// The CAN (PACE password), written once during personalization; no command reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can: Option<Secret>,
+    /// The blank's SCP03 transport keys (ECARD.md section 11), until the card is locked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<TransportKeys>,
+}
+
+/// A blank's SCP03 transport state: its diversification data, key version, static keys and
+/// failed authentications. Kept inside the card; its debug output shows no key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransportKeys {
+    /// Key diversification data (the card serial), 10 bytes.
+    #[serde(with = "crate::hexser")]
+    pub kdd: Vec<u8>,
+    /// Key version number.
+    pub kvn: u8,
+    /// Key-ENC.
+    #[serde(with = "crate::hexser")]
+    pub enc: Vec<u8>,
+    /// Key-MAC.
+    #[serde(with = "crate::hexser")]
+    pub mac: Vec<u8>,
+    /// Key-DEK.
+    #[serde(with = "crate::hexser")]
+    pub dek: Vec<u8>,
+    /// Wrong host cryptograms in a row; three block the keys.
+    pub failures: u8,
+    /// After the lock the channel is closed for good.
+    pub closed: bool,
+}
+
+impl std::fmt::Debug for TransportKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportKeys")
+            .field("kvn", &self.kvn)
+            .field("failures", &self.failures)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A password kept by the card OS. Its debug output is redacted.
@@ -128,6 +165,7 @@ impl Default for FileSystem {
                 },
             }],
             can: None,
+            transport: None,
         }
     }
 }

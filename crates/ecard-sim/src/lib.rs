@@ -16,7 +16,7 @@ mod image;
 mod spec;
 mod transport;
 
-pub use card::Card;
+pub use card::{Card, transport_keys};
 pub use image::{CardImage, IMAGE_VERSION, ImageError};
 pub use spec::SimSpec;
 pub use transport::{Fault, SimTransport, SmFault, TimingModel};

@@ -39,6 +39,13 @@ pub struct SimSpec {
     /// has no EF.CardAccess and no access control. Older images have none.
     #[serde(default)]
     pub pace: Vec<(u8, u16)>,
+    /// Blanks carry per-card SCP03 keys and accept perso commands only inside an SCP03 channel
+    /// (ECARD.md section 11). Older images have no transport protection.
+    #[serde(default)]
+    pub scp03: bool,
+    /// The key version of the SCP03 keys.
+    #[serde(default)]
+    pub scp03_key_version: u8,
 }
 
 impl SimSpec {
@@ -57,6 +64,8 @@ impl SimSpec {
             link_bit_rate: p.sim.link_bit_rate.max(1),
             apdu_latency_us: p.sim.apdu_latency_us,
             page_write_us: p.sim.page_write_us,
+            scp03: p.transport.scp03,
+            scp03_key_version: p.transport.key_version,
             pace: p
                 .pace_infos()
                 .iter()

@@ -74,6 +74,12 @@ pub enum Fault {
         /// What happens to its answer.
         fault: SmFault,
     },
+    /// The R-MAC of the answer to the `nth` (1-based) command under the SCP03 channel has a bit
+    /// flipped on its way to the host.
+    ScpWrongRMac {
+        /// Which command under the channel.
+        nth: u64,
+    },
 }
 
 /// A secure messaging fault (ECARD.md section 10, issue tests): what the reader must detect.
@@ -104,6 +110,7 @@ pub struct SimTransport {
     ins_seen: [u32; 256],
     writes_seen: u32,
     protected_seen: u64,
+    scp_seen: u64,
     removed: bool,
     atr: Vec<u8>,
 }
@@ -126,6 +133,7 @@ impl SimTransport {
             ins_seen: [0; 256],
             writes_seen: 0,
             protected_seen: 0,
+            scp_seen: 0,
             removed: false,
             atr,
         }
@@ -266,6 +274,15 @@ impl Transport for SimTransport {
         if protected {
             self.protected_seen += 1;
         }
+        let gp = capdu.first().is_some_and(|c| c & 0x0C == 0x04);
+        if gp {
+            self.scp_seen += 1;
+        }
+        let flip_rmac = gp
+            && self
+                .faults
+                .iter()
+                .any(|f| matches!(f, Fault::ScpWrongRMac { nth } if *nth == self.scp_seen));
         let sm_fault = self.faults.iter().find_map(|f| match *f {
             Fault::SecureMessaging { nth, fault } if protected && nth == self.protected_seen => {
                 Some(fault)
@@ -282,6 +299,10 @@ impl Transport for SimTransport {
         };
         if let Some(f) = sm_fault {
             damage(&mut rapdu, f);
+        }
+        if flip_rmac && rapdu.len() >= 10 {
+            let n = rapdu.len();
+            rapdu[n - 3] ^= 0x01;
         }
         let cost = self.timing.cost(
             capdu.len() + rapdu.len(),

@@ -13,6 +13,7 @@ use proptest::prelude::*;
 fn sim_spec() -> SimSpec {
     let mut spec = SimSpec::from_profile(&Profile::builtin("ecard-sim").unwrap());
     spec.pace.clear();
+    spec.scp03 = false;
     spec
 }
 

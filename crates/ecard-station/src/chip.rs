@@ -296,6 +296,35 @@ pub struct ChipEncoder {
     issuing_authority: String,
     real_time: bool,
     qa_store: Option<(Arc<crate::store::Store>, crate::qa::sampling::SamplingPlan)>,
+    /// Where the blanks' SCP03 keys come from (ECARD.md section 11).
+    transport_keys: Arc<dyn ecard_chip::scp03::TransportKeys>,
+    /// The blank-stock ledger and this station's id, when the ledger is kept.
+    stock: Option<(Arc<crate::store::Store>, String)>,
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Loads the issuer's master key of the blanks' transport keys from `path`: hex (32, 48 or 64
+/// digits), whitespace ignored. The error names the file and what is wrong.
+pub fn load_kmc_file(path: &Path) -> Result<ecard_chip::scp03::KmcKeys, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the KMC file {}: {e}", path.display()))?;
+    let hex: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = hex::decode(&hex).map_err(|e| {
+        format!(
+            "the KMC file {} is not hex: {e}; it holds the key as 32, 48 or 64 hex digits",
+            path.display()
+        )
+    })?;
+    ecard_chip::scp03::KmcKeys::new(&bytes).map_err(|_| {
+        format!(
+            "the KMC file {} holds {} bytes; an AES key is 16, 24 or 32",
+            path.display(),
+            bytes.len()
+        )
+    })
 }
 
 fn card_err(job: i64, step: &str, reason: impl std::fmt::Display) -> CardError {
@@ -325,7 +354,26 @@ impl ChipEncoder {
             issuing_authority: ISSUING_AUTHORITY.into(),
             real_time: false,
             qa_store: None,
+            transport_keys: Arc::new(ecard_chip::scp03::KmcKeys::test_key()),
+            stock: None,
         }
+    }
+
+    /// The source of the blanks' SCP03 keys (default: the GlobalPlatform test key).
+    pub fn with_transport_keys(
+        mut self,
+        keys: Arc<dyn ecard_chip::scp03::TransportKeys>,
+    ) -> ChipEncoder {
+        self.transport_keys = keys;
+        self
+    }
+
+    /// Keeps the blank-stock ledger in `store`: a blank is taken only when its serial is in
+    /// stock and unused, and ends issued or spoiled (ECARD.md section 11). A station whose ledger
+    /// holds no blank at all has not started one: its blanks are not checked.
+    pub fn with_stock(mut self, store: Arc<crate::store::Store>, station: &str) -> ChipEncoder {
+        self.stock = Some((store, station.to_string()));
+        self
     }
 
     /// Simulated cards take the time their profile's timing model says (EEPROM page writes,
@@ -359,6 +407,16 @@ impl ChipEncoder {
             .join(format!("{}.img", job.document_number.mrz_form()))
     }
 
+    /// Moves a blank the ledger refused from the job's slot to `DATA_DIR/to-destroy/`.
+    fn put_aside_unknown(&self, job: i64, slot: &Path, serial: &str) -> Result<(), CardError> {
+        let dir = self.data_dir.join("to-destroy");
+        std::fs::create_dir_all(&dir).map_err(|e| card_err(job, "putting a blank aside", e))?;
+        let dst = dir.join(format!("unknown-blank-{serial}.img"));
+        std::fs::rename(slot, &dst).map_err(|e| card_err(job, "putting a blank aside", e))?;
+        tracing::warn!(lane = %self.lane, serial, "blank not in stock: put aside to be destroyed");
+        Ok(())
+    }
+
     /// Moves a blank into the job's slot (rename: two lanes sharing a folder never take the same
     /// blank) and loads it, or makes a fresh one in memory (saved to the slot once written).
     fn take_blank(
@@ -380,7 +438,26 @@ impl ChipEncoder {
             }
         }
         if make {
-            return Ok((slot, Card::new_blank(&SimSpec::from_profile(&self.profile))));
+            let card = Card::new_blank(&SimSpec::from_profile(&self.profile));
+            // This lane plays the card maker too: a blank it makes enters the ledger as delivered.
+            if let (Some((store, _)), Some(serial)) = (&self.stock, card.serial())
+                && store.stock_kept().unwrap_or(false)
+            {
+                let line = crate::stock::ManifestLine {
+                    serial,
+                    batch: format!("made-by-{}", self.lane),
+                    key_version: self.profile.transport.key_version,
+                };
+                let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!(
+                    "{},{},{}",
+                    line.serial, line.batch, line.key_version
+                )));
+                let file = format!("made by lane {}", self.lane);
+                store
+                    .stock_import(&[line], &file, &sha, &self.lane, now_ms())
+                    .map_err(|e| card_err(job, "recording a blank the lane made", e))?;
+            }
+            return Ok((slot, card));
         }
         Err(CardError::NoBlank {
             lane: self.lane.clone(),
@@ -418,6 +495,34 @@ impl ChipEncoder {
     fn personalize(&self, job: &EncodeJob, t: &mut dyn Transport) -> Result<String, CardError> {
         let content = self.content(job)?;
         let signing = self.pki.signing();
+        // Every perso command goes through the blank's SCP03 channel under its own keys.
+        let mut channel = ecard_chip::secure_perso::open(
+            t,
+            &self.profile,
+            self.transport_keys.as_ref(),
+            &mut rand::rngs::OsRng,
+        )
+        .map_err(|e| card_err(job.job_id, "opening the blank's secure channel", e))?;
+        let serial = channel.serial().map(str::to_string);
+        let ledger = match (&self.stock, &serial) {
+            (Some((store, station)), Some(serial)) if store.stock_kept().unwrap_or(false) => {
+                let place = crate::store::stock::BlankUse {
+                    station,
+                    lane: &self.lane,
+                    job_id: job.job_id,
+                };
+                store.stock_take(serial, &place, now_ms()).map_err(|e| {
+                    CardError::UnknownBlank {
+                        lane: self.lane.clone(),
+                        serial: serial.clone(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                Some((store.clone(), serial.clone()))
+            }
+            _ => None,
+        };
+        let t = channel.transport();
         let issued = issue(
             t,
             &self.profile,
@@ -426,8 +531,21 @@ impl ChipEncoder {
             &signing.ds,
             job.personalized_at,
             self.profile.pace.offered.then_some(job.can.0.as_str()),
-        )
-        .map_err(|e| card_err(job.job_id, "personalizing", e))?;
+        );
+        if let Some((store, serial)) = &ledger {
+            let end = match &issued {
+                Ok(_) => crate::store::stock::BlankEnd::Issued {
+                    number: job.document_number.mrz_form(),
+                },
+                Err(e) => crate::store::stock::BlankEnd::Spoiled {
+                    reason: format!("{}", e.step),
+                },
+            };
+            if let Err(e) = store.stock_end(serial, &end, &self.lane, now_ms()) {
+                tracing::warn!(lane = %self.lane, "blank ledger: {e}");
+            }
+        }
+        let issued = issued.map_err(|e| card_err(job.job_id, "personalizing", e))?;
         Ok(perso_summary(&issued.report))
     }
 
@@ -602,23 +720,37 @@ fn list_blanks(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Writes `count` simulated blank cards of `profile` into `dir` (`blank-<n>.img`).
-pub fn make_blanks(dir: &Path, count: usize, profile: &Profile) -> Result<(), std::io::Error> {
+/// Writes `count` simulated blank cards of `profile` into `dir` (`blank-<n>.img`), their SCP03
+/// keys from the test KMC; returns the card maker's manifest lines of those that have a serial.
+pub fn make_blanks(
+    dir: &Path,
+    count: usize,
+    profile: &Profile,
+) -> Result<Vec<crate::stock::ManifestLine>, std::io::Error> {
     std::fs::create_dir_all(dir)?;
     let spec = SimSpec::from_profile(profile);
     let start = list_blanks(dir).len();
+    let mut manifest = Vec::new();
     for i in 0..count {
         let path = dir.join(format!(
             "blank-{:06}-{:08x}.img",
             start + i,
             rand::random::<u32>()
         ));
-        Card::new_blank(&spec)
-            .image()
-            .save(&path)
-            .map_err(std::io::Error::other)?;
+        let card = Card::new_blank(&spec);
+        if let Some(serial) = card.serial() {
+            manifest.push(crate::stock::ManifestLine {
+                serial,
+                batch: format!(
+                    "sim-{}",
+                    dir.file_name().and_then(|n| n.to_str()).unwrap_or("blanks")
+                ),
+                key_version: profile.transport.key_version,
+            });
+        }
+        card.image().save(&path).map_err(std::io::Error::other)?;
     }
-    Ok(())
+    Ok(manifest)
 }
 
 impl CardEncoder for ChipEncoder {
@@ -678,11 +810,24 @@ impl CardEncoder for ChipEncoder {
                 blanks,
                 make_blanks,
             } => {
-                let (slot, card) = self.take_blank(job.job_id, &blanks, make_blanks)?;
-                let mut t = SimTransport::new(card)
-                    .with_reader_name(&self.lane)
-                    .real_time(self.real_time);
-                let written = self.personalize(job, &mut t);
+                // A blank the stock ledger refuses is put aside to be destroyed and the next one
+                // is taken (a few times at most: a whole folder of strangers is an operator's
+                // problem).
+                let mut tries = 0;
+                let (slot, t, written) = loop {
+                    let (slot, card) = self.take_blank(job.job_id, &blanks, make_blanks)?;
+                    let mut t = SimTransport::new(card)
+                        .with_reader_name(&self.lane)
+                        .real_time(self.real_time);
+                    let written = self.personalize(job, &mut t);
+                    match written {
+                        Err(CardError::UnknownBlank { serial, .. }) if tries < 8 => {
+                            tries += 1;
+                            self.put_aside_unknown(job.job_id, &slot, &serial)?;
+                        }
+                        written => break (slot, t, written),
+                    }
+                };
                 // The card keeps what was written, even half-way: save it either way.
                 t.card()
                     .image()

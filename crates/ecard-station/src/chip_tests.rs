@@ -209,3 +209,83 @@ async fn a_card_that_fails_verification_is_never_issued() {
         2
     );
 }
+
+/// Issue 15: with a stock ledger kept, a lane takes only blanks whose serial is in stock; a blank
+/// that was never received is put aside to be destroyed and the job goes to the next blank; the
+/// ledger then reconciles, the stranger listed as seen but never received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lane_refuses_a_blank_that_is_not_in_stock() {
+    let t = testutil::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Arc::new(Pki::demo(&dir.path().join("pki")).unwrap());
+    let blanks = dir.path().join("blanks");
+    let profile = Profile::builtin("ecard-sim").unwrap();
+    let manifest = make_blanks(&blanks, 2, &profile).unwrap();
+    assert_eq!(manifest.len(), 2);
+    t.store
+        .stock_import(&manifest, "manifest.csv", &"ab".repeat(32), "test", 1_000)
+        .unwrap();
+    // A stranger that sorts first: made like the others, but not on the manifest.
+    let stranger = ecard_sim::Card::new_blank(&ecard_sim::SimSpec::from_profile(&profile));
+    let stranger_serial = stranger.serial().unwrap();
+    stranger
+        .image()
+        .save(blanks.join("a-stranger.img"))
+        .unwrap();
+    let station = Station::new(
+        t.store.clone(),
+        Settings {
+            poll: Duration::from_millis(20),
+            ..Settings::default()
+        },
+        Auth::default(),
+    );
+    let body = testutil::record_json("MMC-STOCK-1");
+    let id = station
+        .submit(body.as_bytes(), &Actor::named("intake-1"))
+        .await
+        .unwrap()
+        .job
+        .id;
+    let mut l = lane(
+        "lane-1",
+        dir.path(),
+        &pki,
+        CardSource::Sim {
+            blanks: blanks.clone(),
+            make_blanks: false,
+        },
+    );
+    l.encoder = Box::new(
+        ChipEncoder::new(
+            "lane-1",
+            CardSource::Sim {
+                blanks: blanks.clone(),
+                make_blanks: false,
+            },
+            profile.clone(),
+            pki.clone(),
+            dir.path(),
+        )
+        .with_stock(t.store.clone(), "st-1"),
+    );
+    let lanes = LaneSet::start(&station, vec![l]).await;
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        station.wait_until_settled(Duration::from_millis(10)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    lanes.stop().await;
+    assert_eq!(t.store.get(id).unwrap().unwrap().state, JobState::Issued);
+    assert!(
+        dir.path()
+            .join(format!("to-destroy/unknown-blank-{stranger_serial}.img"))
+            .is_file()
+    );
+    let report = t.store.stock_report().unwrap();
+    let text = serde_json::to_string(&report).unwrap();
+    assert!(text.contains(&stranger_serial), "{text}");
+    assert!(text.contains("\"issued\":1"), "{text}");
+}

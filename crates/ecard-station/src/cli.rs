@@ -229,9 +229,20 @@ pub fn run_station(cmd: &StationCommand) -> Result<u8, CliError> {
                     problem: e.to_string(),
                 })
             })?;
-            make_blanks(dir, *count, &profile)
+            let manifest = make_blanks(dir, *count, &profile)
                 .map_err(io(format!("writing blanks in {}", dir.display())))?;
             println!("wrote {count} blank cards in {}", dir.display());
+            if !manifest.is_empty() {
+                // The card maker's delivery note, for `ecard stock import`.
+                let path = dir.join("manifest.csv");
+                let mut text = String::from("serial,batch,key_version\n");
+                for l in &manifest {
+                    text.push_str(&format!("{},{},{}\n", l.serial, l.batch, l.key_version));
+                }
+                std::fs::write(&path, text)
+                    .map_err(io(format!("writing the manifest {}", path.display())))?;
+                println!("their manifest: {} (ecard stock import it)", path.display());
+            }
             Ok(0)
         }
     }
@@ -431,6 +442,25 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
         auth.add_token("admin", Role::Admin, &token);
         admin_token_file = Some(path);
     }
+    // The blanks' SCP03 transport keys (ECARD.md section 11): the configured KMC, else the
+    // GlobalPlatform test key, which a configured station takes only when told so.
+    let transport_keys: Arc<dyn ecard_chip::scp03::TransportKeys> = match &config.kmc_file {
+        Some(p) => Arc::new(crate::chip::load_kmc_file(p).map_err(CliError::Unsupported)?),
+        None => Arc::new(ecard_chip::scp03::KmcKeys::test_key()),
+    };
+    if config.lanes.iter().any(|l| l.profile.transport.scp03) && transport_keys.is_test_key() {
+        if !config.test_transport_key {
+            return Err(CliError::Unsupported(
+                "the blanks' transport keys would be the GlobalPlatform test key: set kmc_file = \"FILE\" (the KMC in hex, mode 0600) in the configuration, or test_transport_key = true for demos and tests".into(),
+            ));
+        }
+        tracing::warn!(
+            "blanks' transport keys: the GlobalPlatform test key (test_transport_key = true)"
+        );
+        notes.push(
+            "warning: blanks' transport keys are the GlobalPlatform test key (test_transport_key = true): demos and tests only".into(),
+        );
+    }
     let mut fonts = None;
     let mut lanes = Vec::new();
     for l in &config.lanes {
@@ -446,7 +476,9 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
                     &config.data_dir,
                 )
                 .with_real_time(l.real_time)
-                .with_qa(store.clone(), config.qa.clone()),
+                .with_qa(store.clone(), config.qa.clone())
+                .with_transport_keys(transport_keys.clone())
+                .with_stock(store.clone(), &config.settings.station_id),
             ),
             printer,
         });

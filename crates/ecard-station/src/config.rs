@@ -62,6 +62,8 @@ struct RawConfig {
     store: Option<RawStore>,
     pki: Option<RawPki>,
     allow_file_keys: Option<bool>,
+    kmc_file: Option<PathBuf>,
+    test_transport_key: Option<bool>,
     #[serde(default)]
     lanes: Vec<RawLane>,
     #[serde(default)]
@@ -180,6 +182,14 @@ pub struct StationConfig {
     /// `allow_file_keys = true`: a configured `[pki]` may sign with a PEM key file (insecure,
     /// development only); otherwise `station serve` refuses it and wants a token's `pki.toml`.
     pub allow_file_keys: bool,
+    /// `kmc_file = "FILE"`: the issuer's master key of the blanks' SCP03 transport keys, hex in a
+    /// 0600 file (ECARD.md section 11). Without it the GlobalPlatform test key is used, which a
+    /// configured station refuses unless `test_transport_key = true`.
+    pub kmc_file: Option<PathBuf>,
+    /// `test_transport_key = true`: blanks made with the GlobalPlatform test key are accepted
+    /// (demos and tests only). The embedded defaults (no configuration file) allow it: their
+    /// simulated lanes make their own blanks.
+    pub test_transport_key: bool,
     /// Lanes.
     pub lanes: Vec<LaneConfig>,
     /// Known tokens (hashes).
@@ -215,6 +225,8 @@ impl StationConfig {
             store: StoreConfig::Sqlite(data_dir.join("station.db")),
             pki: None,
             allow_file_keys: false,
+            kmc_file: None,
+            test_transport_key: true,
             lanes: vec![lane(1), lane(2)],
             tokens: Vec::new(),
             qa: crate::qa::sampling::SamplingPlan::default(),
@@ -342,6 +354,8 @@ impl StationConfig {
             c.qa = q.resolve().map_err(|(k, p)| value(&k, p))?;
         }
         c.allow_file_keys = raw.allow_file_keys.unwrap_or(false);
+        c.kmc_file = raw.kmc_file.map(|p| rel(&p));
+        c.test_transport_key = raw.test_transport_key.unwrap_or(false);
         c.pki = raw.pki.map(|p| PkiPaths {
             csca: rel(&p.csca),
             ds_cert: rel(&p.ds_cert),

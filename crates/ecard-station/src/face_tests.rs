@@ -253,12 +253,14 @@ fn the_embedded_defaults_spool_faces_when_the_fonts_load() {
         assert_eq!(
             assembled.notes,
             vec![
+                // The embedded defaults' simulated lanes make their blanks with the test key.
+                "warning: blanks' transport keys are the GlobalPlatform test key (test_transport_key = true): demos and tests only".to_string(),
                 format!("lane lane-1: printing card faces to {want}"),
                 format!("lane lane-2: printing card faces to {want}"),
             ]
         );
     } else {
         assert_eq!(printers, vec!["sim (0 ms per card)"; 2]);
-        assert!(assembled.notes[0].contains(crate::cli::FONT_PACKAGES));
+        assert!(assembled.notes[1].contains(crate::cli::FONT_PACKAGES));
     }
 }

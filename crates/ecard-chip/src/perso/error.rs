@@ -163,6 +163,12 @@ pub enum PersoErrorKind {
     /// A command could not be encoded for this link (us or the profile).
     #[error("{0}")]
     Apdu(ApduError),
+    /// The blank's SCP03 channel did not open (wrong KMC, blocked keys): nothing was written.
+    #[error("the blank's secure channel did not open: {reason}")]
+    Channel {
+        /// What failed.
+        reason: String,
+    },
     /// The profile offers PACE but no CAN was given (input; nothing was written).
     #[error(
         "the card OS of profile {profile} protects its chip with PACE: a 6-digit CAN must be given"

@@ -100,6 +100,20 @@ section! {
 }
 
 section! {
+    /// `[transport]`: how a blank is protected before personalization (ECARD.md section 11).
+    TransportSection / TransportPatch, "transport" {
+        /// Blanks come with per-card SCP03 keys and accept perso commands only inside an SCP03
+        /// channel.
+        scp03: bool,
+        /// The SCP03 security level personalization asks for (`0x33`: C-MAC, C-DECRYPTION,
+        /// R-MAC, R-ENCRYPTION).
+        security_level: u8,
+        /// The transport key version the card maker uses (INITIALIZE UPDATE's P1; 0: any).
+        key_version: u8,
+    }
+}
+
+section! {
     /// `[read]`: how READ BINARY and UPDATE BINARY reach offsets over 32767.
     ReadSection / ReadPatch, "read" {
         /// The method for large offsets.
@@ -237,6 +251,8 @@ pub struct Profile {
     pub security: SecuritySection,
     /// `[pace]`.
     pub pace: PaceSection,
+    /// `[transport]`.
+    pub transport: TransportSection,
     /// `[read]`.
     pub read: ReadSection,
     /// `[sim]`.
@@ -257,6 +273,8 @@ struct ProfilePatch {
     security: SecurityPatch,
     #[serde(default)]
     pace: PacePatch,
+    #[serde(default)]
+    transport: TransportPatch,
     #[serde(default)]
     read: ReadPatch,
     #[serde(default)]
@@ -309,6 +327,7 @@ pub(super) fn parse_base(text: &str, source: &str) -> Result<Profile, ProfileErr
         filesystem: p.filesystem.complete(source)?,
         security: p.security.complete(source)?,
         pace: p.pace.complete(source)?,
+        transport: p.transport.complete(source)?,
         read: p.read.complete(source)?,
         sim: p.sim.complete(source)?,
     };
@@ -337,6 +356,7 @@ pub(super) fn parse_overlay(
     p.filesystem.apply(&mut base.filesystem);
     p.security.apply(&mut base.security);
     p.pace.apply(&mut base.pace);
+    p.transport.apply(&mut base.transport);
     p.read.apply(&mut base.read);
     p.sim.apply(&mut base.sim);
     validate(&base, source)?;

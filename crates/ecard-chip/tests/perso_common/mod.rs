@@ -139,9 +139,31 @@ pub const CAN: &str = "123456";
 /// The ecard-sim card OS without PACE: for tests of reading mechanics (APDU counts, chunk sizes)
 /// that are about the plain protocol; PACE has its own tests (`pace_sim.rs`).
 pub fn plain_sim_profile() -> Profile {
-    let mut p = Profile::builtin("ecard-sim").expect("the built-in profile parses");
+    let mut p = sim_profile();
     p.pace.offered = false;
     p
+}
+
+/// The ecard-sim card OS without SCP03 transport keys: for tests of personalization's own
+/// mechanics (plans, APDU counts, faults); the secure channel has its own tests (`scp_sim.rs`).
+pub fn sim_profile() -> Profile {
+    let mut p = Profile::builtin("ecard-sim").expect("the built-in profile parses");
+    p.transport.scp03 = false;
+    p
+}
+
+/// Opens personalization's SCP03 channel with the GlobalPlatform test key, as a lane does.
+pub fn scp(
+    t: &mut dyn ecard_chip::transport::Transport,
+) -> ecard_chip::secure_perso::PersoChannel<'_> {
+    let profile = Profile::builtin("ecard-sim").expect("the built-in profile parses");
+    ecard_chip::secure_perso::open(
+        t,
+        &profile,
+        &ecard_chip::scp03::KmcKeys::test_key(),
+        &mut rand_chacha::ChaCha20Rng::seed_from_u64(2),
+    )
+    .expect("the blank's channel opens with the test key")
 }
 
 /// Opens a card for reading as every reader path does: PACE with [`CAN`] where offered.

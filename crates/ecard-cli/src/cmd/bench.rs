@@ -131,6 +131,7 @@ struct Results {
     lds: LdsBench,
     personalization: Vec<PersoBench>,
     pace: PaceBench,
+    secure_perso: ScpBench,
     #[serde(skip_serializing_if = "Option::is_none")]
     reader_pace: Option<ReaderPaceBench>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -219,6 +220,81 @@ fn pace_verdict(
     Ok((access, report.is_valid()))
 }
 
+/// Personalizes the blank behind `t` as a lane does: through its SCP03 channel (test key) where
+/// the profile has one.
+fn issue_on(
+    t: &mut dyn Transport,
+    profile: &Profile,
+    content: &ecard_chip::lds::CardContent,
+    generated: &pki::GeneratedPki,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<ecard_chip::issue::IssuedCard> {
+    let mut channel = ecard_chip::secure_perso::open(
+        t,
+        profile,
+        &ecard_chip::scp03::KmcKeys::test_key(),
+        &mut rand_core::OsRng,
+    )?;
+    Ok(issue(
+        channel.transport(),
+        profile,
+        content,
+        &generated.ds_key,
+        &generated.ds,
+        now,
+        profile.pace.offered.then_some(BENCH_CAN),
+    )?)
+}
+
+/// Secure personalization (SCP03 at the profile's level) against plain personalization of the
+/// same card: bytes on the wire and time in the simulator's link model (issue 15).
+#[derive(Serialize)]
+struct ScpBench {
+    level: String,
+    plain_apdus: u64,
+    plain_bytes: u64,
+    plain_link_ms: f64,
+    scp_apdus: u64,
+    scp_bytes: u64,
+    scp_link_ms: f64,
+    bytes_ratio: f64,
+    time_ratio: f64,
+}
+
+fn scp_bench(
+    content: &ecard_chip::lds::CardContent,
+    generated: &pki::GeneratedPki,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<ScpBench> {
+    let scp = Profile::builtin("ecard-sim")?;
+    let mut plain = scp.clone();
+    plain.transport.scp03 = false;
+    let mut out = Vec::new();
+    for profile in [&plain, &scp] {
+        let mut sim = SimTransport::new(Card::new_blank(&SimSpec::from_profile(profile)));
+        let mut t = Bytes {
+            inner: &mut sim,
+            apdus: 0,
+            bytes: 0,
+        };
+        issue_on(&mut t, profile, content, generated, now)?;
+        let (apdus, bytes) = (t.apdus, t.bytes);
+        out.push((apdus, bytes, sim.elapsed().as_secs_f64()));
+    }
+    let ((pa, pb, pt), (sa, sb, st)) = (out[0], out[1]);
+    Ok(ScpBench {
+        level: format!("{:02X}", scp.transport.security_level),
+        plain_apdus: pa,
+        plain_bytes: pb,
+        plain_link_ms: pt * 1e3,
+        scp_apdus: sa,
+        scp_bytes: sb,
+        scp_link_ms: st * 1e3,
+        bytes_ratio: sb as f64 / pb.max(1) as f64,
+        time_ratio: st / pt.max(1e-9),
+    })
+}
+
 /// PACE + secure messaging read against the plain read of the same content, in the link model.
 fn pace_bench(
     content: &ecard_chip::lds::CardContent,
@@ -231,16 +307,8 @@ fn pace_bench(
     let mut cards = Vec::new();
     for profile in [&plain, &with_pace] {
         let mut sim = SimTransport::new(Card::new_blank(&SimSpec::from_profile(profile)));
-        issue(
-            &mut sim,
-            profile,
-            content,
-            &generated.ds_key,
-            &generated.ds,
-            now,
-            profile.pace.offered.then_some(BENCH_CAN),
-        )
-        .with_context(|| format!("personalization with profile {} failed", profile.name))?;
+        issue_on(&mut sim, profile, content, generated, now)
+            .with_context(|| format!("personalization with profile {} failed", profile.name))?;
         cards.push(sim.into_card());
     }
     let mut pace_card = cards.pop().context("two cards")?;
@@ -392,16 +460,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             by_ins: [0; 256],
         };
         let started = Instant::now();
-        let issued = issue(
-            &mut counting,
-            &profile,
-            &content,
-            &generated.ds_key,
-            &generated.ds,
-            now,
-            profile.pace.offered.then_some(BENCH_CAN),
-        )
-        .with_context(|| format!("personalization with profile {name} failed"))?;
+        let issued = issue_on(&mut counting, &profile, &content, &generated, now)
+            .with_context(|| format!("personalization with profile {name} failed"))?;
         let software = started.elapsed();
         let by_ins = counting.by_ins;
         let limits = issued.report.limits;
@@ -440,6 +500,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         });
     }
     let pace = pace_bench(&content, &generated, now)?;
+    let secure_perso = scp_bench(&content, &generated, now)?;
     let reader = match &args.reader {
         Some(name) => Some(bench_reader(
             name,
@@ -495,6 +556,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         lds,
         personalization,
         pace,
+        secure_perso,
         reader_pace,
         reader,
         signer,
@@ -530,15 +592,7 @@ fn bench_reader(
     let mut session = super::card::CardSession::open(&card, &wait)?;
     let profile = super::card::choose_profile(None, session.transport().atr())?;
     let started = Instant::now();
-    let issued = issue(
-        session.transport(),
-        &profile,
-        content,
-        &generated.ds_key,
-        &generated.ds,
-        now,
-        profile.pace.offered.then_some(BENCH_CAN),
-    );
+    let issued = issue_on(session.transport(), &profile, content, generated, now);
     let elapsed = started.elapsed();
     session.close()?;
     let issued = issued
@@ -609,6 +663,20 @@ fn print_text(r: &Results) {
         p.plain_link_ms,
         p.time_ratio,
         p.verdict_ms
+    );
+    let b = &r.secure_perso;
+    crate::out!(
+        "SCP03 personalization (level {}) vs plain personalization of the same card: {} vs {} APDUs, \
+         {} vs {} bytes -> {:.3}x; {:.1} vs {:.1} ms in the link model -> {:.3}x",
+        b.level,
+        b.scp_apdus,
+        b.plain_apdus,
+        b.scp_bytes,
+        b.plain_bytes,
+        b.bytes_ratio,
+        b.scp_link_ms,
+        b.plain_link_ms,
+        b.time_ratio
     );
     if let Some(b) = &r.reader_pace {
         crate::out!(

@@ -184,8 +184,23 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // A new store: the series starts where the demo was asked to.
     config.settings.first_number = args.first_number;
     config.settings.poll = Duration::from_millis(20);
+    // The card maker delivers each lane's blanks with a manifest; the station imports it, so the
+    // lanes take only blanks the stock ledger holds (ECARD.md section 11).
+    let mut manifest = Vec::new();
     for lane in &mut config.lanes {
         lane.profile = profile.clone();
+        if let ecard_station::chip::CardSource::Sim {
+            blanks,
+            make_blanks,
+        } = &mut lane.source
+        {
+            *make_blanks = false;
+            let spare = (args.cards as usize).div_ceil(2) + 2;
+            manifest.extend(
+                ecard_station::chip::make_blanks(blanks, args.cards as usize + spare, &profile)
+                    .with_context(|| format!("cannot make blanks in {}", blanks.display()))?,
+            );
+        }
     }
     let Assembled {
         station,
@@ -193,6 +208,21 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         notes,
         ..
     } = assemble(&config).context("cannot start the demo's station")?;
+    if !manifest.is_empty() {
+        let text: String = manifest
+            .iter()
+            .map(|l| format!("{},{},{}\n", l.serial, l.batch, l.key_version))
+            .collect();
+        std::fs::write(station_dir.join("blanks-manifest.csv"), &text)
+            .context("cannot write the blanks' manifest")?;
+        // SHA-256 of the manifest, hex: the ledger refuses the same file twice.
+        let sha = ecard_station::auth::hash_token(&text);
+        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        station
+            .store()
+            .stock_import(&manifest, "blanks-manifest.csv", &sha, "demo", now_ms)
+            .context("cannot import the blanks' manifest")?;
+    }
     // Lanes built alike have the same note: say it once.
     let mut said = std::collections::BTreeSet::new();
     for note in &notes {

@@ -47,6 +47,27 @@ pub struct Args {
     /// Print the result as JSON (with the CAN as `"can"`).
     #[arg(long)]
     json: bool,
+    /// The issuer's master key of the blanks' SCP03 transport keys: a file holding it in hex
+    /// (mode 0600). Default: the GlobalPlatform test key, with a warning.
+    #[arg(long, value_name = "FILE")]
+    kmc_file: Option<PathBuf>,
+}
+
+/// The blanks' transport keys: the KMC file, else the test key with a one-line warning.
+pub fn transport_keys(
+    kmc_file: Option<&std::path::Path>,
+) -> anyhow::Result<ecard_chip::scp03::KmcKeys> {
+    match kmc_file {
+        Some(p) => ecard_station::chip::load_kmc_file(p)
+            .map_err(anyhow::Error::msg)
+            .help("write the KMC as hex into a file only you can read (chmod 600)"),
+        None => {
+            eprintln!(
+                "warning: blanks' transport keys from the GlobalPlatform test key (give --kmc-file for real blanks)"
+            );
+            Ok(ecard_chip::scp03::KmcKeys::test_key())
+        }
+    }
 }
 
 /// A random card access number from the OS's generator.
@@ -75,8 +96,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let mut session = CardSession::open(&args.card, &args.wait)?;
     let profile = choose_profile(args.profile.as_deref(), session.transport().atr())?;
+    let keys = if profile.transport.scp03 {
+        Some(transport_keys(args.kmc_file.as_deref())?)
+    } else {
+        None
+    };
     let result = issue_one(
         &mut session,
+        keys.as_ref(),
         &profile,
         &prepared,
         &args.document_number,
@@ -164,6 +191,7 @@ pub fn load_valid(path: &std::path::Path, today: time::Date) -> anyhow::Result<P
 #[allow(clippy::too_many_arguments)]
 pub fn issue_one(
     session: &mut CardSession,
+    keys: Option<&ecard_chip::scp03::KmcKeys>,
     profile: &Profile,
     prepared: &PreparedEnrollment,
     number: &DocumentNumber,
@@ -179,8 +207,14 @@ pub fn issue_one(
         authority,
         now,
     );
+    // Every perso command through the blank's SCP03 channel under its own keys.
+    let test = ecard_chip::scp03::KmcKeys::test_key();
+    let keys = keys.unwrap_or(&test);
+    let mut channel =
+        ecard_chip::secure_perso::open(session.transport(), profile, keys, &mut rand_core::OsRng)
+            .map_err(channel_error)?;
     let issued = issue(
-        session.transport(),
+        channel.transport(),
         profile,
         &content,
         &signer.key,
@@ -189,6 +223,26 @@ pub fn issue_one(
         profile.pace.offered.then_some(can),
     )?;
     Ok((issued, content))
+}
+
+/// A channel that did not open, as a personalization error: nothing was written.
+fn channel_error(e: ecard_chip::secure_perso::ChannelError) -> PersoError {
+    let kind = match &e {
+        ecard_chip::secure_perso::ChannelError::NotBlank { .. } => {
+            ecard_chip::perso::PersoErrorKind::NotBlank(ecard_chip::perso::NotBlank::Locked)
+        }
+        _ => ecard_chip::perso::PersoErrorKind::Channel {
+            reason: e.to_string(),
+        },
+    };
+    PersoError {
+        step: ecard_chip::perso::Step::SelectMf,
+        file: None,
+        offset: None,
+        file_size: None,
+        card: CardState::Blank,
+        kind,
+    }
 }
 
 /// The chip's images of a prepared enrollment.

@@ -34,6 +34,17 @@ pub struct NewArgs {
     /// Replace an existing image.
     #[arg(long)]
     force: bool,
+    /// The issuer's master key (hex) the card maker diversifies the blank's SCP03 transport keys
+    /// from, over the blank's serial. Default: the GlobalPlatform test key (demos and tests).
+    #[arg(long, value_name = "HEX")]
+    kmc: Option<String>,
+    /// Append the blank's manifest line (`serial,batch,key_version`) to this file, as the card
+    /// maker's delivery note (`ecard stock import` takes it).
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// The production batch written to the manifest.
+    #[arg(long, value_name = "NAME", default_value = "sim")]
+    batch: String,
 }
 
 /// Arguments of `ecard sim serve`.
@@ -61,15 +72,59 @@ pub fn run(cmd: &Command) -> anyhow::Result<ExitCode> {
                 return Err(anyhow::anyhow!("{} already exists", args.card.display()))
                     .help("choose another file name, or add --force to replace the card");
             }
-            new_blank(&args.card, &args.profile)?;
+            let kmc = match &args.kmc {
+                Some(h) => {
+                    let k = hex::decode(h.trim())
+                        .context("--kmc is not hex")
+                        .help("give the KMC as 32, 48 or 64 hex digits")?;
+                    anyhow::ensure!(
+                        matches!(k.len(), 16 | 24 | 32),
+                        "--kmc is {} bytes; an AES key is 16, 24 or 32",
+                        k.len()
+                    );
+                    k
+                }
+                None => ecard_chip::scp03::TEST_KMC.to_vec(),
+            };
+            let (serial, kvn) = new_blank_keyed(&args.card, &args.profile, &kmc)?;
             crate::out!("blank card ({}) in {}", args.profile, args.card.display());
+            if let (Some(m), Some(serial)) = (&args.manifest, serial) {
+                use std::io::Write;
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(m)
+                    .with_context(|| format!("cannot open the manifest {}", m.display()))?;
+                writeln!(f, "{serial},{},{kvn}", args.batch)
+                    .with_context(|| format!("cannot write the manifest {}", m.display()))?;
+                crate::out!("  serial {serial} added to {}", m.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(args) => serve(args),
     }
 }
 
-/// Writes a blank card for `profile` to `path`.
+/// Writes a blank card for `profile` to `path` whose SCP03 keys come from `kmc` over a random
+/// serial; returns the serial (for a card OS with SCP03) and the key version.
+pub fn new_blank_keyed(
+    path: &Path,
+    profile: &str,
+    kmc: &[u8],
+) -> anyhow::Result<(Option<String>, u8)> {
+    use rand_core::RngCore;
+    let profile: Profile = super::card::choose_profile(Some(profile), &[])?;
+    let mut kdd = [0u8; 10];
+    rand_core::OsRng.fill_bytes(&mut kdd);
+    let card = Card::new_blank_keyed(&SimSpec::from_profile(&profile), kmc, &kdd);
+    let serial = card.serial();
+    card.image()
+        .save(path)
+        .with_context(|| format!("cannot write card image {}", path.display()))?;
+    Ok((serial, profile.transport.key_version))
+}
+
+/// Writes a blank card for `profile` to `path` (transport keys from the test KMC).
 pub fn new_blank(path: &Path, profile: &str) -> anyhow::Result<()> {
     let profile: Profile = super::card::choose_profile(Some(profile), &[])?;
     let card = Card::new_blank(&SimSpec::from_profile(&profile));

@@ -66,7 +66,7 @@ pub fn start_qa_station(dir: &Path) -> Daemon {
     std::fs::write(
         dir.join("station.toml"),
         format!(
-            "station_id = \"qa-test\"\n[[lanes]]\nname = \"lane-1\"\nencoder = \"sim:blanks/lane-1\"\nmake_blanks = true\n[[tokens]]\nname = \"qa-anna\"\nrole = \"qa\"\nsha256 = \"{hash}\"\n"
+            "station_id = \"qa-test\"\ntest_transport_key = true\n[[lanes]]\nname = \"lane-1\"\nencoder = \"sim:blanks/lane-1\"\nmake_blanks = true\n[[tokens]]\nname = \"qa-anna\"\nrole = \"qa\"\nsha256 = \"{hash}\"\n"
         ),
     )
     .unwrap();

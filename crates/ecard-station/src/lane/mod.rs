@@ -113,6 +113,19 @@ impl std::fmt::Debug for WrittenDg2 {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CardError {
+    /// A blank whose serial is not in stock (never received, or already used): put aside as
+    /// `destroyed: unknown blank`; the job goes to the next blank.
+    #[error(
+        "lane {lane}: blank {serial} is refused by the stock ledger: {reason}; it is put aside to be destroyed"
+    )]
+    UnknownBlank {
+        /// The lane.
+        lane: String,
+        /// The blank's serial.
+        serial: String,
+        /// What the ledger said.
+        reason: String,
+    },
     /// The lane has no blank card; nothing was touched.
     #[error("no blank card in lane {lane}: {reason}")]
     NoBlank {

@@ -77,6 +77,15 @@ fn state_of(tx: &mut dyn Tx, serial: &str) -> Result<Option<String>, StoreError>
 }
 
 impl Store {
+    /// Whether this station keeps a blank-stock ledger (a manifest was ever imported).
+    pub fn stock_kept(&self) -> Result<bool, StoreError> {
+        self.db.with_tx(|tx| {
+            Ok(!tx
+                .rows("SELECT 1 FROM stock_blanks LIMIT 1", &[])?
+                .is_empty())
+        })
+    }
+
     /// Imports a card maker's manifest whole, or nothing: a serial already in the ledger, or a
     /// file imported before (same SHA-256), refuses the import naming the serials.
     pub fn stock_import(

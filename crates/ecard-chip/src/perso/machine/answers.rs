@@ -106,12 +106,10 @@ impl Personalizer {
                 self.readback.extend_from_slice(&data);
                 self.check_readback(op.file)
             }
-            OpKind::SelectForVerify
-                if self.profile.pace.offered
-                    && rsp.sw == StatusWord::SecurityStatusNotSatisfied =>
-            {
-                // A PACE card refuses even the SELECT outside secure messaging once locked: the
-                // lock holds, and the write probe has nothing to add.
+            OpKind::SelectForVerify if rsp.sw == StatusWord::SecurityStatusNotSatisfied => {
+                // A card that refuses even the SELECT once locked (a PACE card outside secure
+                // messaging, a closed SCP03 channel): the lock holds, and the write probe has
+                // nothing to add.
                 self.ops.retain(|o| o.kind != OpKind::VerifyWrite);
                 self.lock = Some(LockOutcome::Locked {
                     write_refused_with: rsp.sw,
