@@ -370,6 +370,12 @@ fn the_fake_camera_shows_green_for_a_good_card_then_offline_too() {
         "{text}"
     );
     assert!(text.contains("Status list issued"), "{text}");
+    // One column on a 360 px screen: nothing wider than the screen.
+    let widths = browser.js(
+        "return [innerWidth, document.documentElement.scrollWidth];",
+        json!([]),
+    );
+    assert_eq!(widths, json!([360, 360]));
 
     // Wait until the service worker controls the page and holds the data, then stop the server.
     browser.wait_for(
@@ -430,5 +436,41 @@ fn the_fake_camera_shows_red_for_a_forged_card() {
     assert!(
         text.contains("NOT VALID") && text.contains("signature does not verify"),
         "{text}"
+    );
+}
+
+#[test]
+fn the_fake_camera_on_a_non_seal_qr_says_what_it_saw_and_keeps_scanning() {
+    if !browser_tests_enabled("phone checkpoint camera, a QR that is not a seal") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (_demo, srv) = camera_fixture(tmp.path());
+    let qr = ecard_seal::qr_image(
+        &ecard_seal::encode_qr("https://example.org/ticket/42").unwrap(),
+        4,
+    );
+    let y4m = tmp.path().join("other.y4m");
+    write_y4m(&on_card(&qr), &y4m);
+    let browser = Browser::start(Some(&y4m));
+    open_app(&browser, &srv.addr);
+    let seen = browser.wait_for(
+        "const s = document.getElementById('seen'); return s.dataset.verdict === 'red' ? s.innerText : null;",
+        Duration::from_secs(30),
+    );
+    browser.screenshot("camera-not-a-seal");
+    let seen = seen.as_str().unwrap();
+    assert!(
+        seen.contains("not an e-card seal") && seen.contains("Still scanning"),
+        "{seen}"
+    );
+    let state = browser.js(
+        "const v = document.getElementById('verdict'); return [v.hidden, v.dataset.verdict, v.dataset.check];",
+        json!([]),
+    );
+    assert_eq!(
+        state,
+        json!([true, "red", "seal_decodes"]),
+        "no full-screen verdict, never green"
     );
 }

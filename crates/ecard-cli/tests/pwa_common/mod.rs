@@ -215,13 +215,44 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// One HTTP/1.1 request to chromedriver, which keeps the connection open: the answer is read up
+/// to its Content-Length.
+fn driver_request(addr: &str, method: &str, path: &str, body: &[u8]) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut r = BufReader::new(s);
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut out = vec![0; len];
+    r.read_exact(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = request(
+        let _ = driver_request(
             &self.addr,
             "DELETE",
             &format!("/session/{}", self.session),
-            &[],
             b"",
         );
         let _ = self.driver.kill();
@@ -293,6 +324,13 @@ impl Browser {
             "timeouts",
             &json!({"script": 60_000, "pageLoad": 30_000}),
         );
+        // A 360 px wide phone screen (headless windows are at least 500 px wide).
+        b.cmd(
+            "POST",
+            "goog/cdp/execute",
+            &json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                "width": 360, "height": 740, "deviceScaleFactor": 2, "mobile": true}}),
+        );
         b
     }
 
@@ -302,14 +340,7 @@ impl Browser {
         } else {
             serde_json::to_vec(body).unwrap()
         };
-        let (_, _, out) = request(
-            &self.addr,
-            method,
-            path,
-            &[("Content-Type", "application/json")],
-            &body,
-        );
-        json_body(&out)
+        json_body(&driver_request(&self.addr, method, path, &body))
     }
 
     /// One WebDriver command of this session; panics on a WebDriver error.
