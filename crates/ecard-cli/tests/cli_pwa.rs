@@ -474,3 +474,154 @@ fn the_fake_camera_on_a_non_seal_qr_says_what_it_saw_and_keeps_scanning() {
         "no full-screen verdict, never green"
     );
 }
+
+#[test]
+fn a_photo_from_the_gallery_is_checked_when_there_is_no_camera() {
+    if !browser_tests_enabled("phone checkpoint gallery photo") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (demo, srv) = camera_fixture(tmp.path());
+    // No fake camera: the app says so and offers the gallery.
+    let browser = Browser::start(None);
+    open_app(&browser, &srv.addr);
+    let seen = browser.wait_for(
+        "const t = document.getElementById('seen').innerText; return t.includes('Choose a photo') ? t : null;",
+        Duration::from_secs(20),
+    );
+    assert!(
+        seen.as_str().unwrap().contains("camera is not available"),
+        "{seen}"
+    );
+    browser.upload("#photo", &demo.join("cards/771000001/face-front.png"));
+    let (verdict, check, text) = camera_verdict(&browser);
+    browser.screenshot("gallery-good");
+    assert_eq!(verdict, "green", "{check}: {text}");
+    assert!(text.contains("771000001"), "{text}");
+
+    // A photo with no QR code in it: red, saying so.
+    browser.js("document.getElementById('next').click();", json!([]));
+    let blank = tmp.path().join("blank.png");
+    image::RgbImage::from_pixel(640, 400, image::Rgb([200, 200, 200]))
+        .save(&blank)
+        .unwrap();
+    browser.upload("#photo", &blank);
+    let (verdict, check, text) = camera_verdict(&browser);
+    assert_eq!(
+        (verdict.as_str(), check.as_str()),
+        ("red", "seal_decodes"),
+        "{text}"
+    );
+    assert!(text.contains("no QR code found"), "{text}");
+}
+
+/// RFC 9285 section 4.3 and RFC 8949 appendix A examples, and what a strict decoder must refuse.
+const CODEC_VECTORS: &str = r#"
+const done = arguments[arguments.length - 1];
+(async () => {
+  const m = await import(new URL('verify.js', location.href).href);
+  const hex = (s) => Uint8Array.from(s.match(/../g) || [], (b) => parseInt(b, 16));
+  const txt = (b) => new TextDecoder().decode(b);
+  const out = {};
+  for (const [enc, plain] of [['BB8', 'AB'], ['%69 VD92EX0', 'Hello!!'], ['UJCLQE7W581', 'base-45'], ['QED8WEX0', 'ietf!']]) {
+    out['b45 ' + enc] = txt(m.base45Decode(enc)) === plain;
+  }
+  for (const bad of ['GGW', 'A', ':::']) {
+    try { m.base45Decode(bad); out['b45 refuses ' + bad] = false; } catch { out['b45 refuses ' + bad] = true; }
+  }
+  const same = (a, b) => JSON.stringify(a, (k, v) => (v instanceof Uint8Array ? Array.from(v) : typeof v === 'bigint' ? v.toString() : v)) === JSON.stringify(b);
+  const cases = [
+    ['00', 0], ['17', 23], ['1818', 24], ['1903e8', 1000], ['1b000000e8d4a51000', 1000000000000],
+    ['1bffffffffffffffff', '18446744073709551615'], ['20', -1], ['3863', -100], ['3903e7', -1000],
+    ['4401020304', [1, 2, 3, 4]], ['6449455446', 'IETF'], ['62c3bc', 'ü'], ['83010203', [1, 2, 3]],
+    ['a201020304', { map: [[1, 2], [3, 4]] }], ['d818456449455446', { tag: 24, value: [0x64, 0x49, 0x45, 0x54, 0x46] }],
+    ['f93c00', { float: 1 }], ['fb3ff199999999999a', { float: 1.1 }], ['f4', { simple: 20 }], ['f6', { simple: 22 }],
+  ];
+  for (const [h, want] of cases) {
+    try { out['cbor ' + h] = same(m.cborDecode(hex(h)), want); } catch (e) { out['cbor ' + h] = String(e); }
+  }
+  for (const bad of ['5f42010243030405ff', '9fff', 'bf616101ff', '0000', '62c3', '1c', '6261']) {
+    try { m.cborDecode(hex(bad)); out['cbor refuses ' + bad] = false; } catch { out['cbor refuses ' + bad] = true; }
+  }
+  done(out);
+})().catch((e) => done({ error: String(e) }));
+"#;
+
+#[test]
+fn the_browser_codecs_meet_the_rfc_examples_and_refuse_what_is_not_strict() {
+    if !browser_tests_enabled("phone checkpoint codecs") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Pki::init(&tmp.path().join("a"));
+    let card = blank_card(tmp.path());
+    let (csca, ds) = (
+        a.csca_pem.display().to_string(),
+        a.ds_pem.display().to_string(),
+    );
+    let srv = serve(&["--sim", &card, "--trust", &csca, "--ds", &ds]);
+    let browser = Browser::start(None);
+    open_app(&browser, &srv.addr);
+    let out = browser.js_async(CODEC_VECTORS, json!([]));
+    let out = out.as_object().unwrap();
+    assert!(out.len() > 30, "{out:?}");
+    let failed: Vec<_> = out
+        .iter()
+        .filter(|(_, v)| **v != Value::Bool(true))
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+}
+
+#[test]
+fn the_status_list_is_fetched_from_the_station_url_when_the_phone_asks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Pki::init(&tmp.path().join("a"));
+    let bytes = a.status(&list_payload(&["771000007"], time::Duration::days(1)));
+    // A station stand-in answering every request with the list.
+    let station = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/api/v1/status-list",
+        station.local_addr().unwrap()
+    );
+    let served = bytes.clone();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut c in station.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/cose\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                served.len()
+            );
+            let _ = c.write_all(&served);
+        }
+    });
+    let card = blank_card(tmp.path());
+    let (csca, ds) = (
+        a.csca_pem.display().to_string(),
+        a.ds_pem.display().to_string(),
+    );
+    let srv = serve(&[
+        "--sim",
+        &card,
+        "--trust",
+        &csca,
+        "--ds",
+        &ds,
+        "--status-url",
+        &url,
+    ]);
+    let mut s = std::net::TcpStream::connect(&srv.addr).unwrap();
+    use std::io::{Read, Write};
+    write!(s, "GET /checkpoint/status-list HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(
+        String::from_utf8_lossy(&raw[..split]).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&raw[..split])
+    );
+    assert_eq!(&raw[split..], &bytes[..]);
+}

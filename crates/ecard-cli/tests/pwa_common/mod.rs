@@ -398,6 +398,21 @@ impl Browser {
         }
     }
 
+    /// Gives the file input matched by `css` the file at `path` (the gallery pick).
+    pub fn upload(&self, css: &str, path: &Path) {
+        let el = self.cmd(
+            "POST",
+            "element",
+            &json!({"using": "css selector", "value": css}),
+        );
+        let id = el["element-6066-11e4-a52e-4f735466cecf"].as_str().unwrap();
+        self.cmd(
+            "POST",
+            &format!("element/{id}/value"),
+            &json!({"text": path.display().to_string()}),
+        );
+    }
+
     /// Saves a screenshot as `name`.png under target/pwa-screenshots/.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let v = self.cmd("GET", "screenshot", &Value::Null);
