@@ -253,7 +253,10 @@ async function scanLoop(video) {
         await onText(text, perf, false);
       }
     }
-    setTimeout(tick, state.showing ? 250 : 0);
+    // Decode each new camera frame once (requestVideoFrameCallback), not the same frame again and
+    // again: the phone's CPU and battery are spared; while a verdict shows, look four times a second.
+    if (!state.showing && video.requestVideoFrameCallback) video.requestVideoFrameCallback(() => tick());
+    else setTimeout(tick, state.showing ? 250 : 40);
   };
   tick();
 }

@@ -38,8 +38,16 @@ self.addEventListener('install', (event) => {
       const shell = await caches.open(SHELL);
       await shell.addAll(SHELL_FILES);
       // The data too, so the very first load is enough to work offline.
-      await refresh(new Request('trust-bundle.json'), 'application/json').catch(() => {});
-      await refresh(new Request('status-list'), 'application/cose').catch(() => {});
+      // The list is wherever the bundle says (the station serves it under /api/v1/).
+      let listUrl = 'status-list';
+      try {
+        const res = await refresh(new Request('trust-bundle.json'), 'application/json');
+        const b = await res.clone().json();
+        if (res.ok && typeof b.status_url === 'string') listUrl = b.status_url;
+      } catch {
+        // Offline at install: the app fetches both when it can.
+      }
+      await refresh(new Request(listUrl), 'application/cose').catch(() => {});
       await self.skipWaiting();
     })(),
   );
