@@ -377,11 +377,12 @@ fn the_fake_camera_shows_green_for_a_good_card_then_offline_too() {
     );
     assert_eq!(widths, json!([360, 360]));
 
-    // Wait until the service worker controls the page and holds the data, then stop the server.
+    // Wait until the service worker controls the page and holds the bundle and the list.
     browser.wait_for(
-        "return navigator.serviceWorker.controller !== null && \
-           (window.__swData = window.__swData || caches.open('ecard-pwa-data').then(c => c.keys()).then(k => window.__swKeys = k.length)) && \
-           window.__swKeys >= 2 || null",
+        "if (!navigator.serviceWorker.controller) return null; \
+         if (!window.__swPoll) window.__swPoll = caches.open('ecard-pwa-data') \
+           .then((c) => c.keys()).then((k) => { window.__swKeys = k.length; window.__swPoll = null; }); \
+         return window.__swKeys >= 2 || null;",
         Duration::from_secs(20),
     );
     let _ = srv.child.kill();
@@ -624,4 +625,38 @@ fn the_status_list_is_fetched_from_the_station_url_when_the_phone_asks() {
         String::from_utf8_lossy(&raw[..split])
     );
     assert_eq!(&raw[split..], &bytes[..]);
+}
+
+#[test]
+fn the_fake_camera_on_a_blurred_seal_asks_to_hold_still_and_shows_no_verdict() {
+    if !browser_tests_enabled("phone checkpoint camera, a blurred seal") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (demo, srv) = camera_fixture(tmp.path());
+    let seal = std::fs::read_to_string(demo.join("cards/771000001/seal.txt")).unwrap();
+    let qr = ecard_seal::qr_image(&ecard_seal::encode_qr(seal.trim()).unwrap(), 4);
+    let blurred = image::imageops::blur(&qr, 6.0);
+    let y4m = tmp.path().join("blurred.y4m");
+    write_y4m(&on_card(&blurred), &y4m);
+    let browser = Browser::start(Some(&y4m));
+    open_app(&browser, &srv.addr);
+    let seen = browser.wait_for(
+        "const s = document.getElementById('seen'); return s.dataset.verdict === 'hint' ? s.innerText : null;",
+        Duration::from_secs(30),
+    );
+    browser.screenshot("camera-blurred");
+    assert!(
+        seen.as_str().unwrap().contains("No readable QR seal"),
+        "{seen}"
+    );
+    let state = browser.js(
+        "const v = document.getElementById('verdict'); return [v.hidden, v.dataset.verdict, window.__ecardPerf.length];",
+        json!([]),
+    );
+    assert_eq!(
+        state,
+        json!([true, "", 0]),
+        "nothing decoded, nothing judged"
+    );
 }

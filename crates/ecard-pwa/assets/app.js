@@ -248,6 +248,12 @@ async function scanLoop(video) {
       const w = Math.round(video.videoWidth * scale);
       const h = Math.round(video.videoHeight * scale);
       const text = decode(canvas, ctx, video, w, h, 'dontInvert');
+      if (text === null && frameAt - state.lastSeenAt > 4000 && $('seen').dataset.verdict !== 'hint') {
+        // Blurred, too far, glare: nothing decodes. Say so, keep scanning.
+        const seen = $('seen');
+        seen.dataset.verdict = 'hint';
+        seen.textContent = 'No readable QR seal in view yet: hold the card flat and still, about 15 cm away, without glare.';
+      }
       if (text !== null) {
         const perf = { frameAt, decodeMs: performance.now() - frameAt, source: 'camera' };
         await onText(text, perf, false);
@@ -274,6 +280,7 @@ async function startCamera() {
     });
     video.srcObject = stream;
     await video.play().catch(() => {});
+    state.lastSeenAt = performance.now();
     scanLoop(video);
   } catch (e) {
     $('seen').textContent = `The camera is not available (${e.name || e}). Allow the camera, or use "Choose a photo".`;
