@@ -660,3 +660,109 @@ fn the_fake_camera_on_a_blurred_seal_asks_to_hold_still_and_shows_no_verdict() {
         "nothing decoded, nothing judged"
     );
 }
+
+/// `ecard checkpoint serve` on a fixed address (the phone's storage belongs to the origin, so a
+/// restarted checkpoint must come back on the same port).
+fn serve_at(addr: &str, args: &[&str]) -> checkpoint_common::Server {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ecard"))
+        .args(["checkpoint", "serve", "--listen", addr])
+        .args(args)
+        .env("ECARD_CHECKPOINT_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "checkpoint did not start on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    checkpoint_common::Server {
+        child,
+        addr: addr.to_string(),
+    }
+}
+
+#[test]
+fn an_older_status_list_offered_later_is_refused_and_the_newer_one_kept() {
+    if !browser_tests_enabled("phone checkpoint status list replay") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Pki::init(&tmp.path().join("a"));
+    let old = list_payload(&[], time::Duration::days(7));
+    let mut new = old.clone();
+    new.iat += time::Duration::minutes(5);
+    new.nxt += time::Duration::minutes(5);
+    let (old_path, new_path) = (tmp.path().join("old.cose"), tmp.path().join("new.cose"));
+    std::fs::write(&old_path, a.status(&old)).unwrap();
+    std::fs::write(&new_path, a.status(&new)).unwrap();
+    let iso = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let card = blank_card(tmp.path());
+    let (csca, ds) = (
+        a.csca_pem.display().to_string(),
+        a.ds_pem.display().to_string(),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let args = |list: &Path| -> Vec<String> {
+        [
+            "--sim",
+            &card,
+            "--trust",
+            &csca,
+            "--ds",
+            &ds,
+            "--status",
+            list.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let list_line = "return document.getElementById('list').innerText;";
+
+    let first_args = args(&new_path);
+    let mut first = serve_at(
+        &addr,
+        &first_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let browser = Browser::start(None);
+    open_app(&browser, &addr);
+    let line = browser.js(list_line, json!([]));
+    assert!(line.as_str().unwrap().contains(&iso(new.iat)), "{line}");
+    let _ = first.child.kill();
+    let _ = first.child.wait();
+
+    // The same checkpoint restarted with an older list (a replay): the phone keeps the newer one.
+    let second_args = args(&old_path);
+    let _second = serve_at(
+        &addr,
+        &second_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    open_app(&browser, &addr);
+    let line = browser.wait_for(
+        "const t = document.getElementById('list').innerText; return t.includes('older than the one held') ? t : null;",
+        Duration::from_secs(20),
+    );
+    browser.screenshot("status-list-replay-refused");
+    let line = line.as_str().unwrap();
+    assert!(
+        line.contains(&iso(new.iat)),
+        "the newer list stays in use: {line}"
+    );
+    assert!(
+        line.contains(&iso(old.iat)),
+        "the refusal names the offered list: {line}"
+    );
+}
