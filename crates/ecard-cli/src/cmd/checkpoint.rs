@@ -194,6 +194,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .route("/api/seal", post(upload_seal))
         .route("/api/rescan", post(rescan))
         .route("/api/can", post(enter_can))
+        .merge(ecard_pwa::router(ecard_pwa::Source::files(
+            &app.args.trust.trust,
+            &app.args.trust.ds,
+            app.args.trust.status.as_deref(),
+            app.args.status_url.as_deref(),
+        )))
         .with_state(app)
         .merge(login)
         .layer(axum::middleware::from_fn_with_state(gate, auth::guard))

@@ -12,6 +12,7 @@ mod jobs;
 mod lanes;
 mod metrics;
 pub mod openapi;
+mod phone;
 pub mod qa;
 mod stock;
 
@@ -61,6 +62,7 @@ pub fn router(station: Station) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(crate::console::routes())
+        .merge(ecard_pwa::router(phone::source(station.clone())))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
