@@ -13,9 +13,9 @@
 //! - `assets/verify.js`: base45, zlib (`DecompressionStream`), a strict CBOR decoder, COSE_Sign1
 //!   ES256 with WebCrypto, the seal payload and status list rules of ECARD.md section 8, and the
 //!   verdict rules of `ecard_seal::check` (never green without a fresh verified status list).
-//!   One known difference: bytes after the end of the zlib stream make the browser refuse the seal
-//!   (red, "junk found after end of compressed data"), while `ecard_seal::Seal::decode`
-//!   (miniz_oxide) ignores them; the browser is the stricter of the two.
+//!   Bytes after the end of the zlib stream make both refuse the seal (the browser's
+//!   "junk found after end of compressed data", `ecard_seal::Seal::decode`'s "byte(s) after the
+//!   end of the compressed seal").
 //! - `assets/app.js`: camera (back camera), continuous QR decoding with jsQR, the verdict screen,
 //!   the gallery fallback, the status list refresh and its age.
 //! - `assets/sw.js`: the service worker: the shell cached on install, the bundle and the list

@@ -16,12 +16,14 @@ pub enum Role {
     Operator,
     /// Reads jobs and metrics.
     Qa,
+    /// Reads the blank-stock ledger (the vault's supervisor); nothing else.
+    Supervisor,
     /// Everything.
     Admin,
 }
 
-/// Who may read the blank-stock ledger besides admin (a supervisor role joins it).
-pub const STOCK_ROLES: [Role; 0] = [];
+/// Who may read the blank-stock ledger besides admin.
+pub const STOCK_ROLES: [Role; 1] = [Role::Supervisor];
 
 impl Role {
     /// The spelling in the config.
@@ -30,6 +32,7 @@ impl Role {
             Role::Intake => "intake",
             Role::Operator => "operator",
             Role::Qa => "qa",
+            Role::Supervisor => "supervisor",
             Role::Admin => "admin",
         }
     }

@@ -17,6 +17,7 @@ const INTAKE: &str = "t-intake";
 const OPERATOR: &str = "t-operator";
 const QA: &str = "t-qa";
 const ADMIN: &str = "t-admin";
+const SUPERVISOR: &str = "t-supervisor";
 
 fn station(store: Arc<crate::store::Store>) -> Station {
     let mut auth = Auth::default();
@@ -24,6 +25,7 @@ fn station(store: Arc<crate::store::Store>) -> Station {
     auth.add_token("operator-1", Role::Operator, OPERATOR);
     auth.add_token("qa-1", Role::Qa, QA);
     auth.add_token("admin", Role::Admin, ADMIN);
+    auth.add_token("vault-1", Role::Supervisor, SUPERVISOR);
     Station::new(
         store,
         Settings {
@@ -561,4 +563,32 @@ async fn thousands_of_problems_are_capped() {
     assert!(total >= 10_000, "{total}");
     assert!(text.len() < 60_000, "the answer is {} bytes", text.len());
     assert_eq!(t.store.list(None, 10).unwrap(), vec![]);
+}
+
+/// Issue 15: the blank-stock ledger is read by admin and supervisor; a supervisor token reads
+/// nothing else, and the other roles cannot read the ledger.
+#[tokio::test]
+async fn the_stock_ledger_is_for_admin_and_supervisor_only() {
+    let t = testutil::sqlite();
+    let st = station(t.store.clone());
+    let line = crate::stock::ManifestLine {
+        serial: "00112233445566778899".into(),
+        batch: "B1".into(),
+        key_version: 0x30,
+    };
+    t.store
+        .stock_import(&[line], "m.csv", &"cd".repeat(32), "test", 1_000)
+        .unwrap();
+    for token in [ADMIN, SUPERVISOR] {
+        let (s, body, text) = call(&st, "GET", "/api/v1/stock", Some(token), vec![]).await;
+        assert_eq!(s, StatusCode::OK, "{text}");
+        assert_eq!(body["total"]["received"], 1, "{text}");
+        assert_eq!(body["reconciles"], true, "{text}");
+    }
+    for token in [INTAKE, OPERATOR, QA] {
+        let (s, ..) = call(&st, "GET", "/api/v1/stock", Some(token), vec![]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    }
+    let (s, ..) = call(&st, "GET", "/api/v1/jobs", Some(SUPERVISOR), vec![]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }

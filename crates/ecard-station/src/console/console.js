@@ -69,12 +69,36 @@ async function signIn(token) {
   $("jobs-panel").hidden = !reads;
   $("lanes-panel").hidden = !operates;
   $("submit-panel").hidden = !["intake", "admin"].includes(state.role);
+  $("stock-panel").hidden = !["supervisor", "admin"].includes(state.role);
+  if (!$("stock-panel").hidden) loadStock();
   $("retry").hidden = !operates;
   $("void").hidden = !operates;
   $("confirm").hidden = !operates;
   // Intake cannot read jobs: no stream, no live badge.
   $("live").hidden = !reads;
   if (reads) connect();
+}
+
+// --- blank stock (ECARD.md section 11) --------------------------------------------------------
+
+async function loadStock() {
+  const res = await api("/api/v1/stock");
+  const box = $("stock");
+  if (!res.ok) { box.replaceChildren(el("p", { class: "error" }, errorText(res))); return; }
+  const r = res.body;
+  $("stock-state").textContent = r.reconciles ? "every blank reconciles" : r.discrepancies.length + " serial(s) do not reconcile";
+  const spoiled = (c) => String(Object.values(c.spoiled || {}).reduce((a, b) => a + b, 0));
+  const row = (label, c) => el("tr", {}, el("th", {}, label), el("td", {}, String(c.received)),
+    el("td", {}, String(c.issued)), el("td", {}, spoiled(c)), el("td", {}, String(c.destroyed)),
+    el("td", {}, String(c.in_use)), el("td", {}, String(c.in_stock)));
+  const head = el("tr", {}, ...["", "received", "issued", "spoiled", "destroyed", "on a lane", "in stock"].map((h) => el("th", {}, h)));
+  const rows = [row("all batches", r.total)];
+  for (const [b, c] of Object.entries(r.by_batch)) rows.push(row("batch " + b, c));
+  for (const [d, c] of Object.entries(r.by_day)) rows.push(row("day " + d, c));
+  const table = el("table", { id: "stock-table" }, el("thead", {}, head), el("tbody", {}, ...rows));
+  const list = el("ul", { id: "stock-discrepancies" }, ...r.discrepancies.map((d) =>
+    el("li", {}, d.serial + ": " + d.kind.replace(/_/g, " ") + " (" + d.detail + ")")));
+  box.replaceChildren(table, list);
 }
 
 function signOut() {

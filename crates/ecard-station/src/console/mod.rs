@@ -77,7 +77,13 @@ async fn session(
     State(station): State<Station>,
     headers: HeaderMap,
 ) -> Result<Json<Session>, ApiError> {
-    let all = [Role::Intake, Role::Operator, Role::Qa, Role::Admin];
+    let all = [
+        Role::Intake,
+        Role::Operator,
+        Role::Qa,
+        Role::Supervisor,
+        Role::Admin,
+    ];
     let (entry, _) = authorize(&station, &headers, &all)?;
     Ok(Json(Session {
         name: entry.name,
@@ -93,7 +99,13 @@ async fn sign_in(
     State(station): State<Station>,
     headers: HeaderMap,
 ) -> Result<axum::response::Response, ApiError> {
-    let all = [Role::Intake, Role::Operator, Role::Qa, Role::Admin];
+    let all = [
+        Role::Intake,
+        Role::Operator,
+        Role::Qa,
+        Role::Supervisor,
+        Role::Admin,
+    ];
     let (entry, _) = authorize(&station, &headers, &all)?;
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
