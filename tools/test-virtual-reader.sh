@@ -23,12 +23,12 @@ present() { "$ECARD_BIN" readers | grep -qF "$READER"$'\t'"card present"; }
 # status list given) for an issued one.
 check_code() {
     local rc=0
-    "$ECARD_BIN" check --reader "$READER" --trust "$work/pki/csca.pem" >"$work/check.out" 2>&1 || rc=$?
+    "$ECARD_BIN" check --reader "$READER" --can 135790 --trust "$work/pki/csca.pem" >"$work/check.out" 2>&1 || rc=$?
     echo "$rc"
 }
 personalize() {
     "$ECARD_BIN" personalize --enrollment "$root/samples/karimov.json" --pki "$work/pki" \
-        --document-number 771234567 --reader "$READER" >"$work/perso.out" 2>&1
+        --document-number 771234567 --reader "$READER" --can 135790 >"$work/perso.out" 2>&1
 }
 
 [ -x "$ECARD_BIN" ] || fail "$ECARD_BIN does not exist: cargo build --bin ecard"

@@ -305,6 +305,13 @@ pub fn open<'a>(
         });
     };
     let Some(password) = password else {
+        // A card without the e-card application (a blank) has nothing to protect: it opens
+        // plain, and reading it says what it is.
+        let rsp = transact(transport, Command::select_aid(&crate::lds::AID, false))
+            .map_err(AccessError::Transport)?;
+        if rsp.sw == StatusWord::FileNotFound {
+            return Ok(Session::Plain(transport));
+        }
         return Err(AccessError::PasswordNeeded { reader });
     };
     let sm = establish(transport, info, password, rng)?;

@@ -98,6 +98,9 @@ pub struct ScpTransport<'a> {
     inner: &'a mut dyn Transport,
     session: Session,
     serial: String,
+    /// The card OS's own APDU limits (the profile's): the channel's overhead comes off the
+    /// tighter of these and the reader's.
+    card: ApduLimits,
 }
 
 impl std::fmt::Debug for ScpTransport<'_> {
@@ -155,7 +158,7 @@ impl Transport for ScpTransport<'_> {
 
     fn limits(&self) -> ApduLimits {
         // Padding (up to a block) and the 8-byte MAC on both ways.
-        let l = self.inner.limits();
+        let l = self.inner.limits().min(self.card);
         let shrink = |n: usize| n.saturating_sub(32).max(16);
         ApduLimits {
             extended: l.extended,
@@ -260,5 +263,6 @@ pub fn open<'a>(
         inner: t,
         session,
         serial: hello.serial(),
+        card: profile.limits(),
     })))
 }

@@ -153,6 +153,39 @@ impl Pki {
             .clone()
     }
 
+    /// Every Document Signer certificate this station has signed with: the current one and those
+    /// `ecard pki rotate-ds` kept in the token folder (`ds-<label>.pem`). A verifier given only
+    /// the current one would call the cards of the previous signer unknown.
+    pub fn document_signers(&self) -> Vec<Certificate> {
+        use der::DecodePem;
+        let mut out = vec![self.signing().ds.clone()];
+        let Some(r) = &self.rotation else {
+            return out;
+        };
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&r.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("ds-") && n.ends_with(".pem"))
+            })
+            .collect();
+        names.sort();
+        for p in names {
+            match std::fs::read_to_string(&p).map(|t| Certificate::from_pem(t.as_bytes())) {
+                Ok(Ok(c)) if !out.contains(&c) => out.push(c),
+                Ok(Ok(_)) => {}
+                _ => {
+                    tracing::warn!(file = %p.display(), "an earlier Document Signer certificate does not load")
+                }
+            }
+        }
+        out
+    }
+
     fn new(
         trust: Vec<Certificate>,
         ds: Certificate,
