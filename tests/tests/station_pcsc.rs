@@ -45,10 +45,22 @@ fn a_pcsc_lane_issues_a_card_that_passes_the_checkpoint() {
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    // The blank as the card maker makes it: SCP03 keys from the issuer's KMC, which the
+    // station is configured with (not the test key).
+    let kmc = "8C72C72CF908411653018807950D82FB";
+    std::fs::write(d.join("kmc.hex"), kmc).unwrap();
+    let made = Command::new(ecard_bin())
+        .current_dir(d)
+        .args(["sim", "new", "card.img", "--kmc", kmc])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
     let _card = SimServe::start(&d.join("card.img"), test_vpcd_port());
     std::fs::write(
         d.join("station.toml"),
-        format!("[[lanes]]\nname = \"pcsc-1\"\nencoder = \"pcsc:{reader}\"\n"),
+        format!(
+            "kmc_file = \"kmc.hex\"\n[[lanes]]\nname = \"pcsc-1\"\nencoder = \"pcsc:{reader}\"\n"
+        ),
     )
     .unwrap();
     let mut ecard = Command::new(ecard_bin());
