@@ -187,6 +187,11 @@ impl KmcKeys {
         Ok(KmcKeys { kmc: kmc.to_vec() })
     }
 
+    /// The key's bytes, for moving it into a token at a key ceremony (`ecard pki import-kmc`).
+    pub fn value_for_import(&self) -> Vec<u8> {
+        self.kmc.clone()
+    }
+
     /// The GlobalPlatform test key.
     pub fn test_key() -> KmcKeys {
         KmcKeys {

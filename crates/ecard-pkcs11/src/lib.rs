@@ -11,7 +11,10 @@
 
 mod create;
 mod folder;
+mod kmc;
 pub mod softhsm;
+
+pub use kmc::TokenKmc;
 mod toml_file;
 
 use std::path::{Path, PathBuf};

@@ -156,3 +156,76 @@ fn a_folder_token_is_private_to_its_owner() {
     assert!(init_token(&dir.path().join("token"), "modes").is_err());
     assert_eq!(std::fs::read(&token.pin_file).unwrap(), pin);
 }
+
+/// Issue 16 with issue 15: the KMC in the token derives each blank's SCP03 keys by AES-CMAC
+/// inside it, the same keys the file KMC gives, and never comes out.
+#[test]
+fn the_kmc_in_the_token_derives_the_card_keys_and_stays_inside() {
+    let Some(pin) = child("the_kmc_in_the_token_derives_the_card_keys_and_stays_inside") else {
+        return;
+    };
+    use ecard_chip::scp03::TransportKeys;
+    let token = Token::open(module(), "ecard-test", &pin).unwrap();
+    let kmc = hex_kmc();
+    let in_token = token.import_kmc("ecard-kmc", &kmc).unwrap();
+    let kdd = [0x45, 0x43, 0, 0, 0, 0, 0, 0, 0x12, 0x34];
+    let from_token = in_token.card_keys(&kdd, 0x30).unwrap();
+    let from_file = ecard_chip::scp03::diversify(&kmc, &kdd).unwrap();
+    assert_eq!(from_token, from_file);
+    assert!(!in_token.is_test_key());
+    // Found again by label; a second import under the label is refused.
+    assert_eq!(
+        token
+            .kmc("ecard-kmc")
+            .unwrap()
+            .card_keys(&kdd, 0x30)
+            .unwrap(),
+        from_file
+    );
+    assert!(matches!(
+        token.import_kmc("ecard-kmc", &kmc),
+        Err(Pkcs11Error::KeyExists { .. })
+    ));
+    // Sensitive and not extractable: the token does not give its value.
+    let ctx = cryptoki::context::Pkcs11::new(module()).unwrap();
+    let _ = ctx.initialize(cryptoki::context::CInitializeArgs::new(
+        cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
+    ));
+    let slot = ctx
+        .get_slots_with_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| ctx.get_token_info(*s).unwrap().label().trim_end() == "ecard-test")
+        .unwrap();
+    let session = ctx.open_ro_session(slot).unwrap();
+    session
+        .login(
+            cryptoki::session::UserType::User,
+            Some(&cryptoki::types::AuthPin::from(pin.clone())),
+        )
+        .ok();
+    let key = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::Label(b"ecard-kmc".to_vec()),
+        ])
+        .unwrap()[0];
+    let attrs = session
+        .get_attributes(key, &[AttributeType::Sensitive, AttributeType::Extractable])
+        .unwrap();
+    assert!(attrs.contains(&Attribute::Sensitive(true)), "{attrs:?}");
+    assert!(attrs.contains(&Attribute::Extractable(false)), "{attrs:?}");
+    assert!(
+        session
+            .get_attributes(key, &[AttributeType::Value])
+            .map(|a| a.is_empty())
+            .unwrap_or(true)
+    );
+}
+
+fn hex_kmc() -> Vec<u8> {
+    vec![
+        0x2B, 0x7E, 0x15, 0x16, 0x28, 0xAE, 0xD2, 0xA6, 0xAB, 0xF7, 0x15, 0x88, 0x09, 0xCF, 0x4F,
+        0x3C,
+    ]
+}

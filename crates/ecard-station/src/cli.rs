@@ -444,10 +444,28 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
     }
     // The blanks' SCP03 transport keys (ECARD.md section 11): the configured KMC, else the
     // GlobalPlatform test key, which a configured station takes only when told so.
-    let transport_keys: Arc<dyn ecard_chip::scp03::TransportKeys> = match &config.kmc_file {
-        Some(p) => Arc::new(crate::chip::load_kmc_file(p).map_err(CliError::Unsupported)?),
-        None => Arc::new(ecard_chip::scp03::KmcKeys::test_key()),
-    };
+    let transport_keys: Arc<dyn ecard_chip::scp03::TransportKeys> =
+        match (&config.kmc_label, &config.kmc_file) {
+            (Some(label), _) => {
+                // The KMC in the PKI's token: the folder of its pki.toml.
+                let dir = config
+                    .pki
+                    .as_ref()
+                    .and_then(|p| p.ds_key.parent().map(Path::to_path_buf))
+                    .unwrap_or_else(|| config.data_dir.join("pki"));
+                let (_, token) = ecard_pkcs11::open_folder(&dir, None)
+                    .map_err(|e| CliError::Unsupported(format!("kmc_label = {label:?}: {e}")))?;
+                Arc::new(token.kmc(label).map_err(|e| {
+                    CliError::Unsupported(format!(
+                        "kmc_label = {label:?}: {e}; import it with `ecard pki import-kmc`"
+                    ))
+                })?)
+            }
+            (None, Some(p)) => {
+                Arc::new(crate::chip::load_kmc_file(p).map_err(CliError::Unsupported)?)
+            }
+            (None, None) => Arc::new(ecard_chip::scp03::KmcKeys::test_key()),
+        };
     if config.lanes.iter().any(|l| l.profile.transport.scp03) && transport_keys.is_test_key() {
         if !config.test_transport_key {
             return Err(CliError::Unsupported(

@@ -63,6 +63,7 @@ struct RawConfig {
     pki: Option<RawPki>,
     allow_file_keys: Option<bool>,
     kmc_file: Option<PathBuf>,
+    kmc_label: Option<String>,
     test_transport_key: Option<bool>,
     #[serde(default)]
     lanes: Vec<RawLane>,
@@ -186,6 +187,9 @@ pub struct StationConfig {
     /// 0600 file (ECARD.md section 11). Without it the GlobalPlatform test key is used, which a
     /// configured station refuses unless `test_transport_key = true`.
     pub kmc_file: Option<PathBuf>,
+    /// `kmc_label = "LABEL"`: the KMC is the AES key with this label in the PKI's token
+    /// (`ecard pki import-kmc`); the card keys are derived inside the token.
+    pub kmc_label: Option<String>,
     /// `test_transport_key = true`: blanks made with the GlobalPlatform test key are accepted
     /// (demos and tests only). The embedded defaults (no configuration file) allow it: their
     /// simulated lanes make their own blanks.
@@ -226,6 +230,7 @@ impl StationConfig {
             pki: None,
             allow_file_keys: false,
             kmc_file: None,
+            kmc_label: None,
             test_transport_key: true,
             lanes: vec![lane(1), lane(2)],
             tokens: Vec::new(),
@@ -355,6 +360,7 @@ impl StationConfig {
         }
         c.allow_file_keys = raw.allow_file_keys.unwrap_or(false);
         c.kmc_file = raw.kmc_file.map(|p| rel(&p));
+        c.kmc_label = raw.kmc_label;
         c.test_transport_key = raw.test_transport_key.unwrap_or(false);
         c.pki = raw.pki.map(|p| PkiPaths {
             csca: rel(&p.csca),

@@ -29,6 +29,26 @@ pub enum Command {
     /// Issue the next Document Signer: a new key in the token, a new ds.pem; the old DS
     /// certificates stay in the folder (ds-<label>.pem).
     RotateDs(RotateArgs),
+    /// Import the issuer's master key of the blanks' SCP03 transport keys (KMC) into the
+    /// folder's token at a key ceremony: sensitive, not extractable, used only for AES-CMAC.
+    ImportKmc(ImportKmcArgs),
+}
+
+/// Arguments of `ecard pki import-kmc`.
+#[derive(Debug, clap::Args)]
+pub struct ImportKmcArgs {
+    /// The PKI folder (with pki.toml).
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// A file holding the KMC in hex (32 digits; mode 0600). Shred it after the ceremony.
+    #[arg(long, value_name = "FILE")]
+    kmc_file: PathBuf,
+    /// The key's label in the token (the station's `kmc_label`).
+    #[arg(long, value_name = "LABEL", default_value = "ecard-kmc")]
+    label: String,
+    /// A file holding the token PIN (else ECARD_PKCS11_PIN).
+    #[arg(long, value_name = "FILE")]
+    pin_file: Option<PathBuf>,
 }
 
 /// Arguments of `ecard pki rotate-ds`.
@@ -77,6 +97,21 @@ const DS_KEY: &str = "ds.key";
 /// Runs `ecard pki ...`.
 pub fn run(cmd: &Command) -> anyhow::Result<ExitCode> {
     match cmd {
+        Command::ImportKmc(args) => {
+            reexec_for_token(&args.dir)?;
+            let kmc =
+                ecard_station::chip::load_kmc_file(&args.kmc_file).map_err(anyhow::Error::msg)?;
+            let bytes = kmc.value_for_import();
+            let (_, token) = ecard_pkcs11::open_folder(&args.dir, args.pin_file.as_deref())?;
+            token.import_kmc(&args.label, &bytes)?;
+            crate::out!(
+                "imported the KMC into token {:?} as {:?}; set kmc_label = {:?} in station.toml",
+                token.label(),
+                args.label,
+                args.label
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::RotateDs(args) => {
             let label = rotate_ds(
                 &args.dir,
