@@ -9,12 +9,12 @@
 
 use rand_core::CryptoRngCore;
 
-use crate::apdu::{Command, Exchange, Response, StatusWord};
+use crate::apdu::{Command, StatusWord};
 use crate::pace::{
     CARD_ACCESS_SFI, PaceAction, PaceError, PaceInfo, PaceReader, Password, parse_card_access,
 };
 use crate::sm::{OVERHEAD, SecureMessaging, SmError};
-use crate::transport::{ApduLimits, Transport, TransportError};
+use crate::transport::{ApduLimits, Transport, TransportError, transact};
 
 /// Why a card could not be opened for reading.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -120,31 +120,6 @@ pub fn read_card_access(transport: &mut dyn Transport) -> Result<Option<Vec<u8>>
             sw => return Err(AccessError::CardAccess { reader, sw }),
         }
     }
-}
-
-fn transact(transport: &mut dyn Transport, cmd: Command) -> Result<Response, TransportError> {
-    let reader = transport.reader_name().to_string();
-    let mut ex = Exchange::new(cmd, transport.limits()).map_err(|e| TransportError::Other {
-        reader: reader.clone(),
-        detail: e.to_string(),
-    })?;
-    while let Some(capdu) = ex.poll_transmit() {
-        let rapdu = transport.transmit(&capdu)?;
-        match ex.handle_response(&rapdu) {
-            Ok(Some(rsp)) => return Ok(rsp),
-            Ok(None) => {}
-            Err(e) => {
-                return Err(TransportError::Other {
-                    reader,
-                    detail: e.to_string(),
-                });
-            }
-        }
-    }
-    Err(TransportError::Other {
-        reader,
-        detail: "exchange ended without a response".into(),
-    })
 }
 
 /// Runs PACE with `info` and `password` over `transport`; returns the secure messaging session.

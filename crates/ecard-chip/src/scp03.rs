@@ -11,7 +11,7 @@
 // generic-array 0.14 is what the RustCrypto cipher 0.4 line takes (see sm.rs).
 #![allow(deprecated)]
 
-use aes::cipher::{BlockEncrypt, KeyInit, generic_array::GenericArray};
+use aes::cipher::KeyInit;
 use cmac::Mac;
 use subtle::ConstantTimeEq;
 
@@ -240,36 +240,7 @@ fn decrypt_cbc(key: &[u8], iv: [u8; 16], data: &[u8]) -> Result<Vec<u8>, ScpErro
 }
 
 fn aes_block(key: &[u8], b: &mut [u8; 16], encrypt: bool) -> Result<(), ScpError> {
-    use aes::cipher::BlockDecrypt;
-    let blk = GenericArray::from_mut_slice(b);
-    match key.len() {
-        16 => {
-            let c = aes::Aes128::new(GenericArray::from_slice(key));
-            if encrypt {
-                c.encrypt_block(blk)
-            } else {
-                c.decrypt_block(blk)
-            }
-        }
-        24 => {
-            let c = aes::Aes192::new(GenericArray::from_slice(key));
-            if encrypt {
-                c.encrypt_block(blk)
-            } else {
-                c.decrypt_block(blk)
-            }
-        }
-        32 => {
-            let c = aes::Aes256::new(GenericArray::from_slice(key));
-            if encrypt {
-                c.encrypt_block(blk)
-            } else {
-                c.decrypt_block(blk)
-            }
-        }
-        n => return Err(ScpError::KeyLength(n)),
-    }
-    Ok(())
+    crate::sm::aes_block(key, b, encrypt).map_err(|_| ScpError::KeyLength(key.len()))
 }
 
 /// An SCP03 session: the session keys, the MAC chaining value and the encryption counter.

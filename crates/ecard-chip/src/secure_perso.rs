@@ -7,10 +7,10 @@
 
 use rand_core::CryptoRngCore;
 
-use crate::apdu::{Command, Exchange, Response, StatusWord};
+use crate::apdu::{Command, StatusWord};
 use crate::profile::Profile;
 use crate::scp03::{InitializeUpdate, ScpError, Session, TransportKeys};
-use crate::transport::{ApduLimits, Transport, TransportError};
+use crate::transport::{ApduLimits, Transport, TransportError, transact};
 
 /// Why the channel did not open. The blank is untouched unless it says otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,31 +66,6 @@ impl ChannelError {
             }
         )
     }
-}
-
-fn transact(t: &mut dyn Transport, cmd: Command) -> Result<Response, TransportError> {
-    let reader = t.reader_name().to_string();
-    let mut ex = Exchange::new(cmd, t.limits()).map_err(|e| TransportError::Other {
-        reader: reader.clone(),
-        detail: e.to_string(),
-    })?;
-    while let Some(capdu) = ex.poll_transmit() {
-        let rapdu = t.transmit(&capdu)?;
-        match ex.handle_response(&rapdu) {
-            Ok(Some(rsp)) => return Ok(rsp),
-            Ok(None) => {}
-            Err(e) => {
-                return Err(TransportError::Other {
-                    reader,
-                    detail: e.to_string(),
-                });
-            }
-        }
-    }
-    Err(TransportError::Other {
-        reader,
-        detail: "exchange ended without a response".into(),
-    })
 }
 
 /// A transport whose every command goes through the SCP03 channel.

@@ -578,6 +578,40 @@ fn retail_mac(k1: &des::Des, k2: &des::Des, padded: &[u8]) -> [u8; 8] {
     out
 }
 
+/// One AES block encrypted or decrypted in place with a 16-, 24- or 32-byte key (the one-block
+/// steps of PACE and SCP03); `Err` with the length of any other key.
+pub(crate) fn aes_block(key: &[u8], b: &mut [u8; 16], encrypt: bool) -> Result<(), usize> {
+    let blk = GenericArray::from_mut_slice(b);
+    match key.len() {
+        16 => {
+            let c = aes::Aes128::new(GenericArray::from_slice(key));
+            if encrypt {
+                c.encrypt_block(blk)
+            } else {
+                c.decrypt_block(blk)
+            }
+        }
+        24 => {
+            let c = aes::Aes192::new(GenericArray::from_slice(key));
+            if encrypt {
+                c.encrypt_block(blk)
+            } else {
+                c.decrypt_block(blk)
+            }
+        }
+        32 => {
+            let c = aes::Aes256::new(GenericArray::from_slice(key));
+            if encrypt {
+                c.encrypt_block(blk)
+            } else {
+                c.decrypt_block(blk)
+            }
+        }
+        n => return Err(n),
+    }
+    Ok(())
+}
+
 /// ISO/IEC 9797-1 padding method 2: `80` then zeros to a whole block (a full block when the data
 /// already fills one).
 pub fn pad(data: &[u8], block: usize) -> Vec<u8> {

@@ -127,3 +127,35 @@ pub trait Transport {
     /// The reader's name, for messages.
     fn reader_name(&self) -> &str;
 }
+
+/// One logical command over `t` through an [`Exchange`](crate::apdu::Exchange) (chaining, GET
+/// RESPONSE, 6Cxx): the drivers' common step. An APDU that cannot be planned or an exchange that
+/// misbehaves is a [`TransportError::Other`] naming the reader.
+pub fn transact(
+    t: &mut dyn Transport,
+    cmd: crate::apdu::Command,
+) -> Result<crate::apdu::Response, TransportError> {
+    let reader = t.reader_name().to_string();
+    let mut ex =
+        crate::apdu::Exchange::new(cmd, t.limits()).map_err(|e| TransportError::Other {
+            reader: reader.clone(),
+            detail: e.to_string(),
+        })?;
+    while let Some(capdu) = ex.poll_transmit() {
+        let rapdu = t.transmit(&capdu)?;
+        match ex.handle_response(&rapdu) {
+            Ok(Some(rsp)) => return Ok(rsp),
+            Ok(None) => {}
+            Err(e) => {
+                return Err(TransportError::Other {
+                    reader,
+                    detail: e.to_string(),
+                });
+            }
+        }
+    }
+    Err(TransportError::Other {
+        reader,
+        detail: "exchange ended without a response".into(),
+    })
+}

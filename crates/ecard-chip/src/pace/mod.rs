@@ -11,11 +11,8 @@
 //! The tests reproduce the ECDH Generic Mapping worked example of Doc 9303-11 Appendix G.1 step by
 //! step.
 
-// generic-array 0.14 is what the RustCrypto cipher 0.4 line takes; it is marked deprecated since
-// 0.14.8 in favour of 1.x, which those crates do not accept yet.
-#![allow(deprecated)]
 
-use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit, generic_array::GenericArray};
+use aes::cipher::KeyInit;
 use cmac::Mac;
 use rand_core::CryptoRngCore;
 use sha1::Digest;
@@ -327,47 +324,18 @@ pub fn kdf(k: &[u8], counter: u32, key_length: KeyLength) -> Vec<u8> {
     out
 }
 
-fn aes_block(key: &[u8], block: &mut [u8; 16], encrypt: bool) {
-    let b = GenericArray::from_mut_slice(block);
-    match key.len() {
-        16 => {
-            let c = aes::Aes128::new(GenericArray::from_slice(key));
-            if encrypt {
-                c.encrypt_block(b)
-            } else {
-                c.decrypt_block(b)
-            }
-        }
-        24 => {
-            let c = aes::Aes192::new(GenericArray::from_slice(key));
-            if encrypt {
-                c.encrypt_block(b)
-            } else {
-                c.decrypt_block(b)
-            }
-        }
-        _ => {
-            let c = aes::Aes256::new(GenericArray::from_slice(&key[..32]));
-            if encrypt {
-                c.encrypt_block(b)
-            } else {
-                c.decrypt_block(b)
-            }
-        }
-    }
-}
-
 /// The chip's side of the nonce: `z = E(K_pi, s)`, AES in CBC mode with a zero IV over one block.
 pub fn encrypt_nonce(k_pi: &[u8], s: &[u8; 16]) -> [u8; 16] {
     let mut b = *s;
-    aes_block(k_pi, &mut b, true);
+    // A K_pi is 16, 24 or 32 bytes by construction (kdf); another length leaves the block.
+    let _ = crate::sm::aes_block(k_pi, &mut b, true);
     b
 }
 
 /// The terminal's side: `s = D(K_pi, z)`.
 pub fn decrypt_nonce(k_pi: &[u8], z: &[u8; 16]) -> [u8; 16] {
     let mut b = *z;
-    aes_block(k_pi, &mut b, false);
+    let _ = crate::sm::aes_block(k_pi, &mut b, false);
     b
 }
 
