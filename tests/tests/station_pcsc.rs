@@ -6,8 +6,7 @@
 //! Skipped (saying so) unless `ECARD_PCSC_TESTS=1`; with it, a missing pcscd fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -20,22 +19,7 @@ use ecard_system_tests::{SimServe, ecard_bin, pcsc_test, run, s, sample, test_vp
 #[path = "../support/station.rs"]
 mod station;
 
-fn http(addr: SocketAddr, token: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out[9..12].parse().unwrap();
-    (
-        status,
-        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    )
-}
+use station::http;
 
 #[test]
 fn a_pcsc_lane_issues_a_card_that_passes_the_checkpoint() {

@@ -11,7 +11,6 @@
 //! The tests reproduce the ECDH Generic Mapping worked example of Doc 9303-11 Appendix G.1 step by
 //! step.
 
-
 use aes::cipher::KeyInit;
 use cmac::Mac;
 use rand_core::CryptoRngCore;
