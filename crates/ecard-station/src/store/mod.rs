@@ -24,6 +24,7 @@ mod revocations;
 mod rows;
 mod schema;
 pub mod stations;
+pub mod stats;
 pub mod stock;
 #[cfg(test)]
 mod stock_tests;
