@@ -16,6 +16,9 @@ pub enum Role {
     Operator,
     /// Reads jobs and metrics.
     Qa,
+    /// Reads de-identified statistics (`/api/v1/statistics`, the console's statistics page) and
+    /// nothing else: no jobs, no faces, no numbers.
+    Analyst,
     /// Everything.
     Admin,
 }
@@ -30,6 +33,7 @@ impl Role {
             Role::Intake => "intake",
             Role::Operator => "operator",
             Role::Qa => "qa",
+            Role::Analyst => "analyst",
             Role::Admin => "admin",
         }
     }

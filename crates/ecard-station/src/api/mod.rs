@@ -13,6 +13,9 @@ mod lanes;
 mod metrics;
 pub mod openapi;
 pub mod qa;
+mod statistics;
+#[cfg(test)]
+mod statistics_tests;
 mod stock;
 
 use std::collections::HashMap;
@@ -57,6 +60,7 @@ pub fn router(station: Station) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/events", get(events::stream))
         .route("/stock", get(stock::report))
+        .route("/statistics", get(statistics::statistics))
         .route("/openapi.json", get(openapi::serve));
     Router::new()
         .nest("/api/v1", api)

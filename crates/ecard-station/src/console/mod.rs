@@ -24,6 +24,8 @@ use crate::auth::Role;
 use crate::job::Job;
 use crate::server::{ChipImages, Station};
 
+mod statistics;
+
 const INDEX_HTML: &str = include_str!("index.html");
 const CONSOLE_CSS: &str = include_str!("console.css");
 const CONSOLE_JS: &str = include_str!("console.js");
@@ -36,6 +38,7 @@ pub fn routes() -> Router<Station> {
         .route("/console.js", get(js))
         .route("/api/v1/console/session", get(session).post(sign_in))
         .route("/api/v1/console/jobs/{id}", get(detail))
+        .merge(statistics::routes())
 }
 
 /// The page may load only itself: no CDN, no inline script, no framing.
@@ -77,7 +80,13 @@ async fn session(
     State(station): State<Station>,
     headers: HeaderMap,
 ) -> Result<Json<Session>, ApiError> {
-    let all = [Role::Intake, Role::Operator, Role::Qa, Role::Admin];
+    let all = [
+        Role::Intake,
+        Role::Operator,
+        Role::Qa,
+        Role::Analyst,
+        Role::Admin,
+    ];
     let (entry, _) = authorize(&station, &headers, &all)?;
     Ok(Json(Session {
         name: entry.name,
@@ -93,7 +102,13 @@ async fn sign_in(
     State(station): State<Station>,
     headers: HeaderMap,
 ) -> Result<axum::response::Response, ApiError> {
-    let all = [Role::Intake, Role::Operator, Role::Qa, Role::Admin];
+    let all = [
+        Role::Intake,
+        Role::Operator,
+        Role::Qa,
+        Role::Analyst,
+        Role::Admin,
+    ];
     let (entry, _) = authorize(&station, &headers, &all)?;
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
