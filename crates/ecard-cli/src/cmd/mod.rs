@@ -19,6 +19,7 @@ pub mod scan;
 pub mod seal_files;
 pub mod sim;
 pub mod soak;
+pub mod stats;
 pub mod status;
 pub mod validate;
 pub mod verify;
