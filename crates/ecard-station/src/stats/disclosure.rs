@@ -4,6 +4,41 @@
 //! changes. Deterministic: the same fact rows give the same pattern, whatever is asked.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A multiply-rotate hasher (the Fx hash of rustc) for the pattern's maps: their keys are small
+/// integers made here, never outside input, so a DoS-resistant hash buys nothing and costs a lot.
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<Fx>>;
 
 use super::{DIMS, MAX_KEYS, Request, THRESHOLD};
 
@@ -18,8 +53,10 @@ type Cell = (u16, [u32; MAX_KEYS]);
 pub struct Pattern {
     values: Vec<Vec<String>>,
     ids: Vec<HashMap<String, u32>>,
-    counts: HashMap<Cell, u64>,
-    suppressed: HashSet<Cell>,
+    counts: FastMap<Cell, u64>,
+    suppressed: FastSet<Cell>,
+    /// The cells of each table (by dimension mask), sorted.
+    by_mask: FastMap<u16, Vec<Cell>>,
     rows: u64,
 }
 
@@ -115,36 +152,68 @@ impl Pattern {
                 *p.counts.entry(project(m, &interned)).or_insert(0) += n;
             }
         }
+        // Every cell gets an index (sorted, so the pattern does not depend on hash order).
+        let mut cells: Vec<Cell> = p.counts.keys().copied().collect();
+        cells.sort_unstable();
+        let index: FastMap<Cell, u32> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (*c, i as u32))
+            .collect();
+        let count: Vec<u64> = cells
+            .iter()
+            .map(|c| p.counts.get(c).copied().unwrap_or(0))
+            .collect();
         // Lines: (parent cell, dimension added) -> the cells of the finer table under it.
-        let mut lines: BTreeMap<(Cell, usize), Vec<Cell>> = BTreeMap::new();
-        for &cell in p.counts.keys() {
+        let mut line_of: FastMap<(u32, u8), u32> = FastMap::default();
+        let mut lines: Vec<(u32, Vec<u32>)> = Vec::new();
+        for (i, &cell) in cells.iter().enumerate() {
             for d in 0..DIMS.len() {
-                if cell.0 & (1 << d) != 0 {
-                    lines.entry((parent(cell, d), d)).or_default().push(cell);
+                if cell.0 & (1 << d) == 0 {
+                    continue;
                 }
+                let Some(&top) = index.get(&parent(cell, d)) else {
+                    continue;
+                };
+                let l = *line_of.entry((top, d as u8)).or_insert_with(|| {
+                    lines.push((top, Vec::new()));
+                    (lines.len() - 1) as u32
+                });
+                lines[l as usize].1.push(i as u32);
             }
         }
-        for cells in lines.values_mut() {
-            cells.sort();
+        drop(line_of);
+        // Children smallest first (ties by cell): the first published one is the one to add.
+        for (_, children) in &mut lines {
+            children.sort_unstable_by_key(|c| (count[*c as usize], *c));
+        }
+        let mut child_in: Vec<Vec<u32>> = vec![Vec::new(); cells.len()];
+        let mut parent_of: Vec<Vec<u32>> = vec![Vec::new(); cells.len()];
+        for (l, (top, children)) in lines.iter().enumerate() {
+            parent_of[*top as usize].push(l as u32);
+            for c in children {
+                child_in[*c as usize].push(l as u32);
+            }
         }
         // Primary suppression.
-        p.suppressed = p
-            .counts
+        let mut hidden_cell: Vec<bool> = count.iter().map(|n| *n < THRESHOLD).collect();
+        let mut hidden_in_line: Vec<u32> = lines
             .iter()
-            .filter(|(_, n)| **n < THRESHOLD)
-            .map(|(c, _)| *c)
+            .map(|(_, ch)| ch.iter().filter(|c| hidden_cell[**c as usize]).count() as u32)
             .collect();
-        // Complementary suppression, to a fixed point (the set only grows, so this ends).
-        let mut changed = complementary;
-        while changed {
-            changed = false;
-            for ((top, _), cells) in &lines {
-                let top_hidden = p.suppressed.contains(top);
-                let hidden = cells.iter().filter(|c| p.suppressed.contains(c)).count();
-                let smallest_shown = cells
+        // Complementary suppression: a work list of lines to check; a newly suppressed cell puts
+        // back every line it belongs to, as child or as total. The set only grows, so this ends.
+        if complementary {
+            let mut queued = vec![true; lines.len()];
+            let mut work: std::collections::VecDeque<u32> = (0..lines.len() as u32).collect();
+            while let Some(l) = work.pop_front() {
+                queued[l as usize] = false;
+                let (top, children) = &lines[l as usize];
+                let top_hidden = hidden_cell[*top as usize];
+                let hidden = hidden_in_line[l as usize];
+                let smallest_shown = children
                     .iter()
-                    .filter(|c| !p.suppressed.contains(c))
-                    .min_by_key(|c| (p.counts.get(c).copied().unwrap_or(0), **c))
+                    .find(|c| !hidden_cell[**c as usize])
                     .copied();
                 let add = if top_hidden && hidden == 0 {
                     smallest_shown
@@ -153,11 +222,27 @@ impl Pattern {
                 } else {
                     None
                 };
-                if let Some(c) = add {
-                    p.suppressed.insert(c);
-                    changed = true;
+                let Some(c) = add else { continue };
+                hidden_cell[c as usize] = true;
+                for &m in &child_in[c as usize] {
+                    hidden_in_line[m as usize] += 1;
+                }
+                for &m in child_in[c as usize].iter().chain(&parent_of[c as usize]) {
+                    if !queued[m as usize] {
+                        queued[m as usize] = true;
+                        work.push_back(m);
+                    }
                 }
             }
+        }
+        p.suppressed = cells
+            .iter()
+            .zip(&hidden_cell)
+            .filter(|(_, h)| **h)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in cells {
+            p.by_mask.entry(c.0).or_default().push(c);
         }
         p
     }
@@ -206,10 +291,13 @@ impl Pattern {
         let total_suppressed = known && self.suppressed.contains(&total_cell);
         let mut cells = Vec::new();
         if known {
-            for (cell, n) in &self.counts {
-                if cell.0 != mask {
-                    continue;
-                }
+            for cell in self
+                .by_mask
+                .get(&mask)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                let n = &self.counts.get(cell).copied().unwrap_or(0);
                 let vals = self.unpack(*cell);
                 if wanted.iter().any(|(d, id)| vals.get(d).copied() != *id) {
                     continue;

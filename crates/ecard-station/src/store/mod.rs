@@ -277,6 +277,9 @@ pub struct LeaseRow {
 pub struct Store {
     db: Backend,
     kind: &'static str,
+    /// The last statistics pattern built (store/stats.rs): its period and fact count, so the
+    /// console's several queries over one period build it once.
+    stats_cache: stats::Cache,
 }
 
 impl Store {
@@ -291,6 +294,7 @@ impl Store {
         let store = Store {
             db: Backend::Sqlite(Mutex::new(conn)),
             kind: "sqlite",
+            stats_cache: stats::Cache::default(),
         };
         store.migrate()?;
         store.init_head()?;
@@ -322,6 +326,7 @@ impl Store {
                 client, url, schema,
             )?))),
             kind: "postgresql",
+            stats_cache: stats::Cache::default(),
         };
         store.migrate()?;
         store.init_head()?;

@@ -21,10 +21,43 @@ use ecard_model::dates::{age_on, moscow_date, parse_date};
 use super::StoreError;
 use super::backend::{Tx, Val};
 use crate::job::JobState;
+use crate::stats::disclosure::Pattern;
 use crate::stats::{DIMS, Month, age_band};
 
 /// The value of a dimension the station does not know.
 pub const UNKNOWN: &str = "unknown";
+
+type CacheKey = (Month, Month, u64);
+
+/// One suppression pattern and what it was built from.
+#[derive(Default)]
+pub(super) struct Cache(std::sync::Mutex<Option<(CacheKey, std::sync::Arc<Pattern>)>>);
+
+impl Cache {
+    // std Mutex: held only to clone an Arc or swap it, never across a query.
+    fn get(&self, key: CacheKey) -> Option<std::sync::Arc<Pattern>> {
+        let guard = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, p)| p.clone())
+    }
+    fn put(&self, key: CacheKey, p: std::sync::Arc<Pattern>) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((key, p));
+    }
+    fn clear(&self) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+}
 
 /// Tables and indexes (schema migration 7). Same text for both databases.
 pub(super) const DDL: &str = "
@@ -290,12 +323,27 @@ impl super::Store {
 
     /// Answers a statistics request: the period's counts from the cube, the period's one
     /// suppression pattern ([`crate::stats::disclosure`]), the requested slice of it.
+    ///
+    /// Facts are only ever added, so the period's fact count says whether the pattern built last
+    /// is still the period's: the cache holds one pattern, keyed by period and count.
     pub fn statistics(
         &self,
         req: &crate::stats::Request,
     ) -> Result<crate::stats::disclosure::Table, StoreError> {
+        let count = self.stats_fact_count(req.from, req.to)?;
+        let key = (req.from, req.to, count);
+        if let Some(p) = self.stats_cache.get(key) {
+            return Ok(p.answer(req));
+        }
         let atoms = self.stats_atoms(req.from, req.to)?;
-        Ok(crate::stats::disclosure::Pattern::build(&atoms).answer(req))
+        let pattern = std::sync::Arc::new(Pattern::build(&atoms));
+        self.stats_cache.put(key, pattern.clone());
+        Ok(pattern.answer(req))
+    }
+
+    /// Drops the cached pattern (benchmarks time a cold query with it).
+    pub fn stats_forget_cache(&self) {
+        self.stats_cache.clear();
     }
 
     /// Writes generated facts (benchmarks and tests): `facts` in batches of one transaction each.
