@@ -102,7 +102,7 @@ function series(target, answer) {
   svg.appendChild(el("line", { x1: L, y1: T, x2: L, y2: H - B, class: "axis" }));
   svg.appendChild(el("text", { x: L - 6, y: T + 10, "text-anchor": "end" }, String(max)));
   svg.appendChild(el("text", { x: L - 6, y: H - B, "text-anchor": "end" }, "0"));
-  const step = pts.length > 1 ? (W - 10 - L - 20) / (pts.length - 1) : 0;
+  const step = pts.length > 1 ? (W - 50 - L - 20) / (pts.length - 1) : 0;
   const xy = (i, n) => [L + 10 + i * step, H - B - (n / max) * (H - B - T)];
   let d = "";
   pts.forEach((c, i) => {
