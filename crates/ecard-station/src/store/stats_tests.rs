@@ -180,3 +180,44 @@ fn postgres_facts_backfilled_by_the_migration() {
         backfilled_by_the_migration(&t.store);
     }
 }
+
+/// The bulk path writes the same facts and cube counts as one insert per fact.
+fn bulk_insert_counts_like_single(s: &Store) {
+    let f = |nat: &str| {
+        Fact(
+            row("2026-11", "s1", "RU-MOW", "25-34", "issued")
+                .try_into()
+                .map(|mut a: [String; 10]| {
+                    a[3] = nat.into();
+                    a
+                })
+                .unwrap(),
+        )
+    };
+    let many: Vec<Fact> = (0..250)
+        .map(|i| f(if i % 5 == 0 { "TJK" } else { "UZB" }))
+        .collect();
+    s.stats_insert_facts(&many).unwrap();
+    s.db.with_tx(|tx| insert(tx, &f("TJK"))).unwrap();
+    let m = Month::parse("2026-11").unwrap();
+    assert_eq!(s.stats_fact_count(m, m).unwrap(), 251);
+    let mut atoms = s.stats_atoms(m, m).unwrap();
+    atoms.sort();
+    let counts: Vec<(String, u64)> = atoms.into_iter().map(|(v, n)| (v[3].clone(), n)).collect();
+    assert_eq!(
+        counts,
+        vec![("TJK".to_string(), 51), ("UZB".to_string(), 200)]
+    );
+}
+
+#[test]
+fn sqlite_bulk_insert_counts_like_single() {
+    bulk_insert_counts_like_single(&testutil::sqlite().store);
+}
+
+#[test]
+fn postgres_bulk_insert_counts_like_single() {
+    if let Some(t) = testutil::postgres() {
+        bulk_insert_counts_like_single(&t.store);
+    }
+}
