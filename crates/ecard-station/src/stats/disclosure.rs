@@ -43,6 +43,8 @@ type FastSet<K> = HashSet<K, BuildHasherDefault<Fx>>;
 use super::{DIMS, MAX_KEYS, Request, THRESHOLD};
 
 const NONE: u32 = u32::MAX;
+/// A table with more possible cells than this is counted in a hash map instead.
+const DENSE_LIMIT: usize = 1 << 24;
 
 /// A cell of the lattice: which dimensions (a bit per [`Dim`]) and their values (interned, in
 /// dimension order, unused slots `NONE`).
@@ -139,17 +141,49 @@ impl Pattern {
             ..Pattern::default()
         };
         let masks = masks();
-        let mut interned = vec![0u32; DIMS.len()];
+        // Atoms as value ids; then each table counted in a dense array (a table crosses at most
+        // 3 dimensions of a few dozen values each, so it is small and stays in cache), which is
+        // many times faster than hashing every cell of every atom.
+        let mut coded: Vec<([u32; DIMS.len()], u64)> = Vec::with_capacity(atoms.len());
         for (vals, n) in atoms {
             if *n == 0 || vals.len() != DIMS.len() {
                 continue;
             }
+            let mut ids = [0u32; DIMS.len()];
             for (d, v) in vals.iter().enumerate() {
-                interned[d] = p.intern(d, v.as_ref());
+                ids[d] = p.intern(d, v.as_ref());
             }
             p.rows += n;
-            for &m in &masks {
-                *p.counts.entry(project(m, &interned)).or_insert(0) += n;
+            coded.push((ids, *n));
+        }
+        let card: Vec<usize> = p.values.iter().map(|v| v.len().max(1)).collect();
+        for &m in &masks {
+            let ds: Vec<usize> = (0..DIMS.len()).filter(|d| m & (1 << d) != 0).collect();
+            let size: usize = ds.iter().map(|d| card[*d]).product();
+            if size > DENSE_LIMIT {
+                for (ids, n) in &coded {
+                    *p.counts.entry(project(m, ids)).or_insert(0) += n;
+                }
+                continue;
+            }
+            let mut dense = vec![0u64; size];
+            for (ids, n) in &coded {
+                let mut i = 0usize;
+                for d in &ds {
+                    i = i * card[*d] + ids[*d] as usize;
+                }
+                dense[i] += n;
+            }
+            for (mut i, n) in dense.into_iter().enumerate() {
+                if n == 0 {
+                    continue;
+                }
+                let mut vals = [NONE; MAX_KEYS];
+                for (k, d) in ds.iter().enumerate().rev() {
+                    vals[k] = (i % card[*d]) as u32;
+                    i /= card[*d];
+                }
+                p.counts.insert((m, vals), n);
             }
         }
         // Every cell gets an index (sorted, so the pattern does not depend on hash order).
