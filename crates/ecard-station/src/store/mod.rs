@@ -277,7 +277,7 @@ pub struct LeaseRow {
 pub struct Store {
     db: Backend,
     kind: &'static str,
-    /// The last statistics pattern built (store/stats.rs): its period and fact count, so the
+    /// The last statistics pattern built (store/stats.rs): its period and the facts' generation, so the
     /// console's several queries over one period build it once.
     stats_cache: stats::Cache,
 }

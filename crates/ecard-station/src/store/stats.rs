@@ -7,7 +7,9 @@
 //! or free text, so it cannot be joined back to a job, and the personal-data purge
 //! (`store/purge.rs`) does not touch it. The cube `stats_cube` holds the same rows counted per
 //! distinct combination (`n`), kept in step by the same statement pair, so a query over a period
-//! reads at most one row per combination and month instead of one per card.
+//! reads at most one row per combination and month instead of one per card. `stats_generation`
+//! counts the facts ever written (bumped by the same statements), so a cached suppression
+//! pattern knows when it is out of date without counting rows.
 //!
 //! Backfill (schema migration 7): every `issued` and `spoiled` step in the audit log becomes a
 //! fact, with the month of that step and the station of the lane that did it. The personal
@@ -27,6 +29,7 @@ use crate::stats::{DIMS, Month, age_band};
 /// The value of a dimension the station does not know.
 pub const UNKNOWN: &str = "unknown";
 
+/// Period and generation.
 type CacheKey = (Month, Month, u64);
 
 /// One suppression pattern and what it was built from.
@@ -88,6 +91,8 @@ CREATE TABLE IF NOT EXISTS stats_cube (
     n BIGINT NOT NULL,
     PRIMARY KEY (month, station, region, nationality, age_band, sex, kind, cause, late_notification, outcome)
 );
+CREATE TABLE IF NOT EXISTS stats_generation (id BIGINT PRIMARY KEY, n BIGINT NOT NULL);
+INSERT INTO stats_generation (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 ";
 
 const COLS: &str =
@@ -213,6 +218,7 @@ pub(super) fn insert(tx: &mut dyn Tx, fact: &Fact) -> Result<(), StoreError> {
         ),
         &params,
     )?;
+    tx.exec("UPDATE stats_generation SET n = n + 1 WHERE id = 1", &[])?;
     Ok(())
 }
 
@@ -254,6 +260,10 @@ fn insert_many(tx: &mut dyn Tx, facts: &[Fact]) -> Result<(), StoreError> {
             &params,
         )?;
     }
+    tx.exec(
+        "UPDATE stats_generation SET n = n + ?1 WHERE id = 1",
+        &[i64::try_from(facts.len()).unwrap_or(i64::MAX).into()],
+    )?;
     Ok(())
 }
 
@@ -365,13 +375,22 @@ impl super::Store {
     /// Answers a statistics request: the period's counts from the cube, the period's one
     /// suppression pattern ([`crate::stats::disclosure`]), the requested slice of it.
     ///
-    /// Facts are only ever added, so the period's fact count says whether the pattern built last
-    /// is still the period's: the cache holds one pattern, keyed by period and count.
+    /// Facts are only ever added, and every addition bumps `stats_generation` in its
+    /// transaction, so the generation says whether the pattern built last is still the period's:
+    /// the cache holds one pattern, keyed by period and generation.
     pub fn statistics(
         &self,
         req: &crate::stats::Request,
     ) -> Result<crate::stats::disclosure::Table, StoreError> {
-        let count = self.stats_fact_count(req.from, req.to)?;
+        let count = self.db.with_tx(|tx| {
+            let n = tx
+                .rows("SELECT n FROM stats_generation WHERE id = 1", &[])?
+                .first()
+                .and_then(|r| r.first())
+                .and_then(Val::int)
+                .unwrap_or(0);
+            Ok(u64::try_from(n).unwrap_or(0))
+        })?;
         let key = (req.from, req.to, count);
         if let Some(p) = self.stats_cache.get(key) {
             return Ok(p.answer(req));

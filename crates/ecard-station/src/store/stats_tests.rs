@@ -131,7 +131,7 @@ fn backfilled_by_the_migration(s: &Store) {
     s.db.with_tx(|tx| {
         tx.exec("DELETE FROM job_inputs WHERE job_id = ?1", &[b.into()])?;
         tx.batch(
-            "DROP TABLE stats_facts; DROP TABLE stats_cube; DELETE FROM schema_migrations WHERE version = 7",
+            "DROP TABLE stats_facts; DROP TABLE stats_cube; DROP TABLE stats_generation; DELETE FROM schema_migrations WHERE version = 7",
         )
     })
     .unwrap();
@@ -219,5 +219,39 @@ fn sqlite_bulk_insert_counts_like_single() {
 fn postgres_bulk_insert_counts_like_single() {
     if let Some(t) = testutil::postgres() {
         bulk_insert_counts_like_single(&t.store);
+    }
+}
+
+/// A cached pattern is dropped when a fact is added, in any period.
+fn a_new_fact_refreshes_the_answer(s: &Store) {
+    let f = |nat: &str| {
+        let mut a: [String; 10] = row("2026-11", "s1", "RU-MOW", "25-34", "issued")
+            .try_into()
+            .unwrap();
+        a[3] = nat.into();
+        Fact(a)
+    };
+    s.stats_insert_facts(&vec![f("UZB"); 30]).unwrap();
+    let req =
+        crate::stats::Request::parse(Some("2026-11"), Some("2026-11"), Some("nationality"), None)
+            .unwrap();
+    let before = s.statistics(&req).unwrap();
+    assert_eq!((before.total_exact, before.cells.len()), (30, 1));
+    assert_eq!(s.statistics(&req).unwrap(), before);
+    s.db.with_tx(|tx| insert(tx, &f("TJK"))).unwrap();
+    let after = s.statistics(&req).unwrap();
+    assert_eq!((after.total_exact, after.cells.len()), (31, 2));
+    assert!(after.cells.iter().all(|c| c.suppressed), "{after:?}");
+}
+
+#[test]
+fn sqlite_a_new_fact_refreshes_the_answer() {
+    a_new_fact_refreshes_the_answer(&testutil::sqlite().store);
+}
+
+#[test]
+fn postgres_a_new_fact_refreshes_the_answer() {
+    if let Some(t) = testutil::postgres() {
+        a_new_fact_refreshes_the_answer(&t.store);
     }
 }
