@@ -58,6 +58,8 @@ enum Command {
     /// Card status lists: sign one from a file of revoked numbers, or verify and show one.
     #[command(subcommand)]
     Status(cmd::status::Command),
+    /// De-identified statistics with disclosure control, offline from a station's store (analysts).
+    Stats(cmd::stats::Args),
     /// List PC/SC readers with card presence and ATR (operators, checkpoints).
     Readers(cmd::readers::Args),
     /// Simulated cards: make a blank one, or insert one into the vpcd virtual reader.
@@ -109,6 +111,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => cmd::scan::run(args),
         Command::Status(c) => cmd::status::run(c),
         Command::Qa(args) => cmd::qa::run(args),
+        Command::Stats(args) => cmd::stats::run(args),
         Command::Readers(args) => cmd::readers::run(args),
         Command::Sim(c) => cmd::sim::run(c),
         Command::Demo(args) => cmd::demo::run(args),

@@ -37,6 +37,10 @@ pub struct EnrollmentRecord {
     pub nationality: String,
     /// Residence status; only temporary residents get the card.
     pub residence_status: ResidenceStatus,
+    /// The holder's region of residence, an ISO 3166-2:RU code (`RU-MOW` Moscow, `RU-MOS` Moscow
+    /// Oblast; see [`crate::region`]), when the MMC has it. Statistics group by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residence_region: Option<String>,
     /// The passport or stateless person's document the details come from.
     pub identity_document: IdentityDocument,
     /// The portrait, JPEG or PNG.

@@ -18,6 +18,7 @@ pub mod holder;
 pub mod mrz;
 pub mod nationality;
 pub mod number;
+pub mod region;
 pub mod validation;
 
 pub use enrollment::{EnrollmentRecord, ImageRef};

@@ -18,6 +18,9 @@ pub enum Role {
     Qa,
     /// Reads the blank-stock ledger (the vault's supervisor); nothing else.
     Supervisor,
+    /// Reads de-identified statistics (`/api/v1/statistics`, the console's statistics page) and
+    /// nothing else: no jobs, no faces, no numbers.
+    Analyst,
     /// Everything.
     Admin,
 }
@@ -33,6 +36,7 @@ impl Role {
             Role::Operator => "operator",
             Role::Qa => "qa",
             Role::Supervisor => "supervisor",
+            Role::Analyst => "analyst",
             Role::Admin => "admin",
         }
     }

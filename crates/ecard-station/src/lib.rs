@@ -33,6 +33,7 @@ pub mod server;
 mod shutdown;
 pub mod signing;
 pub mod station_id;
+pub mod stats;
 pub mod status;
 pub mod stock;
 pub mod store;

@@ -298,6 +298,7 @@ fn record(p: &Person) -> Result<EnrollmentRecord> {
         }),
         date_of_birth: date(p.date_of_birth)?,
         sex: p.sex,
+        residence_region: None,
         nationality: p.nationality.into(),
         residence_status: ResidenceStatus::Temporary,
         identity_document: IdentityDocument {

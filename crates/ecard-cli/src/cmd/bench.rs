@@ -61,6 +61,8 @@ pub enum BenchSub {
     /// Run the station through a simulated day, sped up, and report memory, descriptors,
     /// tasks and database size over time (flat after warm-up, or growing).
     Soak(super::soak::Args),
+    /// Statistics on 1,000,000 generated fact rows: the console's queries on SQLite and PostgreSQL, and the fact row's cost when issuing.
+    Stats(super::bench_stats::Args),
 }
 
 #[derive(Serialize)]
@@ -403,6 +405,9 @@ fn us(d: Duration, n: u32) -> f64 {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(BenchSub::Soak(soak)) = &args.sub {
         return super::soak::run(soak);
+    }
+    if let Some(BenchSub::Stats(stats)) = &args.sub {
+        return super::bench_stats::run(stats);
     }
     if let Some(dir) = &args.pki {
         // A folder token: run with its SOFTHSM2_CONF from the start, not after the other timings.

@@ -2,6 +2,7 @@
 //! pieces (reaching a card, loading records and the PKI) in their own modules.
 
 pub mod bench;
+pub mod bench_stats;
 pub mod card;
 pub mod check;
 pub mod checkpoint;
@@ -19,6 +20,7 @@ pub mod scan;
 pub mod seal_files;
 pub mod sim;
 pub mod soak;
+pub mod stats;
 pub mod status;
 pub mod validate;
 pub mod verify;

@@ -15,6 +15,7 @@ use crate::enrollment::{EnrollmentRecord, ImageRef};
 use crate::holder::{check_cyrillic_name, check_latin_name};
 use crate::nationality;
 use crate::number::DocumentNumber;
+use crate::region;
 
 mod identity;
 #[cfg(test)]
@@ -54,6 +55,7 @@ const TOP_FIELDS: &[&str] = &[
     "sex",
     "nationality",
     "residence_status",
+    "residence_region",
     "identity_document",
     "photo",
     "signature",
@@ -110,6 +112,9 @@ pub fn check_record(json: &str, today: Date) -> Result<EnrollmentRecord, Vec<Pro
                 "is {status:?}; the card is issued only to temporary residents (\"temporary\")"
             ),
         );
+    }
+    if let Some(code) = w.string(obj, "", "residence_region", false) {
+        w.region_code("residence_region", code);
     }
     w.image(obj, "photo");
     w.image(obj, "signature");
@@ -422,6 +427,24 @@ impl Walker {
         self.add(
             path,
             format!("{code:?} is not an ICAO nationality code{hint}"),
+        );
+    }
+
+    fn region_code(&mut self, path: &str, code: &str) {
+        if region::is_known(code) {
+            return;
+        }
+        let upper = code.trim().to_uppercase();
+        let hint = if region::is_known(&upper) {
+            format!("; write it in capitals: {upper:?}")
+        } else if region::is_known(&format!("RU-{upper}")) {
+            format!("; write it with the country prefix: \"RU-{upper}\"")
+        } else {
+            "; use the ISO 3166-2:RU code of a Russian federal subject, e.g. \"RU-MOW\" (Moscow) or \"RU-MOS\" (Moscow Oblast), or leave the field out".to_string()
+        };
+        self.add(
+            path,
+            format!("{code:?} is not an ISO 3166-2 code of a Russian region{hint}"),
         );
     }
 

@@ -183,6 +183,44 @@ fn date_rules() {
 }
 
 #[test]
+fn residence_region_is_optional_and_checked_against_iso_3166_2_ru() {
+    // Absent or null: accepted, and the record carries None.
+    let r = check_record(&base().to_string(), TODAY).unwrap();
+    assert_eq!(r.residence_region, None);
+    let mut v = base();
+    set(&mut v, "/residence_region", json!(null));
+    assert_eq!(
+        check_record(&v.to_string(), TODAY)
+            .unwrap()
+            .residence_region,
+        None
+    );
+    // Known codes pass through unchanged.
+    for code in ["RU-MOW", "RU-MOS", "RU-KLU", "RU-YEV"] {
+        let mut v = base();
+        set(&mut v, "/residence_region", json!(code));
+        let r = check_record(&v.to_string(), TODAY).unwrap();
+        assert_eq!(r.residence_region.as_deref(), Some(code));
+    }
+    // Unknown, wrong case, missing prefix, wrong type: one problem naming the field.
+    let mut v = base();
+    set(&mut v, "/residence_region", json!("RU-ZZZ"));
+    assert!(only(&v, "residence_region").contains("is not an ISO 3166-2 code of a Russian region"));
+    let mut v = base();
+    set(&mut v, "/residence_region", json!("UA-43"));
+    only(&v, "residence_region");
+    let mut v = base();
+    set(&mut v, "/residence_region", json!("ru-mow"));
+    assert!(only(&v, "residence_region").ends_with("write it in capitals: \"RU-MOW\""));
+    let mut v = base();
+    set(&mut v, "/residence_region", json!("MOS"));
+    assert!(only(&v, "residence_region").ends_with("with the country prefix: \"RU-MOS\""));
+    let mut v = base();
+    set(&mut v, "/residence_region", json!(77));
+    assert!(only(&v, "residence_region").starts_with("must be a text string"));
+}
+
+#[test]
 fn status_nationality_and_document_rules() {
     let mut v = base();
     set(&mut v, "/residence_status", json!("permanent"));

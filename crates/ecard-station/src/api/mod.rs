@@ -14,6 +14,9 @@ mod metrics;
 pub mod openapi;
 mod phone;
 pub mod qa;
+mod statistics;
+#[cfg(test)]
+mod statistics_tests;
 mod stock;
 
 use std::collections::HashMap;
@@ -58,6 +61,7 @@ pub fn router(station: Station) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/events", get(events::stream))
         .route("/stock", get(stock::report))
+        .route("/statistics", get(statistics::statistics))
         .route("/openapi.json", get(openapi::serve));
     Router::new()
         .nest("/api/v1", api)

@@ -221,6 +221,30 @@ pub(crate) const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/statistics",
+        roles: "analyst",
+        summary: "De-identified counts of cards issued and spoiled (ECARD.md section 13); cells under 10 and their complements are suppressed (count null, suppressed true; CSV <10); 400 naming a bad parameter",
+        query: &[
+            ("from", "first month of the period, YYYY-MM (required)"),
+            (
+                "to",
+                "last month of the period, YYYY-MM (required; at most 120 months from from)",
+            ),
+            (
+                "by",
+                "groupings, comma-separated: month, station, region, nationality, age_band, sex, kind, cause, late_notification, outcome",
+            ),
+            (
+                "filter",
+                "dimension:value pairs, comma-separated; groupings and filters together at most 3",
+            ),
+            ("format", "json (default) or csv"),
+        ],
+        body: None,
+        ok: ("200", JSON, "Object"),
+    },
+    Route {
+        method: "GET",
         path: "/api/v1/openapi.json",
         roles: "public",
         summary: "This document",

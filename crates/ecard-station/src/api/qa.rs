@@ -124,8 +124,9 @@ pub(super) async fn job_result(
     State(station): State<Station>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Json(body): Json<QaSubmission>,
+    body: Result<Json<QaSubmission>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<QaRecorded>, ApiError> {
+    let body = qa_body(&station, &headers, body)?;
     let id = job_id(&id)?;
     record(&station, &headers, Some(id), body).await
 }
@@ -133,9 +134,22 @@ pub(super) async fn job_result(
 pub(super) async fn bare_result(
     State(station): State<Station>,
     headers: HeaderMap,
-    Json(body): Json<QaSubmission>,
+    body: Result<Json<QaSubmission>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<QaRecorded>, ApiError> {
+    let body = qa_body(&station, &headers, body)?;
     record(&station, &headers, None, body).await
+}
+
+/// The role is checked before the body is read: a token without the QA role gets 403 whatever
+/// it sends, not a complaint about the body.
+fn qa_body(
+    station: &Station,
+    headers: &HeaderMap,
+    body: Result<Json<QaSubmission>, axum::extract::rejection::JsonRejection>,
+) -> Result<QaSubmission, ApiError> {
+    authorize(station, headers, &[Role::Qa])?;
+    body.map(|Json(b)| b)
+        .map_err(|e| ApiError::new(e.status(), e.body_text()))
 }
 
 pub(super) async fn report_route(

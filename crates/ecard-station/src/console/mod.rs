@@ -24,6 +24,8 @@ use crate::auth::Role;
 use crate::job::Job;
 use crate::server::{ChipImages, Station};
 
+mod statistics;
+
 const INDEX_HTML: &str = include_str!("index.html");
 const CONSOLE_CSS: &str = include_str!("console.css");
 const CONSOLE_JS: &str = include_str!("console.js");
@@ -36,6 +38,7 @@ pub fn routes() -> Router<Station> {
         .route("/console.js", get(js))
         .route("/api/v1/console/session", get(session).post(sign_in))
         .route("/api/v1/console/jobs/{id}", get(detail))
+        .merge(statistics::routes())
 }
 
 /// The page may load only itself: no CDN, no inline script, no framing.
@@ -82,6 +85,7 @@ async fn session(
         Role::Operator,
         Role::Qa,
         Role::Supervisor,
+        Role::Analyst,
         Role::Admin,
     ];
     let (entry, _) = authorize(&station, &headers, &all)?;
@@ -104,6 +108,7 @@ async fn sign_in(
         Role::Operator,
         Role::Qa,
         Role::Supervisor,
+        Role::Analyst,
         Role::Admin,
     ];
     let (entry, _) = authorize(&station, &headers, &all)?;

@@ -79,6 +79,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: super::cans::DDL,
         data: None,
     },
+    Migration {
+        version: 7,
+        name: "statistics: de-identified facts of cards issued or spoiled, and their cube",
+        sqlite: super::stats::DDL,
+        postgres: super::stats::DDL,
+        data: Some(super::stats::backfill),
+    },
 ];
 
 /// The newest schema version this binary knows.

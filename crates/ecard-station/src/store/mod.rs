@@ -24,6 +24,7 @@ mod revocations;
 mod rows;
 mod schema;
 pub mod stations;
+pub mod stats;
 pub mod stock;
 #[cfg(test)]
 mod stock_tests;
@@ -276,6 +277,9 @@ pub struct LeaseRow {
 pub struct Store {
     db: Backend,
     kind: &'static str,
+    /// The last statistics pattern built (store/stats.rs): its period and the facts' generation, so the
+    /// console's several queries over one period build it once.
+    stats_cache: stats::Cache,
 }
 
 impl Store {
@@ -290,6 +294,7 @@ impl Store {
         let store = Store {
             db: Backend::Sqlite(Mutex::new(conn)),
             kind: "sqlite",
+            stats_cache: stats::Cache::default(),
         };
         store.migrate()?;
         store.init_head()?;
@@ -321,6 +326,7 @@ impl Store {
                 client, url, schema,
             )?))),
             kind: "postgresql",
+            stats_cache: stats::Cache::default(),
         };
         store.migrate()?;
         store.init_head()?;

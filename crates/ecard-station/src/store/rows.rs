@@ -192,6 +192,14 @@ pub(super) fn set_state(
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let from = job.state;
+    if matches!(to, JobState::Issued | JobState::Spoiled) {
+        // The statistics fact (store/stats.rs), in this transaction: it exists iff the step does.
+        let station = job
+            .station
+            .clone()
+            .or_else(|| actor.lane.clone().map(|(s, _)| s));
+        super::stats::record(tx, job.id, station, to, now_ms)?;
+    }
     job.state = to;
     job.updated_ms = now_ms;
     if info.ds_certificate.is_some() {

@@ -1,0 +1,257 @@
+//! Facts are written with the step that issues or spoils a card, outlive the purge, and are
+//! backfilled by migration 7; on SQLite and on PostgreSQL.
+
+use super::super::{Actor, NewJob, StepInfo, Store};
+use super::*;
+use crate::testutil;
+
+// 2026-11-20 12:00 UTC and 2026-12-31 22:00 UTC (already 2027-01-01 in Moscow).
+const NOV: i64 = 1_795_176_000_000;
+const NEW_YEAR_MOSCOW: i64 = 1_798_754_400_000;
+
+fn submit(s: &Store, app: &str, region: Option<&str>, at: i64) -> i64 {
+    let mut record: serde_json::Value = serde_json::from_str(&testutil::record_json(app)).unwrap();
+    if let Some(r) = region {
+        record["residence_region"] = r.into();
+    }
+    let (job, _) = s
+        .submit(
+            &NewJob {
+                application_id: app.into(),
+                record_json: record.to_string(),
+                chip_images_json: testutil::chip_images_json(),
+                late_notification: false,
+                replaces: None,
+            },
+            &Actor::named("intake-1"),
+            at,
+        )
+        .unwrap();
+    s.step(
+        job.id,
+        JobState::Validated,
+        &Actor::named("intake-1"),
+        &StepInfo::default(),
+        at,
+    )
+    .unwrap();
+    job.id
+}
+
+/// Claims on `st/l1` and goes to `issued` at `at`, after `spoils` spoiled cards.
+fn issue(s: &Store, id: i64, st: &str, spoils: usize, at: i64) {
+    let lane = Actor::lane(st, "l1");
+    for _ in 0..=spoils {
+        let j = s.claim(st, "l1", 77, at, at + 60_000).unwrap().unwrap();
+        assert_eq!(j.id, id);
+        s.step(id, JobState::Encoding, &lane, &StepInfo::default(), at)
+            .unwrap();
+        if s.get(id).unwrap().unwrap().attempts < spoils as i64 {
+            s.spoil(id, &lane, "card removed", true, 10, at).unwrap();
+            continue;
+        }
+        for to in [JobState::Verifying, JobState::Printing, JobState::Issued] {
+            s.step(id, to, &lane, &StepInfo::default(), at).unwrap();
+        }
+    }
+}
+
+fn facts(s: &Store) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> =
+        s.db.with_tx(|tx| {
+            tx.rows(
+                &format!("SELECT {COLS} FROM stats_facts ORDER BY {COLS}"),
+                &[],
+            )
+        })
+        .unwrap()
+        .into_iter()
+        .map(|r| r.iter().map(|v| v.text().unwrap_or_default()).collect())
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn age_of(app: &str, day: time::Date) -> String {
+    let v: serde_json::Value = serde_json::from_str(&testutil::record_json(app)).unwrap();
+    let dob = parse_date(v["date_of_birth"].as_str().unwrap()).unwrap();
+    age_band(age_on(dob, day)).to_string()
+}
+
+fn row(month: &str, st: &str, region: &str, age: &str, outcome: &str) -> Vec<String> {
+    [
+        month,
+        st,
+        region,
+        "UZB",
+        age,
+        "M",
+        "first_issue",
+        "none",
+        "false",
+        outcome,
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
+fn written_in_the_step_and_outlive_the_purge(s: &Store) {
+    let a = submit(s, "MMC-A", Some("RU-MOS"), NOV);
+    let b = submit(s, "MMC-B", None, NOV);
+    issue(s, a, "s1", 1, NOV);
+    issue(s, b, "s2", 0, NEW_YEAR_MOSCOW);
+    let nov = time::macros::date!(2026 - 11 - 20);
+    let jan = time::macros::date!(2027 - 01 - 01);
+    let mut want = vec![
+        row("2026-11", "s1", "RU-MOS", &age_of("MMC-A", nov), "spoiled"),
+        row("2026-11", "s1", "RU-MOS", &age_of("MMC-A", nov), "issued"),
+        row("2027-01", "s2", UNKNOWN, &age_of("MMC-B", jan), "issued"),
+    ];
+    want.sort();
+    assert_eq!(facts(s), want);
+    let m = |t: &str| Month::parse(t).unwrap();
+    assert_eq!(s.stats_fact_count(m("2026-11"), m("2026-12")).unwrap(), 2);
+    let atoms = s.stats_atoms(m("2026-01"), m("2027-12")).unwrap();
+    assert_eq!(atoms.iter().map(|a| a.1).sum::<u64>(), 3);
+    // The purge removes the records; the facts stay, unchanged.
+    let purged = s
+        .purge_personal_data(NEW_YEAR_MOSCOW + 1, 0, "purge", NEW_YEAR_MOSCOW + 2)
+        .unwrap();
+    assert_eq!(purged.len(), 2);
+    assert_eq!(facts(s), want);
+}
+
+/// A store as it was before migration 7: facts gone, migration unrecorded; reopening backfills.
+fn backfilled_by_the_migration(s: &Store) {
+    let a = submit(s, "MMC-A", Some("RU-MOW"), NOV);
+    let b = submit(s, "MMC-B", Some("RU-MOS"), NOV);
+    issue(s, a, "s1", 0, NOV);
+    issue(s, b, "s1", 1, NOV);
+    // b's record is purged before the upgrade: its personal dimensions become unknown.
+    s.db.with_tx(|tx| {
+        tx.exec("DELETE FROM job_inputs WHERE job_id = ?1", &[b.into()])?;
+        tx.batch(
+            "DROP TABLE stats_facts; DROP TABLE stats_cube; DROP TABLE stats_generation; DELETE FROM schema_migrations WHERE version = 7",
+        )
+    })
+    .unwrap();
+    let m = s.migrate().unwrap();
+    assert_eq!((m.from, m.to), (6, 7));
+    let nov = time::macros::date!(2026 - 11 - 20);
+    let unknown = |outcome: &str| {
+        let mut r = row("2026-11", "s1", UNKNOWN, UNKNOWN, outcome);
+        r[3] = UNKNOWN.into();
+        r[5] = UNKNOWN.into();
+        r
+    };
+    let mut want = vec![
+        row("2026-11", "s1", "RU-MOW", &age_of("MMC-A", nov), "issued"),
+        unknown("spoiled"),
+        unknown("issued"),
+    ];
+    want.sort();
+    assert_eq!(facts(s), want);
+    // Once only: opening again changes nothing.
+    let m = s.migrate().unwrap();
+    assert_eq!((m.from, m.to), (7, 7));
+    assert_eq!(facts(s).len(), 3);
+}
+
+#[test]
+fn sqlite_facts_written_in_the_step_and_outlive_the_purge() {
+    written_in_the_step_and_outlive_the_purge(&testutil::sqlite().store);
+}
+
+#[test]
+fn postgres_facts_written_in_the_step_and_outlive_the_purge() {
+    if let Some(t) = testutil::postgres() {
+        written_in_the_step_and_outlive_the_purge(&t.store);
+    }
+}
+
+#[test]
+fn sqlite_facts_backfilled_by_the_migration() {
+    backfilled_by_the_migration(&testutil::sqlite().store);
+}
+
+#[test]
+fn postgres_facts_backfilled_by_the_migration() {
+    if let Some(t) = testutil::postgres() {
+        backfilled_by_the_migration(&t.store);
+    }
+}
+
+/// The bulk path writes the same facts and cube counts as one insert per fact.
+fn bulk_insert_counts_like_single(s: &Store) {
+    let f = |nat: &str| {
+        Fact(
+            row("2026-11", "s1", "RU-MOW", "25-34", "issued")
+                .try_into()
+                .map(|mut a: [String; 10]| {
+                    a[3] = nat.into();
+                    a
+                })
+                .unwrap(),
+        )
+    };
+    let many: Vec<Fact> = (0..250)
+        .map(|i| f(if i % 5 == 0 { "TJK" } else { "UZB" }))
+        .collect();
+    s.stats_insert_facts(&many).unwrap();
+    s.db.with_tx(|tx| insert(tx, &f("TJK"))).unwrap();
+    let m = Month::parse("2026-11").unwrap();
+    assert_eq!(s.stats_fact_count(m, m).unwrap(), 251);
+    let mut atoms = s.stats_atoms(m, m).unwrap();
+    atoms.sort();
+    let counts: Vec<(String, u64)> = atoms.into_iter().map(|(v, n)| (v[3].clone(), n)).collect();
+    assert_eq!(
+        counts,
+        vec![("TJK".to_string(), 51), ("UZB".to_string(), 200)]
+    );
+}
+
+#[test]
+fn sqlite_bulk_insert_counts_like_single() {
+    bulk_insert_counts_like_single(&testutil::sqlite().store);
+}
+
+#[test]
+fn postgres_bulk_insert_counts_like_single() {
+    if let Some(t) = testutil::postgres() {
+        bulk_insert_counts_like_single(&t.store);
+    }
+}
+
+/// A cached pattern is dropped when a fact is added, in any period.
+fn a_new_fact_refreshes_the_answer(s: &Store) {
+    let f = |nat: &str| {
+        let mut a: [String; 10] = row("2026-11", "s1", "RU-MOW", "25-34", "issued")
+            .try_into()
+            .unwrap();
+        a[3] = nat.into();
+        Fact(a)
+    };
+    s.stats_insert_facts(&vec![f("UZB"); 30]).unwrap();
+    let req =
+        crate::stats::Request::parse(Some("2026-11"), Some("2026-11"), Some("nationality"), None)
+            .unwrap();
+    let before = s.statistics(&req).unwrap();
+    assert_eq!((before.total_exact, before.cells.len()), (30, 1));
+    assert_eq!(s.statistics(&req).unwrap(), before);
+    s.db.with_tx(|tx| insert(tx, &f("TJK"))).unwrap();
+    let after = s.statistics(&req).unwrap();
+    assert_eq!((after.total_exact, after.cells.len()), (31, 2));
+    assert!(after.cells.iter().all(|c| c.suppressed), "{after:?}");
+}
+
+#[test]
+fn sqlite_a_new_fact_refreshes_the_answer() {
+    a_new_fact_refreshes_the_answer(&testutil::sqlite().store);
+}
+
+#[test]
+fn postgres_a_new_fact_refreshes_the_answer() {
+    if let Some(t) = testutil::postgres() {
+        a_new_fact_refreshes_the_answer(&t.store);
+    }
+}
