@@ -43,9 +43,9 @@
 //! gets a new pattern after each card, and two answers taken before and after one card differ
 //! by that card; publish closed months.
 //!
-//! Cost: the pattern of a period with 500,000 facts (92,000 combinations) takes about 0.4 s on
-//! SQLite and 0.5-0.65 s on PostgreSQL to build, then queries of that period answer from the
-//! store's cache in 20-120 ms (`docs/bench-stats.md`).
+//! Cost: the pattern of a period with 500,000 facts (92,000 combinations) takes about 0.35-0.75 s
+//! to build on SQLite or PostgreSQL; then queries of that period answer from the store's cache in
+//! a few milliseconds until the next fact is written (`docs/bench-stats.md`).
 
 pub mod disclosure;
 pub mod shape;
