@@ -13,8 +13,8 @@ use crate::apdu::{Command, StatusWord};
 use crate::pace::{
     CARD_ACCESS_SFI, PaceAction, PaceError, PaceInfo, PaceReader, Password, parse_card_access,
 };
-use crate::sm::{OVERHEAD, SecureMessaging, SmError};
-use crate::transport::{ApduLimits, Transport, TransportError, transact};
+use crate::sm::{OVERHEAD, SecureMessaging};
+use crate::transport::{Layer, Layered, Transport, TransportError, transact};
 
 /// Why a card could not be opened for reading.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -153,73 +153,53 @@ pub fn establish(
     }
 }
 
-/// A transport whose every command goes under secure messaging.
-pub struct SecureTransport<'a> {
-    inner: &'a mut dyn Transport,
+/// PACE's secure messaging as a [`Layer`]: the session and the protocol that made it.
+pub struct PaceLayer {
     sm: SecureMessaging,
     info: PaceInfo,
 }
 
-impl std::fmt::Debug for SecureTransport<'_> {
+impl std::fmt::Debug for PaceLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecureTransport")
-            .field("reader", &self.inner.reader_name())
+        f.debug_struct("PaceLayer")
             .field("protocol", &self.info.describe())
             .field("sm", &self.sm)
             .finish()
     }
 }
 
-impl<'a> SecureTransport<'a> {
-    /// Wraps `inner` with an established session.
-    pub fn new(inner: &'a mut dyn Transport, sm: SecureMessaging, info: PaceInfo) -> Self {
-        SecureTransport { inner, sm, info }
+impl PaceLayer {
+    /// An established session of `info`.
+    pub fn new(sm: SecureMessaging, info: PaceInfo) -> PaceLayer {
+        PaceLayer { sm, info }
     }
 
-    fn sm_error(&self, e: SmError) -> TransportError {
-        TransportError::SecureMessaging {
-            reader: self.inner.reader_name().to_string(),
-            detail: e.to_string(),
-        }
+    /// The protocol PACE ran.
+    pub fn info(&self) -> PaceInfo {
+        self.info
     }
 }
 
-impl Transport for SecureTransport<'_> {
-    fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let cmd = Command::parse(capdu).map_err(|e| TransportError::Other {
-            reader: self.inner.reader_name().to_string(),
-            detail: format!("a command that does not parse cannot be protected: {e}"),
-        })?;
-        let wrapped = self.sm.wrap(&cmd).map_err(|e| self.sm_error(e))?;
-        let rsp = transact(self.inner, wrapped)?;
-        let plain = self.sm.unwrap(&rsp).map_err(|e| self.sm_error(e))?;
-        Ok(plain.to_bytes())
+impl Layer for PaceLayer {
+    fn wrap(&mut self, cmd: &Command) -> Result<Command, String> {
+        self.sm.wrap(cmd).map_err(|e| e.to_string())
     }
 
-    fn reset(&mut self) -> Result<Vec<u8>, TransportError> {
-        // A reset ends the session on the card; this side ends it too.
+    fn unwrap(&mut self, rsp: &crate::apdu::Response) -> Result<crate::apdu::Response, String> {
+        self.sm.unwrap(rsp).map_err(|e| e.to_string())
+    }
+
+    fn end(&mut self) {
         self.sm.end();
-        self.inner.reset()
     }
 
-    fn atr(&self) -> &[u8] {
-        self.inner.atr()
-    }
-
-    fn limits(&self) -> ApduLimits {
-        let l = self.inner.limits();
-        let shrink = |n: usize| n.saturating_sub(OVERHEAD).max(16);
-        ApduLimits {
-            extended: l.extended,
-            max_command_data: shrink(l.max_command_data),
-            max_response_data: shrink(l.max_response_data),
-        }
-    }
-
-    fn reader_name(&self) -> &str {
-        self.inner.reader_name()
+    fn overhead(&self) -> usize {
+        OVERHEAD
     }
 }
+
+/// A transport whose every command goes under PACE secure messaging.
+pub type SecureTransport<'a> = Layered<'a, PaceLayer>;
 
 /// A card opened for reading: plain when it has no access control, secure after PACE.
 #[derive(Debug)]
@@ -235,7 +215,7 @@ impl Session<'_> {
     pub fn access(&self) -> Access {
         match self {
             Session::Plain(_) => Access::None,
-            Session::Secure(s) => Access::Pace(s.info),
+            Session::Secure(s) => Access::Pace(s.layer().info()),
         }
     }
 
@@ -290,7 +270,8 @@ pub fn open<'a>(
         return Err(AccessError::PasswordNeeded { reader });
     };
     let sm = establish(transport, info, password, rng)?;
-    Ok(Session::Secure(Box::new(SecureTransport::new(
-        transport, sm, info,
+    Ok(Session::Secure(Box::new(Layered::new(
+        transport,
+        PaceLayer::new(sm, info),
     ))))
 }

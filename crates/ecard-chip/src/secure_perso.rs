@@ -10,7 +10,7 @@ use rand_core::CryptoRngCore;
 use crate::apdu::{Command, StatusWord};
 use crate::profile::Profile;
 use crate::scp03::{InitializeUpdate, ScpError, Session, TransportKeys};
-use crate::transport::{ApduLimits, Transport, TransportError, transact};
+use crate::transport::{ApduLimits, Layer, Layered, Transport, TransportError, transact};
 
 /// Why the channel did not open. The blank is untouched unless it says otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,48 +68,32 @@ impl ChannelError {
     }
 }
 
-/// A transport whose every command goes through the SCP03 channel.
-pub struct ScpTransport<'a> {
-    inner: &'a mut dyn Transport,
+/// The SCP03 channel as a [`Layer`]: the session, the card's serial and its own limits.
+pub struct ScpLayer {
     session: Session,
     serial: String,
-    /// The card OS's own APDU limits (the profile's): the channel's overhead comes off the
-    /// tighter of these and the reader's.
+    /// The card OS's own APDU limits (the profile's).
     card: ApduLimits,
 }
 
-impl std::fmt::Debug for ScpTransport<'_> {
+impl std::fmt::Debug for ScpLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScpTransport")
-            .field("reader", &self.inner.reader_name())
+        f.debug_struct("ScpLayer")
             .field("session", &self.session)
             .finish()
     }
 }
 
-impl ScpTransport<'_> {
+impl ScpLayer {
     /// The card's serial (its key diversification data, hex).
     pub fn serial(&self) -> &str {
         &self.serial
     }
-
-    fn scp_error(&self, e: ScpError) -> TransportError {
-        TransportError::SecureMessaging {
-            reader: self.inner.reader_name().to_string(),
-            detail: e.to_string(),
-        }
-    }
 }
 
-impl Transport for ScpTransport<'_> {
-    fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let cmd = Command::parse(capdu).map_err(|e| TransportError::Other {
-            reader: self.inner.reader_name().to_string(),
-            detail: format!("a command that does not parse cannot be protected: {e}"),
-        })?;
-        let mut wrapped = self.session.wrap(&cmd).map_err(|e| self.scp_error(e))?;
-        // With R-MAC every answer carries data (the MAC): ask for it in the same exchange
-        // instead of a GET RESPONSE (Le is outside the C-MAC).
+impl Layer for ScpLayer {
+    fn wrap(&mut self, cmd: &Command) -> Result<Command, String> {
+        let mut wrapped = self.session.wrap(cmd).map_err(|e| e.to_string())?;
         // With R-MAC every answer carries data (the MAC): a command that expects none asks
         // for it in the same exchange instead of a GET RESPONSE. Le is outside the C-MAC; where
         // the command has one it keeps its meaning (the bytes to read), and the MAC and padding
@@ -117,35 +101,29 @@ impl Transport for ScpTransport<'_> {
         if wrapped.le.is_none() && self.session.level() & crate::scp03::R_MAC != 0 {
             wrapped.le = Some(256);
         }
-        let rsp = transact(self.inner, wrapped)?;
-        let plain = self.session.unwrap(&rsp).map_err(|e| self.scp_error(e))?;
-        Ok(plain.to_bytes())
+        Ok(wrapped)
     }
 
-    fn reset(&mut self) -> Result<Vec<u8>, TransportError> {
+    fn unwrap(&mut self, rsp: &crate::apdu::Response) -> Result<crate::apdu::Response, String> {
+        self.session.unwrap(rsp).map_err(|e| e.to_string())
+    }
+
+    fn end(&mut self) {
         self.session.close();
-        self.inner.reset()
     }
 
-    fn atr(&self) -> &[u8] {
-        self.inner.atr()
+    fn overhead(&self) -> usize {
+        // Padding (up to a block) and the 8-byte MAC, both ways.
+        32
     }
 
-    fn limits(&self) -> ApduLimits {
-        // Padding (up to a block) and the 8-byte MAC on both ways.
-        let l = self.inner.limits().min(self.card);
-        let shrink = |n: usize| n.saturating_sub(32).max(16);
-        ApduLimits {
-            extended: l.extended,
-            max_command_data: shrink(l.max_command_data),
-            max_response_data: shrink(l.max_response_data),
-        }
-    }
-
-    fn reader_name(&self) -> &str {
-        self.inner.reader_name()
+    fn card_limits(&self) -> Option<ApduLimits> {
+        Some(self.card)
     }
 }
+
+/// A transport whose every command goes through the SCP03 channel.
+pub type ScpTransport<'a> = Layered<'a, ScpLayer>;
 
 /// The card as personalization sees it: plain, or through its SCP03 channel.
 #[derive(Debug)]
@@ -169,7 +147,7 @@ impl PersoChannel<'_> {
     pub fn serial(&self) -> Option<&str> {
         match self {
             PersoChannel::Plain(_) => None,
-            PersoChannel::Scp(s) => Some(s.serial()),
+            PersoChannel::Scp(s) => Some(s.layer().serial()),
         }
     }
 }
@@ -234,10 +212,12 @@ pub fn open<'a>(
             });
         }
     }
-    Ok(PersoChannel::Scp(Box::new(ScpTransport {
-        inner: t,
-        session,
-        serial: hello.serial(),
-        card: profile.limits(),
-    })))
+    Ok(PersoChannel::Scp(Box::new(Layered::new(
+        t,
+        ScpLayer {
+            session,
+            serial: hello.serial(),
+            card: profile.limits(),
+        },
+    ))))
 }

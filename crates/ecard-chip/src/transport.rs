@@ -159,3 +159,101 @@ pub fn transact(
         detail: "exchange ended without a response".into(),
     })
 }
+
+/// A protection layer that wraps every command and opens every answer (PACE secure messaging,
+/// SCP03): [`Layered`] is the one transport over any of them, so the readers and the
+/// personalizer above never know which.
+pub trait Layer {
+    /// Protects a command; an error says what (it names no key).
+    fn wrap(&mut self, cmd: &crate::apdu::Command) -> Result<crate::apdu::Command, String>;
+    /// Checks and opens the answer to the last protected command.
+    fn unwrap(&mut self, rsp: &crate::apdu::Response) -> Result<crate::apdu::Response, String>;
+    /// Ends the session (the card was reset, so it ended its side too).
+    fn end(&mut self);
+    /// The most bytes the layer adds to a command's or an answer's data.
+    fn overhead(&self) -> usize;
+    /// The card OS's own APDU limits, when the layer knows them: the overhead comes off the
+    /// tighter of these and the reader's.
+    fn card_limits(&self) -> Option<ApduLimits> {
+        None
+    }
+}
+
+/// A transport whose every command goes through `L`.
+pub struct Layered<'a, L> {
+    inner: &'a mut dyn Transport,
+    layer: L,
+}
+
+impl<L: std::fmt::Debug> std::fmt::Debug for Layered<'_, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layered")
+            .field("reader", &self.inner.reader_name())
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+impl<'a, L> Layered<'a, L> {
+    /// `layer` over `inner`, its session established.
+    pub fn new(inner: &'a mut dyn Transport, layer: L) -> Self {
+        Layered { inner, layer }
+    }
+
+    /// The layer.
+    pub fn layer(&self) -> &L {
+        &self.layer
+    }
+}
+
+impl<L: Layer> Transport for Layered<'_, L> {
+    fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let reader = || self.inner.reader_name().to_string();
+        let cmd = crate::apdu::Command::parse(capdu).map_err(|e| TransportError::Other {
+            reader: reader(),
+            detail: format!("a command that does not parse cannot be protected: {e}"),
+        })?;
+        let protected =
+            self.layer
+                .wrap(&cmd)
+                .map_err(|detail| TransportError::SecureMessaging {
+                    reader: reader(),
+                    detail,
+                })?;
+        let rsp = transact(self.inner, protected)?;
+        let plain = self
+            .layer
+            .unwrap(&rsp)
+            .map_err(|detail| TransportError::SecureMessaging {
+                reader: self.inner.reader_name().to_string(),
+                detail,
+            })?;
+        Ok(plain.to_bytes())
+    }
+
+    fn reset(&mut self) -> Result<Vec<u8>, TransportError> {
+        self.layer.end();
+        self.inner.reset()
+    }
+
+    fn atr(&self) -> &[u8] {
+        self.inner.atr()
+    }
+
+    fn limits(&self) -> ApduLimits {
+        let mut l = self.inner.limits();
+        if let Some(card) = self.layer.card_limits() {
+            l = l.min(card);
+        }
+        let shrink = |n: usize| n.saturating_sub(self.layer.overhead()).max(16);
+        ApduLimits {
+            extended: l.extended,
+            max_command_data: shrink(l.max_command_data),
+            max_response_data: shrink(l.max_response_data),
+        }
+    }
+
+    fn reader_name(&self) -> &str {
+        self.inner.reader_name()
+    }
+}
