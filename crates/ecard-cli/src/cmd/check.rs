@@ -111,9 +111,17 @@ pub fn read_and_authenticate(
     AaEvidence,
     ecard_chip::access::Access,
 )> {
-    let mut opts = super::card::read_options(session.transport());
+    let opts = super::card::read_options(session.transport());
     let mut chip = open_chip(session.transport(), password)?;
-    let access = chip.access();
+    let (files, aa) = read_chip(&mut chip, opts)?;
+    Ok((files, aa, chip.access()))
+}
+
+/// Reads every file of an opened chip and, where it has DG15, asks it to sign 8 random bytes.
+pub fn read_chip(
+    chip: &mut ecard_chip::access::Session<'_>,
+    mut opts: ecard_chip::read::ReadOptions,
+) -> anyhow::Result<(ecard_chip::lds::LdsFiles, AaEvidence)> {
     opts.limits = opts.limits.min(chip.transport().limits());
     let (files, _stats) = read_card_with(chip.transport(), opts)?;
     let aa = if files.contains_key(&EfId::Dg15) {
@@ -132,5 +140,5 @@ pub fn read_and_authenticate(
     } else {
         AaEvidence::NotPerformed
     };
-    Ok((files, aa, access))
+    Ok((files, aa))
 }

@@ -316,9 +316,10 @@ fn inspect_session(
         ),
         (None, None) => None,
     };
-    let read = super::check::read_and_authenticate(session, password.as_ref());
-    let (files, active_auth, access) = match read {
-        Ok(r) => r,
+    // One PACE session serves the read, Active Authentication and the lock probe.
+    let opts = super::card::read_options(session.transport());
+    let mut chip = match super::card::open_chip(session.transport(), password.as_ref()) {
+        Ok(chip) => chip,
         Err(e) => {
             let denied = e
                 .downcast_ref::<ecard_chip::access::AccessError>()
@@ -351,12 +352,12 @@ fn inspect_session(
             }
         }
     };
-    if access == ecard_chip::access::Access::None {
+    let (files, active_auth) = super::check::read_chip(&mut chip, opts)?;
+    if chip.access() == ecard_chip::access::Access::None {
         eprintln!(
             "note: the card has no access control (a card OS without PACE): anyone can read its chip"
         );
     }
-    let mut chip = super::card::open_chip(session.transport(), password.as_ref())?;
     let lock = try_write_same_byte(chip.transport(), qa::LOCK_PROBE_EF);
     drop(chip);
     let facts = match qa::card_number(&files, at) {
