@@ -164,34 +164,6 @@ fn signer_bench(dir: &std::path::Path, n: u32) -> anyhow::Result<SignerBench> {
     })
 }
 
-/// Counts APDUs and bytes both ways.
-struct Bytes<'a> {
-    inner: &'a mut dyn Transport,
-    apdus: u64,
-    bytes: u64,
-}
-
-impl Transport for Bytes<'_> {
-    fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let r = self.inner.transmit(capdu)?;
-        self.apdus += 1;
-        self.bytes += (capdu.len() + r.len()) as u64;
-        Ok(r)
-    }
-    fn reset(&mut self) -> Result<Vec<u8>, TransportError> {
-        self.inner.reset()
-    }
-    fn atr(&self) -> &[u8] {
-        self.inner.atr()
-    }
-    fn limits(&self) -> ApduLimits {
-        self.inner.limits()
-    }
-    fn reader_name(&self) -> &str {
-        self.inner.reader_name()
-    }
-}
-
 /// Opens the chip with `can` (PACE where the card offers it), reads every file, runs Active
 /// Authentication and verifies: a checkpoint's work on one card.
 fn pace_verdict(
@@ -274,11 +246,7 @@ fn scp_bench(
     let mut out = Vec::new();
     for profile in [&plain, &scp] {
         let mut sim = SimTransport::new(Card::new_blank(&SimSpec::from_profile(profile)));
-        let mut t = Bytes {
-            inner: &mut sim,
-            apdus: 0,
-            bytes: 0,
-        };
+        let mut t = Counting::new(&mut sim);
         issue_on(&mut t, profile, content, generated, now)?;
         let (apdus, bytes) = (t.apdus, t.bytes);
         out.push((apdus, bytes, sim.elapsed().as_secs_f64()));
@@ -317,11 +285,7 @@ fn pace_bench(
     let plain_card = cards.pop().context("two cards")?;
 
     let mut sim = SimTransport::new(plain_card);
-    let mut t = Bytes {
-        inner: &mut sim,
-        apdus: 0,
-        bytes: 0,
-    };
+    let mut t = Counting::new(&mut sim);
     ecard_chip::read::read_card(&mut t)?;
     let (plain_apdus, plain_bytes) = (t.apdus, t.bytes);
     let plain_link = sim.elapsed().as_secs_f64();
@@ -329,11 +293,7 @@ fn pace_bench(
     // A fresh session, as a reader meets the card.
     pace_card.power_on();
     let mut sim = SimTransport::new(pace_card);
-    let mut t = Bytes {
-        inner: &mut sim,
-        apdus: 0,
-        bytes: 0,
-    };
+    let mut t = Counting::new(&mut sim);
     let pw = ecard_chip::pace::Password::can(BENCH_CAN)?;
     let mut chip = ecard_chip::access::open(&mut t, Some(&pw), &mut rand_core::OsRng)?;
     let protocol = chip.access().to_string();
@@ -370,10 +330,23 @@ fn pace_bench(
     })
 }
 
-/// Counts the APDUs by INS on their way to the card.
+/// Counts the APDUs (by INS) and the bytes both ways on their way to the card.
 struct Counting<'a> {
-    inner: &'a mut SimTransport,
+    inner: &'a mut dyn Transport,
+    apdus: u64,
+    bytes: u64,
     by_ins: [u64; 256],
+}
+
+impl<'a> Counting<'a> {
+    fn new(inner: &'a mut dyn Transport) -> Counting<'a> {
+        Counting {
+            inner,
+            apdus: 0,
+            bytes: 0,
+            by_ins: [0; 256],
+        }
+    }
 }
 
 impl Transport for Counting<'_> {
@@ -381,7 +354,10 @@ impl Transport for Counting<'_> {
         if let Some(ins) = capdu.get(1) {
             self.by_ins[usize::from(*ins)] += 1;
         }
-        self.inner.transmit(capdu)
+        let r = self.inner.transmit(capdu)?;
+        self.apdus += 1;
+        self.bytes += (capdu.len() + r.len()) as u64;
+        Ok(r)
     }
     fn reset(&mut self) -> Result<Vec<u8>, TransportError> {
         self.inner.reset()
@@ -460,10 +436,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let profile = Profile::builtin(name)?;
         let spec = SimSpec::from_profile(&profile);
         let mut sim = SimTransport::new(Card::new_blank(&spec));
-        let mut counting = Counting {
-            inner: &mut sim,
-            by_ins: [0; 256],
-        };
+        let mut counting = Counting::new(&mut sim);
         let started = Instant::now();
         let issued = issue_on(&mut counting, &profile, &content, &generated, now)
             .with_context(|| format!("personalization with profile {name} failed"))?;
@@ -528,11 +501,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 wait_timeout: None,
             };
             let mut session = super::card::CardSession::open(&card, &wait)?;
-            let mut t = Bytes {
-                inner: session.transport(),
-                apdus: 0,
-                bytes: 0,
-            };
+            let mut t = Counting::new(session.transport());
             let trust = vec![generated.csca.clone()];
             let started = Instant::now();
             let (_, valid) = pace_verdict(
