@@ -99,6 +99,9 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose);
+    // Everything ecard writes (keys, card images, the station's database and spool, reports of
+    // holders) is private to its user from creation: files 0600, folders 0700 (ECARD.md 12).
+    ecard_station::private::restrict_umask();
     let result = match &cli.command {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Mrz(args) => cmd::mrz::run(args),

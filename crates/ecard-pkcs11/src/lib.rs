@@ -10,10 +10,12 @@
 //! names the module, the token and (where one is involved) the key label.
 
 mod create;
+mod datakey;
 mod folder;
 mod kmc;
 pub mod softhsm;
 
+pub use datakey::TokenDataKey;
 pub use kmc::TokenKmc;
 mod toml_file;
 

@@ -38,6 +38,23 @@ fn module() -> &'static Path {
     Path::new(SOFTHSM2_MODULE)
 }
 
+/// A second, logged-in session on the test token, beside the one `Token` holds.
+fn token_session(pin: &str) -> cryptoki::session::Session {
+    let ctx = cryptoki::context::Pkcs11::new(module()).unwrap();
+    let _ = ctx.initialize(cryptoki::context::CInitializeArgs::new(
+        cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
+    ));
+    let slot = ctx.get_slots_with_token().unwrap()[0];
+    let session = ctx.open_ro_session(slot).unwrap();
+    session
+        .login(
+            cryptoki::session::UserType::User,
+            Some(&pin.to_string().into()),
+        )
+        .ok();
+    session
+}
+
 #[test]
 fn generated_key_signs_and_stays_inside() {
     let Some(pin) = child("generated_key_signs_and_stays_inside") else {
@@ -59,15 +76,7 @@ fn generated_key_signs_and_stays_inside() {
         Err(Pkcs11Error::KeyExists { .. })
     ));
     // The private key's attributes, read through a separate session of the same module.
-    let ctx = cryptoki::context::Pkcs11::new(module()).unwrap();
-    let _ = ctx.initialize(cryptoki::context::CInitializeArgs::new(
-        cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
-    ));
-    let slot = ctx.get_slots_with_token().unwrap()[0];
-    let session = ctx.open_ro_session(slot).unwrap();
-    session
-        .login(cryptoki::session::UserType::User, Some(&pin.into()))
-        .ok();
+    let session = token_session(&pin);
     let keys = session
         .find_objects(&[
             Attribute::Class(ObjectClass::PRIVATE_KEY),
@@ -228,4 +237,58 @@ fn hex_kmc() -> Vec<u8> {
         0x2B, 0x7E, 0x15, 0x16, 0x28, 0xAE, 0xD2, 0xA6, 0xAB, 0xF7, 0x15, 0x88, 0x09, 0xCF, 0x4F,
         0x3C,
     ]
+}
+
+#[test]
+fn the_data_key_encrypts_inside_the_token_and_refuses_tampering() {
+    let Some(pin) = child("the_data_key_encrypts_inside_the_token_and_refuses_tampering") else {
+        return;
+    };
+    let token = Token::open(module(), "ecard-test", &pin).unwrap();
+    let key = token.generate_data_key("ecard-data-kek").unwrap();
+    assert!(matches!(
+        token.generate_data_key("ecard-data-kek"),
+        Err(Pkcs11Error::KeyExists { .. })
+    ));
+    let dek = [7u8; 32];
+    let sealed = key.encrypt(b"job 1", &dek).unwrap();
+    assert_eq!(sealed.len(), 12 + 32 + 16, "nonce, the key, the tag");
+    assert!(!sealed.windows(32).any(|w| w == dek));
+    assert_eq!(key.decrypt(b"job 1", &sealed).unwrap(), dek);
+    // Found again by label (as after a restart): the same key.
+    let again = token.data_key("ecard-data-kek").unwrap();
+    assert_eq!(again.decrypt(b"job 1", &sealed).unwrap(), dek);
+    // Another context, a flipped bit, a cut input: refused, never decoded into garbage.
+    assert!(key.decrypt(b"job 2", &sealed).is_err());
+    let mut bad = sealed.clone();
+    bad[20] ^= 1;
+    assert!(key.decrypt(b"job 1", &bad).is_err());
+    assert!(key.decrypt(b"job 1", &sealed[..20]).is_err());
+    // A fresh nonce every time.
+    assert_ne!(key.encrypt(b"job 1", &dek).unwrap(), sealed);
+    let missing = token.data_key("other").unwrap_err().to_string();
+    assert!(missing.contains("\"other\""), "{missing}");
+    // The key stays inside: sensitive, not extractable, its value unreadable.
+    let session = token_session(&pin);
+    let keys = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::Label(b"ecard-data-kek".to_vec()),
+        ])
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    let attrs = session
+        .get_attributes(
+            keys[0],
+            &[AttributeType::Sensitive, AttributeType::Extractable],
+        )
+        .unwrap();
+    assert!(attrs.contains(&Attribute::Sensitive(true)));
+    assert!(attrs.contains(&Attribute::Extractable(false)));
+    assert!(
+        session
+            .get_attributes(keys[0], &[AttributeType::Value])
+            .map(|a| a.is_empty())
+            .unwrap_or(true)
+    );
 }

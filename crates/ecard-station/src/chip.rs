@@ -123,6 +123,11 @@ impl Pki {
         Pki::new(trust, ds, Arc::new(ds_key_signer)).map_err(|r| content(ds_cert, r))
     }
 
+    /// The PKCS#11 token holding the keys, when they are in one (`pki.toml`).
+    pub fn token(&self) -> Option<&ecard_pkcs11::Token> {
+        self.rotation.as_ref().map(|r| &r.token)
+    }
+
     /// Whole days until the DS's private-key usage period ends (`None`: no end stated); the
     /// `ecard_ds_signing_days_left` gauge of `/metrics`.
     pub fn ds_days_left(&self, now: time::OffsetDateTime) -> Option<i64> {

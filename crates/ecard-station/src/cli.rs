@@ -50,6 +50,21 @@ enum StationSub {
         #[arg(long)]
         retention_days: Option<u32>,
     },
+    /// Decrypt a sealed print-spool file (a card face) for the printer, with the station's data
+    /// key; the output file is created 0600 and must not exist.
+    Unseal {
+        /// The sealed file (`<job>_<number>-front.png.sealed`, ...).
+        file: PathBuf,
+        /// Where to write the clear file.
+        #[arg(long)]
+        out: PathBuf,
+        /// The station's config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data folder.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Admin token of the embedded defaults (`DATA_DIR/admin.token`).
     #[command(subcommand)]
     Token(TokenSub),
@@ -191,6 +206,17 @@ pub fn run_station(cmd: &StationCommand) -> Result<u8, CliError> {
             );
             Ok(0)
         }
+        StationSub::Unseal {
+            file,
+            out,
+            config,
+            data_dir,
+        } => {
+            let config = resolve(config.as_deref(), data_dir.as_deref())?;
+            unseal(&config, file, out)?;
+            println!("{} -> {}", file.display(), out.display());
+            Ok(0)
+        }
         StationSub::Token(TokenSub::Rotate { data_dir }) => {
             let path = data_dir.join("admin.token");
             write_admin_token(&path)?;
@@ -327,6 +353,7 @@ fn lane_printer(
     config: &StationConfig,
     pki: &Arc<Pki>,
     fonts: &mut Option<Result<Arc<ecard_face::Fonts>, String>>,
+    vault: Option<&crate::vault::Vault>,
     notes: &mut Vec<String>,
 ) -> Result<Box<dyn Printer>, CliError> {
     let output_dir = config.data_dir.join("cards");
@@ -366,11 +393,26 @@ fn lane_printer(
             });
         }
     };
-    let driver = spec.open().map_err(|e| CliError::Printer {
-        lane: l.name.clone(),
-        printer: spec.to_string(),
-        reason: e.to_string(),
-    })?;
+    let driver: Box<dyn ecard_print::Printer> = match (&spec, vault) {
+        // Spooled faces are personal data at rest: sealed by the station's vault, each bound to
+        // its file name (`ecard station unseal` opens one).
+        (ecard_print::PrinterSpec::Spool { dir }, Some(vault)) => {
+            let vault = vault.clone();
+            Box::new(ecard_print::spool::SpoolPrinter::sealed(
+                dir.clone(),
+                Arc::new(move |name: &str, bytes: &[u8]| {
+                    vault
+                        .seal(&spool_context(name), bytes)
+                        .map_err(|e| e.to_string())
+                }),
+            ))
+        }
+        _ => spec.open().map_err(|e| CliError::Printer {
+            lane: l.name.clone(),
+            printer: spec.to_string(),
+            reason: e.to_string(),
+        })?,
+    };
     if matches!(l.printer, PrinterChoice::SpoolIfFonts(_)) {
         notes.push(format!("lane {}: printing card faces to {spec}", l.name));
     }
@@ -385,8 +427,8 @@ fn lane_printer(
 /// Opens the store, loads (or makes) the PKI, sets up tokens (generating an admin token into
 /// `DATA_DIR/admin.token`, mode 0600, when the config names no admin) and builds the lanes.
 pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(io(format!("creating {}", config.data_dir.display())))?;
+    // Created 0700 when new; refused when others can read it (ECARD.md section 12).
+    crate::private::check_private_dir(&config.data_dir).map_err(CliError::Unsupported)?;
     let mut notes = Vec::new();
     let removed = crate::cleanup::remove_interrupted_writes(&config.data_dir);
     if !removed.is_empty() {
@@ -399,13 +441,16 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
             removed.len()
         ));
     }
-    let store = Arc::new(open_store(&config.store)?);
+    let store = open_store(&config.store)?;
     store.ensure_series_from(config.settings.series, config.settings.first_number)?;
     let pki = Arc::new(match &config.pki {
         Some(p) => Pki::load(&p.csca, &p.ds_cert, &p.ds_key)?,
         None => Pki::demo(&config.data_dir.join("pki"))?,
     });
     let mut notes = Vec::new();
+    let vault = data_vault(config, &pki, &mut notes)?;
+    let store = Arc::new(store.with_vault(vault));
+    seal_store(&store, &mut notes)?;
     let ds_key = pki.signing().ds_key.clone();
     if ds_key.insecure() {
         match &config.pki {
@@ -482,7 +527,7 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
     let mut fonts = None;
     let mut lanes = Vec::new();
     for l in &config.lanes {
-        let printer = lane_printer(l, config, &pki, &mut fonts, &mut notes)?;
+        let printer = lane_printer(l, config, &pki, &mut fonts, store.vault(), &mut notes)?;
         lanes.push(Lane {
             name: l.name.clone(),
             encoder: Box::new(
@@ -509,6 +554,126 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
         admin_token_file,
         notes,
     })
+}
+
+/// The vault of personal data at rest (ECARD.md section 12): the KEK in the PKI's token (made
+/// there on first use), or a 0600 key file for development.
+fn data_vault(
+    config: &StationConfig,
+    pki: &Pki,
+    notes: &mut Vec<String>,
+) -> Result<crate::vault::Vault, CliError> {
+    use crate::vault::{DEFAULT_KEK_LABEL, FileKek, KekSource, TokenKek, Vault};
+    let source = config
+        .data_key
+        .clone()
+        .unwrap_or_else(|| match pki.token() {
+            Some(_) => KekSource::Token {
+                label: DEFAULT_KEK_LABEL.into(),
+            },
+            None => KekSource::File(config.data_dir.join("data.key")),
+        });
+    let refused = |e: String| CliError::Unsupported(e);
+    match source {
+        KekSource::Token { label } => {
+            let token = pki.token().ok_or_else(|| {
+                refused(format!(
+                    "data_key_label = {label:?}: the PKI's keys are not in a token; configure [pki] ds_key = \"DIR/pki.toml\" (`ecard pki init --pkcs11-module ...`)"
+                ))
+            })?;
+            let key = match token.data_key(&label) {
+                Ok(k) => k,
+                Err(ecard_pkcs11::Pkcs11Error::NoKey { .. }) => {
+                    let k = token
+                        .generate_data_key(&label)
+                        .map_err(|e| refused(format!("data key {label:?}: {e}")))?;
+                    let line = format!(
+                        "made the key that encrypts personal data at rest: {label:?} in token {:?}",
+                        token.label()
+                    );
+                    tracing::info!("{line}");
+                    notes.push(line);
+                    k
+                }
+                Err(e) => return Err(refused(format!("data key {label:?}: {e}"))),
+            };
+            Ok(Vault::new(Arc::new(TokenKek::new(key))))
+        }
+        KekSource::File(path) => {
+            if config.pki.is_some() && !config.allow_file_keys {
+                return Err(refused(format!(
+                    "data_key_file = {:?}: a key file is insecure; use data_key_label (a key in the token) or set allow_file_keys = true for development",
+                    path.display()
+                )));
+            }
+            let kek = if path.exists() {
+                FileKek::load(&path)
+            } else {
+                FileKek::create(&path)
+            }
+            .map_err(|e| refused(e.to_string()))?;
+            let line = format!(
+                "warning: personal data at rest is encrypted with a key file, {} (insecure, development only)",
+                path.display()
+            );
+            tracing::warn!("{line}");
+            notes.push(line);
+            Ok(Vault::new(Arc::new(kek)))
+        }
+    }
+}
+
+/// The associated data of a sealed spool file: its name.
+fn spool_context(name: &str) -> String {
+    format!("print-spool/{name}")
+}
+
+/// `ecard station unseal`: opens a sealed spool file with the station's data key.
+fn unseal(config: &StationConfig, file: &Path, out: &Path) -> Result<(), CliError> {
+    if !config.data_dir.is_dir() {
+        return Err(CliError::Unsupported(format!(
+            "{}: no station data folder there; pass the station's --data-dir or --config",
+            config.data_dir.display()
+        )));
+    }
+    let pki = match &config.pki {
+        Some(p) => Pki::load(&p.csca, &p.ds_cert, &p.ds_key)?,
+        None => Pki::demo(&config.data_dir.join("pki"))?,
+    };
+    let vault = data_vault(config, &pki, &mut Vec::new())?;
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| n.ends_with(ecard_print::spool::SEALED_SUFFIX))
+        .ok_or_else(|| {
+            CliError::Unsupported(format!(
+                "{}: not a sealed spool file (its name ends in {})",
+                file.display(),
+                ecard_print::spool::SEALED_SUFFIX
+            ))
+        })?;
+    let sealed = std::fs::read(file).map_err(io(format!("reading {}", file.display())))?;
+    let plain = vault
+        .open(&spool_context(name), &sealed)
+        .map_err(|e| CliError::Unsupported(format!("{}: {e}", file.display())))?;
+    crate::private::create_private_file(out, &plain).map_err(io(format!(
+        "writing {} (it must not exist yet)",
+        out.display()
+    )))?;
+    Ok(())
+}
+
+/// Checks that the store's sealed values open with this station's key (stations sharing a
+/// database must share the data key), and seals what an older release left in clear.
+fn seal_store(store: &Store, notes: &mut Vec<String>) -> Result<(), CliError> {
+    store.check_vault()?;
+    let sealed = store.seal_clear_rows()?;
+    if sealed > 0 {
+        let line = format!("encrypted {sealed} record(s) an earlier release had stored in clear");
+        tracing::info!("{line}");
+        notes.push(line);
+    }
+    Ok(())
 }
 
 fn serve(args: &ServeArgs) -> Result<(), CliError> {

@@ -64,6 +64,8 @@ struct RawConfig {
     allow_file_keys: Option<bool>,
     kmc_file: Option<PathBuf>,
     kmc_label: Option<String>,
+    data_key_label: Option<String>,
+    data_key_file: Option<PathBuf>,
     test_transport_key: Option<bool>,
     #[serde(default)]
     lanes: Vec<RawLane>,
@@ -190,6 +192,12 @@ pub struct StationConfig {
     /// `kmc_label = "LABEL"`: the KMC is the AES key with this label in the PKI's token
     /// (`ecard pki import-kmc`); the card keys are derived inside the token.
     pub kmc_label: Option<String>,
+    /// Where the key-encryption key of personal data at rest comes from (ECARD.md section 12):
+    /// `data_key_label = "LABEL"`, an AES-256 key in the PKI's token (made there on first use),
+    /// or `data_key_file = "FILE"`, a 0600 key file (development; needs allow_file_keys).
+    /// Neither: the token's `ecard-data-kek` when the PKI is in a token, else
+    /// `DATA_DIR/data.key` (insecure, file-key PKIs only).
+    pub data_key: Option<crate::vault::KekSource>,
     /// `test_transport_key = true`: blanks made with the GlobalPlatform test key are accepted
     /// (demos and tests only). The embedded defaults (no configuration file) allow it: their
     /// simulated lanes make their own blanks.
@@ -231,6 +239,7 @@ impl StationConfig {
             allow_file_keys: false,
             kmc_file: None,
             kmc_label: None,
+            data_key: None,
             test_transport_key: true,
             lanes: vec![lane(1), lane(2)],
             tokens: Vec::new(),
@@ -361,6 +370,20 @@ impl StationConfig {
         c.allow_file_keys = raw.allow_file_keys.unwrap_or(false);
         c.kmc_file = raw.kmc_file.map(|p| rel(&p));
         c.kmc_label = raw.kmc_label;
+        c.data_key = match (raw.data_key_label, raw.data_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(value(
+                    "data_key_file",
+                    "data_key_label and data_key_file are both set; choose one".into(),
+                ));
+            }
+            (Some(label), None) if label.is_empty() => {
+                return Err(value("data_key_label", "is empty".into()));
+            }
+            (Some(label), None) => Some(crate::vault::KekSource::Token { label }),
+            (None, Some(f)) => Some(crate::vault::KekSource::File(rel(&f))),
+            (None, None) => None,
+        };
         c.test_transport_key = raw.test_transport_key.unwrap_or(false);
         c.pki = raw.pki.map(|p| PkiPaths {
             csca: rel(&p.csca),

@@ -250,8 +250,14 @@ fn the_embedded_defaults_spool_faces_when_the_fonts_load() {
     if fonts {
         let want = format!("spool:{}", spool.display());
         assert_eq!(printers, vec![want.clone(), want.clone()]);
+        // The data key's line (a key file here, as the test has no SoftHSM2 token) comes first.
+        assert!(
+            assembled.notes[0].contains("personal data at rest"),
+            "{:?}",
+            assembled.notes
+        );
         assert_eq!(
-            assembled.notes,
+            assembled.notes[1..],
             vec![
                 // The embedded defaults' simulated lanes make their blanks with the test key.
                 "warning: blanks' transport keys are the GlobalPlatform test key (test_transport_key = true): demos and tests only".to_string(),
@@ -261,6 +267,6 @@ fn the_embedded_defaults_spool_faces_when_the_fonts_load() {
         );
     } else {
         assert_eq!(printers, vec!["sim (0 ms per card)"; 2]);
-        assert!(assembled.notes[1].contains(crate::cli::FONT_PACKAGES));
+        assert!(assembled.notes[2].contains(crate::cli::FONT_PACKAGES));
     }
 }

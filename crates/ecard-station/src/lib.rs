@@ -28,6 +28,7 @@ pub mod job;
 pub mod lane;
 #[cfg(test)]
 mod lane_tests;
+pub mod private;
 pub mod qa;
 pub mod server;
 mod shutdown;
@@ -40,3 +41,4 @@ pub mod store;
 #[cfg(test)]
 mod testutil;
 pub mod tls;
+pub mod vault;

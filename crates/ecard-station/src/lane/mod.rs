@@ -648,12 +648,20 @@ async fn encode_one(
         job,
         record_json,
         chip_images_json,
+        unreadable,
     } = claimed;
     let id = job.id;
     set_status(status, |s| {
         s.encoder_stage = "encoding".into();
         s.encoding_job = Some(id);
     });
+    if let Some(e) = unreadable {
+        // No card was touched. Spoiling counts an attempt, so a record that never opens ends
+        // `failed` with this reason (which names the field and the application).
+        tracing::error!(lane = %actor.name, job = id, "the job's inputs do not open: {e}");
+        spoil(station, id, actor, e.to_string(), true, status).await;
+        return encoder;
+    }
     let ejob = match build_encode_job(station, &job, &record_json, &chip_images_json) {
         Ok(j) => j,
         Err(e) => {

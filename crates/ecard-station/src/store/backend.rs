@@ -68,6 +68,10 @@ pub(crate) trait Tx {
     fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
     /// PostgreSQL needs explicit row locks where SQLite's single writer needs none.
     fn is_postgres(&self) -> bool;
+    /// The vault that opens sealed personal data inside this transaction (store/sealed.rs).
+    fn vault(&self) -> Option<&crate::vault::Vault> {
+        None
+    }
 }
 
 /// The database of one store.

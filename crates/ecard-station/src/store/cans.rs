@@ -5,6 +5,7 @@
 //! the EF hashes and the CAN are what QA needs to re-read an issued card.
 
 use super::backend::Val;
+use super::sealed::can_context;
 use super::{Store, StoreError};
 
 /// Migration 6.
@@ -17,10 +18,11 @@ impl Store {
     /// Records the CAN of the card job `id` is about to get (a spoiled card's CAN is replaced by
     /// the next card's).
     pub fn set_can(&self, id: i64, can: &str) -> Result<(), StoreError> {
+        let sealed = self.seal_value(&can_context(id), can)?;
         self.db.with_tx(|tx| {
             tx.exec(
                 "INSERT INTO job_cans (job_id, can) VALUES (?1, ?2) ON CONFLICT (job_id) DO UPDATE SET can = excluded.can",
-                &[id.into(), can.into()],
+                &[id.into(), sealed.as_str().into()],
             )?;
             Ok(())
         })
@@ -28,13 +30,16 @@ impl Store {
 
     /// The CAN of job `id`'s card, if one was drawn.
     pub fn can(&self, id: i64) -> Result<Option<String>, StoreError> {
-        self.db.with_tx(|tx| {
+        let stored = self.db.with_tx(|tx| {
             Ok(tx
                 .rows("SELECT can FROM job_cans WHERE job_id = ?1", &[id.into()])?
                 .first()
                 .and_then(|r| r.first())
                 .and_then(Val::text))
-        })
+        })?;
+        stored
+            .map(|s| self.open_value(&can_context(id), s))
+            .transpose()
     }
 }
 

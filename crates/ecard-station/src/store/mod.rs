@@ -23,6 +23,7 @@ pub mod restore;
 mod revocations;
 mod rows;
 mod schema;
+mod sealed;
 pub mod stations;
 pub mod stats;
 pub mod stock;
@@ -143,6 +144,10 @@ pub enum StoreError {
         /// What is wrong with the rule.
         what: String,
     },
+    /// Personal data could not be sealed or opened: the data key is unavailable, or a stored
+    /// value was altered (the message names the field and the application or job).
+    #[error("{0}")]
+    Vault(#[from] crate::vault::VaultError),
     /// The database was written by a newer release of ecard (schema migrations).
     #[error(
         "the {store} database has schema version {found}, newer than this ecard knows (up to {known}); nothing was changed: run the release that wrote it, or a newer one"
@@ -252,6 +257,8 @@ pub struct Claimed {
     pub record_json: String,
     /// The chip images (JSON).
     pub chip_images_json: String,
+    /// Why the inputs could not be opened (then both are empty): the lane spoils the job with it.
+    pub unreadable: Option<StoreError>,
 }
 
 impl std::fmt::Debug for Claimed {
@@ -280,6 +287,9 @@ pub struct Store {
     /// The last statistics pattern built (store/stats.rs): its period and the facts' generation, so the
     /// console's several queries over one period build it once.
     stats_cache: stats::Cache,
+    /// Seals personal data (records, chip images, CANs) before it is written, and opens it when
+    /// read ([`Store::with_vault`]); `None` stores them as given (tools and tests).
+    vault: Option<crate::vault::Vault>,
 }
 
 impl Store {
@@ -288,13 +298,16 @@ impl Store {
     pub fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
         let conn = rusqlite::Connection::open(path).map_err(backend::sqlite_err)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
+            // secure_delete: pages freed by a purge or a rewrite are zeroed, so no record
+            // lingers in the file's free pages (ECARD.md section 12).
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA secure_delete = ON;",
         )
         .map_err(backend::sqlite_err)?;
         let store = Store {
             db: Backend::Sqlite(Mutex::new(conn)),
             kind: "sqlite",
             stats_cache: stats::Cache::default(),
+            vault: None,
         };
         store.migrate()?;
         store.init_head()?;
@@ -327,6 +340,7 @@ impl Store {
             )?))),
             kind: "postgresql",
             stats_cache: stats::Cache::default(),
+            vault: None,
         };
         store.migrate()?;
         store.init_head()?;
@@ -399,6 +413,10 @@ impl Store {
         actor: &Actor,
         now_ms: i64,
     ) -> Result<(Job, bool), StoreError> {
+        // Sealed before the transaction: the token call does not hold the database.
+        let app = new.application_id.as_str();
+        let record = self.seal_input(sealed::RECORD, app, &new.record_json)?;
+        let images = self.seal_input(sealed::CHIP_IMAGES, app, &new.chip_images_json)?;
         self.db.with_tx(|tx| {
             let mut head = lock_head(tx)?;
             let existing = tx.rows(
@@ -438,11 +456,7 @@ impl Store {
                 })?;
             tx.exec(
                 "INSERT INTO job_inputs (job_id, record, chip_images) VALUES (?1, ?2, ?3)",
-                &[
-                    id.into(),
-                    new.record_json.as_str().into(),
-                    new.chip_images_json.as_str().into(),
-                ],
+                &[id.into(), record.as_str().into(), images.as_str().into()],
             )?;
             if let Some(keys) = &keys {
                 holders::record(tx, id, keys)?;
@@ -491,7 +505,7 @@ impl Store {
                         .into(),
             });
         }
-        self.db.with_tx(|tx| {
+        self.tx(|tx| {
             let mut head = lock_head(tx)?;
             let mut job = load_job(tx, id, true)?;
             check_step(&job, to, actor, &format!("moving to {to}"))?;
@@ -555,7 +569,7 @@ impl Store {
         lease_until_ms: i64,
     ) -> Result<Option<Claimed>, StoreError> {
         let actor = Actor::lane(station, lane);
-        self.db.with_tx(|tx| {
+        let claimed = self.db.with_tx(|tx| {
             let mut head = lock_head(tx)?;
             let Some(mut job) =
                 claim_in(tx, &mut head, station, lane, series, now_ms, lease_until_ms)?
@@ -576,16 +590,35 @@ impl Store {
                 "SELECT record, chip_images FROM job_inputs WHERE job_id = ?1",
                 &[job.id.into()],
             )?;
-            let (record_json, chip_images_json) = inputs
+            let (record, images) = inputs
                 .first()
                 .and_then(|r| Some((r[0].text()?, r[1].text()?)))
                 .ok_or(StoreError::NoJob { id: job.id })?;
-            Ok(Some(Claimed {
+            Ok(Some((job, record, images)))
+        })?;
+        // Opened after the commit: a record that does not open is the job's fault (the lane
+        // spoils it, naming the field), not the claim's.
+        let Some((job, record, images)) = claimed else {
+            return Ok(None);
+        };
+        let app = job.application_id.clone();
+        let opened = self
+            .open_input(sealed::RECORD, &app, record)
+            .and_then(|r| Ok((r, self.open_input(sealed::CHIP_IMAGES, &app, images)?)));
+        Ok(Some(match opened {
+            Ok((record_json, chip_images_json)) => Claimed {
                 job,
                 record_json,
                 chip_images_json,
-            }))
-        })
+                unreadable: None,
+            },
+            Err(e) => Claimed {
+                job,
+                record_json: String::new(),
+                chip_images_json: String::new(),
+                unreadable: Some(e),
+            },
+        }))
     }
 
     /// The card of a job on a lane failed: its number is voided, and the job waits for a new
@@ -601,7 +634,7 @@ impl Store {
         max_attempts: i64,
         now_ms: i64,
     ) -> Result<Job, StoreError> {
-        self.db.with_tx(|tx| {
+        self.tx(|tx| {
             let mut head = lock_head(tx)?;
             let mut job = load_job(tx, id, true)?;
             check_step(&job, JobState::Spoiled, actor, "spoiling the card")?;

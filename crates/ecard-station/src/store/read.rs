@@ -84,15 +84,19 @@ impl Store {
 
     /// The enrollment record and chip images of a job (JSON; personal data: never log them).
     pub fn inputs(&self, id: i64) -> Result<(String, String), StoreError> {
-        self.db.with_tx(|tx| {
+        let (app, record, images) = self.db.with_tx(|tx| {
             tx.rows(
-                "SELECT record, chip_images FROM job_inputs WHERE job_id = ?1",
+                "SELECT COALESCE(j.application_id, ''), i.record, i.chip_images FROM job_inputs i LEFT JOIN jobs j ON j.id = i.job_id WHERE i.job_id = ?1",
                 &[id.into()],
             )?
             .first()
-            .and_then(|r| Some((r[0].text()?, r[1].text()?)))
+            .and_then(|r| Some((r[0].text()?, r[1].text()?, r[2].text()?)))
             .ok_or(StoreError::NoJob { id })
-        })
+        })?;
+        Ok((
+            self.open_input(super::sealed::RECORD, &app, record)?,
+            self.open_input(super::sealed::CHIP_IMAGES, &app, images)?,
+        ))
     }
 
     /// Whether a number is on the revocation list.

@@ -156,7 +156,7 @@ fn build(
         month: u8::from(day.month()),
     };
     let job = tx.rows(
-        "SELECT previous_number, replacement_cause, late_notification FROM jobs WHERE id = ?1",
+        "SELECT previous_number, replacement_cause, late_notification, application_id FROM jobs WHERE id = ?1",
         &[job_id.into()],
     )?;
     let row = job.first().ok_or(StoreError::NoJob { id: job_id })?;
@@ -171,6 +171,14 @@ fn build(
         .first()
         .and_then(|r| r.first())
         .and_then(Val::text);
+    // A sealed record is opened with the transaction's vault; one that does not open gives a
+    // fact with unknown person dimensions rather than stopping the step.
+    let app = row[3].text().unwrap_or_default();
+    let record = record.and_then(|r| {
+        super::sealed::open_in_tx(tx, super::sealed::RECORD, &app, r)
+            .map_err(|e| tracing::warn!(job = job_id, "statistics fact without the record: {e}"))
+            .ok()
+    });
     let station = match station {
         Some(s) => Some(s),
         None => tx

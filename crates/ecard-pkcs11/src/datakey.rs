@@ -1,0 +1,154 @@
+//! The key-encryption key of personal data at rest (ECARD.md section 12) held in the token: an
+//! AES-256 key generated inside it, sensitive and not extractable, used only to encrypt and
+//! decrypt the station's per-record data keys with `CKM_AES_GCM`. The records themselves are
+//! encrypted on the host with those data keys; only 32-byte keys cross into the token, so a
+//! record costs one token call to seal and one to open.
+
+use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use rand_core::{OsRng, RngCore};
+
+use crate::{Pkcs11Error, Token};
+
+/// Bytes of the GCM nonce the token is given.
+const IV: usize = 12;
+/// Bits of the GCM tag.
+const TAG_BITS: u64 = 128;
+
+/// The data key-encryption key inside a token.
+pub struct TokenDataKey {
+    token: Token,
+    key: ObjectHandle,
+    label: String,
+}
+
+impl std::fmt::Debug for TokenDataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenDataKey")
+            .field("token", &self.token.label())
+            .field("label", &self.label)
+            .finish()
+    }
+}
+
+impl Token {
+    /// Generates an AES-256 key labelled `label` inside the token: persistent, private,
+    /// sensitive, not extractable, usable only to encrypt and decrypt. Refuses a label in use.
+    pub fn generate_data_key(&self, label: &str) -> Result<TokenDataKey, Pkcs11Error> {
+        {
+            let session = self.session();
+            if self
+                .find(&session, ObjectClass::SECRET_KEY, label)?
+                .is_some()
+            {
+                return Err(Pkcs11Error::KeyExists {
+                    module: self.inner.module.clone(),
+                    token: self.inner.token.clone(),
+                    label: label.to_string(),
+                });
+            }
+            session
+                .generate_key(
+                    &Mechanism::AesKeyGen,
+                    &[
+                        Attribute::Class(ObjectClass::SECRET_KEY),
+                        Attribute::KeyType(KeyType::AES),
+                        Attribute::ValueLen(32.into()),
+                        Attribute::Token(true),
+                        Attribute::Private(true),
+                        Attribute::Sensitive(true),
+                        Attribute::Extractable(false),
+                        Attribute::Encrypt(true),
+                        Attribute::Decrypt(true),
+                        Attribute::Sign(false),
+                        Attribute::Wrap(false),
+                        Attribute::Unwrap(false),
+                        Attribute::Label(label.as_bytes().to_vec()),
+                    ],
+                )
+                .map_err(self.op(label, "generate the data key"))?;
+        }
+        self.data_key(label)
+    }
+
+    /// The data key labelled `label`.
+    pub fn data_key(&self, label: &str) -> Result<TokenDataKey, Pkcs11Error> {
+        let session = self.session();
+        let key = self
+            .find(&session, ObjectClass::SECRET_KEY, label)?
+            .ok_or_else(|| Pkcs11Error::NoKey {
+                module: self.inner.module.clone(),
+                token: self.inner.token.clone(),
+                label: label.to_string(),
+                what: "secret key (data key-encryption key)",
+            })?;
+        drop(session);
+        Ok(TokenDataKey {
+            token: self.clone(),
+            key,
+            label: label.to_string(),
+        })
+    }
+}
+
+impl TokenDataKey {
+    /// The key's label.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The token's label.
+    pub fn token_label(&self) -> &str {
+        self.token.label()
+    }
+
+    /// Encrypts `plain` (a data key) inside the token with AES-256-GCM under a fresh random
+    /// nonce, authenticating `aad`: returns nonce || ciphertext || tag.
+    pub fn encrypt(&self, aad: &[u8], plain: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
+        let mut iv = [0u8; IV];
+        OsRng.fill_bytes(&mut iv);
+        let mut iv_param = iv;
+        let params =
+            GcmParams::new(&mut iv_param, aad, TAG_BITS.into()).map_err(|e| self.failed(e))?;
+        let sealed = self
+            .token
+            .session()
+            .encrypt(&Mechanism::AesGcm(params), self.key, plain)
+            .map_err(self.token.op(&self.label, "AES-GCM encrypt"))?;
+        let mut out = iv.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// Decrypts what [`TokenDataKey::encrypt`] made with the same `aad`. A changed byte, another
+    /// `aad` or another key is refused by the token (the tag does not verify).
+    pub fn decrypt(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
+        if sealed.len() < IV + 16 {
+            return Err(Pkcs11Error::Operation {
+                module: self.token.module().to_owned(),
+                token: self.token.label().to_string(),
+                label: self.label.clone(),
+                operation: "AES-GCM decrypt",
+                reason: format!("{} bytes are too short for nonce and tag", sealed.len()),
+            });
+        }
+        let (iv, body) = sealed.split_at(IV);
+        let mut iv = <[u8; IV]>::try_from(iv).unwrap_or([0; IV]);
+        let params = GcmParams::new(&mut iv, aad, TAG_BITS.into()).map_err(|e| self.failed(e))?;
+        self.token
+            .session()
+            .decrypt(&Mechanism::AesGcm(params), self.key, body)
+            .map_err(self.token.op(&self.label, "AES-GCM decrypt"))
+    }
+
+    fn failed(&self, e: cryptoki::error::Error) -> Pkcs11Error {
+        Pkcs11Error::Operation {
+            module: self.token.module().to_owned(),
+            token: self.token.label().to_string(),
+            label: self.label.clone(),
+            operation: "AES-GCM parameters",
+            reason: e.to_string(),
+        }
+    }
+}
