@@ -332,6 +332,25 @@ pub fn open_store(store: &StoreConfig) -> Result<Store, CliError> {
     }
 }
 
+/// Opens the configured store with the station's data key, for tools that read sealed personal
+/// data beside the daemon (`ecard qa --data-dir` reads a card's CAN). A data folder without a
+/// PKI (nothing was ever sealed there) opens without one.
+pub fn open_sealed_store(config: &StationConfig) -> Result<Store, CliError> {
+    let pki = match &config.pki {
+        Some(p) => Pki::load(&p.csca, &p.ds_cert, &p.ds_key)?,
+        None => {
+            let dir = config.data_dir.join("pki");
+            if !dir.exists() {
+                return open_store(&config.store);
+            }
+            crate::chip::reexec_for_folder_token(&dir)?;
+            Pki::demo(&dir)?
+        }
+    };
+    let vault = data_vault(config, &pki, &mut Vec::new())?;
+    Ok(open_store(&config.store)?.with_vault(vault))
+}
+
 /// Everything `serve` assembles before it listens: usable in-process (benchmarks, the demo).
 pub struct Assembled {
     /// The station handle.
@@ -638,7 +657,10 @@ fn unseal(config: &StationConfig, file: &Path, out: &Path) -> Result<(), CliErro
     }
     let pki = match &config.pki {
         Some(p) => Pki::load(&p.csca, &p.ds_cert, &p.ds_key)?,
-        None => Pki::demo(&config.data_dir.join("pki"))?,
+        None => {
+            crate::chip::reexec_for_folder_token(&config.data_dir.join("pki"))?;
+            Pki::demo(&config.data_dir.join("pki"))?
+        }
     };
     let vault = data_vault(config, &pki, &mut Vec::new())?;
     let name = file

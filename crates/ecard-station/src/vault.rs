@@ -108,10 +108,16 @@ impl Kek for TokenKek {
 
     fn unwrap_key(&self, aad: &[u8], wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, VaultError> {
         let plain = Zeroizing::new(self.key.decrypt(aad, wrapped).map_err(|e| {
-            // The token answers a failed tag check with CKR_ENCRYPTED_DATA_INVALID (or similar):
-            // the data is bad, not the token.
-            let reason = e.to_string();
-            if reason.contains("DATA_INVALID") || reason.contains("DATA_LEN") {
+            // Tokens differ in how they report a tag that does not verify (SoftHSM2 answers
+            // CKR_GENERAL_ERROR): a round trip of a probe tells a bad value from a token that
+            // is gone.
+            let probe = [0x5a_u8; 32];
+            let works = self
+                .key
+                .encrypt(b"ecard-kek-probe", &probe)
+                .and_then(|c| self.key.decrypt(b"ecard-kek-probe", &c))
+                .is_ok_and(|p| p == probe);
+            if works {
                 VaultError::Unreadable {
                     context: String::new(),
                     reason: "the data key's tag does not verify".into(),
@@ -119,7 +125,7 @@ impl Kek for TokenKek {
             } else {
                 VaultError::KeyUnavailable {
                     kek: self.id.clone(),
-                    reason,
+                    reason: e.to_string(),
                 }
             }
         })?);

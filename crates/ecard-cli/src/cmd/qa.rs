@@ -163,7 +163,8 @@ impl Station {
             return Ok(Station::remote(url, &args.token()?, trust));
         }
         let config = station_config(args)?;
-        let store = ecard_station::cli::open_store(&config.store)?;
+        // With the data key: a card's CAN is sealed in the store.
+        let store = ecard_station::cli::open_sealed_store(&config)?;
         let trust = if args.trust.is_empty() {
             let csca = match &config.pki {
                 Some(p) => p.csca.clone(),

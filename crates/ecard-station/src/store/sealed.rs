@@ -157,30 +157,40 @@ impl Store {
         if self.vault.is_none() {
             return Ok(());
         }
+        // The newest few: one altered record alone does not stop the station (its job fails
+        // by itself); a key that opens none of them is the wrong key.
         let newest = self.db.with_tx(|tx| {
             Ok(tx
                 .rows(
                     "SELECT j.application_id, i.record FROM job_inputs i JOIN jobs j ON j.id = i.job_id \
-                     WHERE i.record LIKE 'enc1:%' ORDER BY i.job_id DESC LIMIT 1",
+                     WHERE i.record LIKE 'enc1:%' ORDER BY i.job_id DESC LIMIT 5",
                     &[],
                 )?
-                .first()
-                .and_then(|r| Some((r[0].text()?, r[1].text()?))))
+                .into_iter()
+                .filter_map(|r| Some((r[0].text()?, r[1].text()?)))
+                .collect::<Vec<_>>())
         })?;
-        if let Some((app, record)) = newest {
-            self.open_input(RECORD, &app, record).map_err(|e| match e {
-                StoreError::Vault(VaultError::Unreadable { context, reason }) => {
-                    StoreError::Vault(VaultError::Unreadable {
-                        context,
-                        reason: format!(
-                            "{reason}; every station sharing this database must use the same data key (data_key_label in a shared token, or data_key_file)"
-                        ),
-                    })
+        let mut first_error = None;
+        for (app, record) in newest {
+            match self.open_input(RECORD, &app, record) {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    first_error.get_or_insert(e);
                 }
-                other => other,
-            })?;
+            }
         }
-        Ok(())
+        match first_error {
+            None => Ok(()),
+            Some(StoreError::Vault(VaultError::Unreadable { context, reason })) => {
+                Err(StoreError::Vault(VaultError::Unreadable {
+                    context,
+                    reason: format!(
+                        "{reason}; no recent record opens with this station's data key: every station sharing this database must use the same data key (data_key_label in a shared token, or data_key_file)"
+                    ),
+                }))
+            }
+            Some(other) => Err(other),
+        }
     }
 
     /// How many job inputs and CANs are stored in clear (0 once [`Store::seal_clear_rows`] ran).
