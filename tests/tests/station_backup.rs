@@ -36,6 +36,28 @@ fn start(dir: &Path) -> Daemon {
     }
 }
 
+/// Copies the PKI folder (its SoftHSM2 token holds the data key) of station `from` to `to`.
+fn with_token_of(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from.join("pki"))
+        .arg(to.join("pki"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The copied token's configuration names its own folder: point it at the new place.
+    let conf = to.join("pki/token/softhsm2.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        text.replace(
+            &from.join("pki").display().to_string(),
+            &to.join("pki").display().to_string(),
+        ),
+    )
+    .unwrap();
+}
+
 fn today() -> String {
     let out = Command::new("date")
         .args(["-u", "+%Y-%m-%d"])
@@ -147,6 +169,9 @@ fn a_restored_station_issues_above_every_number_ever_issued() {
     );
     assert_eq!(code, 0, "the restored audit log must verify: {out}");
 
+    // The records in the backup are sealed under the station's data key, which lives in its
+    // token, not in the backup: the restored station is given the same token.
+    with_token_of(&live, &restored);
     let daemon = start(&restored);
     let new = issue(&daemon, 4);
     drop(daemon);
@@ -250,6 +275,7 @@ fn numbers_after_continues_from_the_operators_high_water_mark() {
         ],
     );
     assert_eq!(code, 0, "{out}");
+    with_token_of(&live, &d.join("r2"));
     let daemon = start(&d.join("r2"));
     let next = issue(&daemon, 11);
     assert_eq!(

@@ -33,14 +33,16 @@ impl Drop for Daemon {
     }
 }
 
-fn config(id: &str, url: &str, schema: &str) -> String {
+/// `key`: the data key all three share (stations on one database open each other's records).
+fn config(id: &str, url: &str, schema: &str, key: &Path) -> String {
     let lane = |n: u32| {
         format!(
             "[[lanes]]\nname = \"lane-{n}\"\nencoder = \"sim:blanks/lane-{n}\"\nmake_blanks = true\nreal_time = true\nprint_ms = 300\n"
         )
     };
     format!(
-        "station_id = \"{id}\"\nlease_seconds = {LEASE_SECONDS}\ntest_transport_key = true\n[store]\npostgres = \"{url}\"\npostgres_schema = \"{schema}\"\n{}{}",
+        "station_id = \"{id}\"\nlease_seconds = {LEASE_SECONDS}\ntest_transport_key = true\ndata_key_file = \"{}\"\n[store]\npostgres = \"{url}\"\npostgres_schema = \"{schema}\"\n{}{}",
+        key.display(),
         lane(1),
         lane(2)
     )
@@ -106,13 +108,15 @@ fn a_killed_station_s_jobs_are_finished_by_the_others() {
     };
     let (url, schema) = (pg.url.clone(), pg.schema.clone());
     let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("data.key");
+    ecard_station::vault::FileKek::create(&key).unwrap();
     let dirs: Vec<_> = (1..=3)
         .map(|n| {
             let d = tmp.path().join(format!("station-{n}"));
             std::fs::create_dir_all(&d).unwrap();
             std::fs::write(
                 d.join("station.toml"),
-                config(&format!("fleet-{n}"), &url, &schema),
+                config(&format!("fleet-{n}"), &url, &schema, &key),
             )
             .unwrap();
             d

@@ -467,9 +467,6 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
         None => Pki::demo(&config.data_dir.join("pki"))?,
     });
     let mut notes = Vec::new();
-    let vault = data_vault(config, &pki, &mut notes)?;
-    let store = Arc::new(store.with_vault(vault));
-    seal_store(&store, &mut notes)?;
     let ds_key = pki.signing().ds_key.clone();
     if ds_key.insecure() {
         match &config.pki {
@@ -493,6 +490,10 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
             "warning: the Document Signer may sign for {days} more day(s); issue the next with `ecard pki rotate-ds`"
         ));
     }
+    // After the signer's checks: the data key sits beside the signing keys.
+    let vault = data_vault(config, &pki, &mut notes)?;
+    let store = Arc::new(store.with_vault(vault));
+    seal_store(&store, &mut notes)?;
     let mut auth = Auth::new(config.tokens.clone());
     let mut admin_token_file = None;
     if !config.tokens.iter().any(|t| t.role == Role::Admin) {
