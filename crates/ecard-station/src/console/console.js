@@ -60,6 +60,9 @@ async function signIn(token) {
   sessionStorage.setItem(KEY, token);
   state.role = res.body.role;
   $("station-name").textContent = res.body.station;
+  const warn = $("warnings");
+  warn.replaceChildren(...(res.body.warnings || []).map((w) => el("p", { class: "warning" }, w)));
+  warn.hidden = !warn.children.length;
   $("who").textContent = res.body.name + " (" + res.body.role + ")";
   $("sign-in").hidden = true;
   $("sign-out").hidden = false;

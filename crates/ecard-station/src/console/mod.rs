@@ -74,6 +74,26 @@ struct Session {
     name: String,
     role: Role,
     station: String,
+    /// What an operator must act on, shown as a banner: the Document Signer's signing period
+    /// ending within 14 days (ECARD.md section 12).
+    warnings: Vec<String>,
+}
+
+/// The console's warnings now.
+fn warnings(station: &Station) -> Vec<String> {
+    let now = time::OffsetDateTime::now_utc();
+    ds_warning(station.status_signer().and_then(|p| p.ds_days_left(now)))
+}
+
+/// The warning for a Document Signer that may sign for `days` more days.
+fn ds_warning(days: Option<i64>) -> Vec<String> {
+    match days {
+        Some(d) if d <= ecard_chip::pki::DS_WARNING_DAYS => vec![format!(
+            "The Document Signer may sign for {} more day(s): issue the next one with `ecard pki rotate-ds` (the station picks it up without a restart).",
+            d.max(0)
+        )],
+        _ => Vec::new(),
+    }
 }
 
 async fn session(
@@ -93,6 +113,7 @@ async fn session(
         name: entry.name,
         role: entry.role,
         station: station.settings().station_id.clone(),
+        warnings: warnings(&station),
     }))
 }
 
@@ -131,6 +152,7 @@ async fn sign_in(
         name: entry.name,
         role: entry.role,
         station: station.settings().station_id.clone(),
+        warnings: warnings(&station),
     })
     .into_response();
     if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
@@ -252,6 +274,18 @@ fn verification(job: &Job, history: &[AuditEntry]) -> Verification {
 mod tests {
     use super::*;
     use crate::job::JobState;
+
+    #[test]
+    fn the_ds_warning_starts_fourteen_days_before_the_end() {
+        assert!(ds_warning(None).is_empty());
+        assert!(ds_warning(Some(15)).is_empty());
+        let w = ds_warning(Some(14));
+        assert!(
+            w[0].contains("14 more day(s)") && w[0].contains("rotate-ds"),
+            "{w:?}"
+        );
+        assert!(ds_warning(Some(-3))[0].contains("0 more day(s)"));
+    }
 
     fn job() -> Job {
         Job {
