@@ -6,10 +6,10 @@
 
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
-use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, KeyType, ObjectClass};
 use rand_core::{OsRng, RngCore};
 
-use crate::{Pkcs11Error, Token};
+use crate::{KeyRef, Pkcs11Error, Token};
 
 /// Bytes of the GCM nonce the token is given.
 const IV: usize = 12;
@@ -19,7 +19,7 @@ const TAG_BITS: u64 = 128;
 /// The data key-encryption key inside a token.
 pub struct TokenDataKey {
     token: Token,
-    key: ObjectHandle,
+    key: KeyRef,
     label: String,
 }
 
@@ -37,7 +37,7 @@ impl Token {
     /// sensitive, not extractable, usable only to encrypt and decrypt. Refuses a label in use.
     pub fn generate_data_key(&self, label: &str) -> Result<TokenDataKey, Pkcs11Error> {
         {
-            let session = self.session();
+            let session = self.session()?;
             if self
                 .find(&session, ObjectClass::SECRET_KEY, label)?
                 .is_some()
@@ -74,7 +74,7 @@ impl Token {
 
     /// The data key labelled `label`.
     pub fn data_key(&self, label: &str) -> Result<TokenDataKey, Pkcs11Error> {
-        let session = self.session();
+        let session = self.session()?;
         let key = self
             .find(&session, ObjectClass::SECRET_KEY, label)?
             .ok_or_else(|| Pkcs11Error::NoKey {
@@ -83,10 +83,16 @@ impl Token {
                 label: label.to_string(),
                 what: "secret key (data key-encryption key)",
             })?;
+        let generation = session.generation();
         drop(session);
         Ok(TokenDataKey {
             token: self.clone(),
-            key,
+            key: KeyRef::new(
+                ObjectClass::SECRET_KEY,
+                label,
+                "secret key (data key-encryption key)",
+                (generation, key),
+            ),
             label: label.to_string(),
         })
     }
@@ -108,14 +114,11 @@ impl TokenDataKey {
     pub fn encrypt(&self, aad: &[u8], plain: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
         let mut iv = [0u8; IV];
         OsRng.fill_bytes(&mut iv);
-        let mut iv_param = iv;
-        let params =
-            GcmParams::new(&mut iv_param, aad, TAG_BITS.into()).map_err(|e| self.failed(e))?;
-        let sealed = self
-            .token
-            .session()
-            .encrypt(&Mechanism::AesGcm(params), self.key, plain)
-            .map_err(self.token.op(&self.label, "AES-GCM encrypt"))?;
+        let sealed = self.token.use_key(&self.key, "AES-GCM encrypt", |s, key| {
+            let mut iv_param = iv;
+            let params = GcmParams::new(&mut iv_param, aad, TAG_BITS.into())?;
+            s.encrypt(&Mechanism::AesGcm(params), key, plain)
+        })?;
         let mut out = iv.to_vec();
         out.extend_from_slice(&sealed);
         Ok(out)
@@ -134,21 +137,11 @@ impl TokenDataKey {
             });
         }
         let (iv, body) = sealed.split_at(IV);
-        let mut iv = <[u8; IV]>::try_from(iv).unwrap_or([0; IV]);
-        let params = GcmParams::new(&mut iv, aad, TAG_BITS.into()).map_err(|e| self.failed(e))?;
-        self.token
-            .session()
-            .decrypt(&Mechanism::AesGcm(params), self.key, body)
-            .map_err(self.token.op(&self.label, "AES-GCM decrypt"))
-    }
-
-    fn failed(&self, e: cryptoki::error::Error) -> Pkcs11Error {
-        Pkcs11Error::Operation {
-            module: self.token.module().to_owned(),
-            token: self.token.label().to_string(),
-            label: self.label.clone(),
-            operation: "AES-GCM parameters",
-            reason: e.to_string(),
-        }
+        let iv = <[u8; IV]>::try_from(iv).unwrap_or([0; IV]);
+        self.token.use_key(&self.key, "AES-GCM decrypt", |s, key| {
+            let mut iv_param = iv;
+            let params = GcmParams::new(&mut iv_param, aad, TAG_BITS.into())?;
+            s.decrypt(&Mechanism::AesGcm(params), key, body)
+        })
     }
 }

@@ -8,15 +8,15 @@
 //! at a key ceremony rather than generated here.
 
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, KeyType, ObjectClass};
 use ecard_chip::scp03::{ScpError, StaticKeys, TransportKeys};
 
-use crate::{Pkcs11Error, Token};
+use crate::{KeyRef, Pkcs11Error, Token};
 
 /// The KMC inside a token.
 pub struct TokenKmc {
     token: Token,
-    key: ObjectHandle,
+    key: KeyRef,
     label: String,
 }
 
@@ -43,7 +43,7 @@ impl Token {
             });
         }
         {
-            let session = self.session();
+            let session = self.session()?;
             if self
                 .find(&session, ObjectClass::SECRET_KEY, label)?
                 .is_some()
@@ -75,7 +75,7 @@ impl Token {
 
     /// The KMC labelled `label`.
     pub fn kmc(&self, label: &str) -> Result<TokenKmc, Pkcs11Error> {
-        let session = self.session();
+        let session = self.session()?;
         let key = self
             .find(&session, ObjectClass::SECRET_KEY, label)?
             .ok_or_else(|| Pkcs11Error::NoKey {
@@ -84,10 +84,16 @@ impl Token {
                 label: label.to_string(),
                 what: "secret key (KMC)",
             })?;
+        let generation = session.generation();
         drop(session);
         Ok(TokenKmc {
             token: self.clone(),
-            key,
+            key: KeyRef::new(
+                ObjectClass::SECRET_KEY,
+                label,
+                "secret key (KMC)",
+                (generation, key),
+            ),
             label: label.to_string(),
         })
     }
@@ -96,10 +102,9 @@ impl Token {
 impl TokenKmc {
     /// AES-CMAC of `data` under the KMC, computed inside the token.
     pub fn cmac(&self, data: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
-        let session = self.token.session();
-        session
-            .sign(&Mechanism::AesCMac, self.key, data)
-            .map_err(self.token.op(&self.label, "AES-CMAC"))
+        self.token.use_key(&self.key, "AES-CMAC", |s, key| {
+            s.sign(&Mechanism::AesCMac, key, data)
+        })
     }
 }
 

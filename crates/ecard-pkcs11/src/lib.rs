@@ -122,13 +122,90 @@ pub enum Pkcs11Error {
     },
 }
 
-struct Inner {
+/// A loaded module with one logged-in session on the token.
+struct Conn {
     // Kept so the library stays loaded and logged in while signers live.
-    _ctx: Pkcs11,
+    ctx: Pkcs11,
+    session: Session,
+    /// Which connection this is: key handles found on an earlier one are stale.
+    generation: u64,
+}
+
+struct Inner {
     module: PathBuf,
     token: String,
+    // Kept to log in again after the token came back (an HSM client holds its PIN the same way).
+    pin: zeroize::Zeroizing<String>,
     // One logged-in session; PKCS#11 sessions are not for concurrent use, so signing takes turns.
-    session: Mutex<Session>,
+    // `None` after the token went away, until it is back.
+    conn: Mutex<Option<Conn>>,
+}
+
+/// A key of the token named by class and label, with its handle on the current connection.
+struct KeyRef {
+    class: ObjectClass,
+    label: String,
+    what: &'static str,
+    handle: Mutex<Option<(u64, ObjectHandle)>>,
+}
+
+impl KeyRef {
+    fn new(
+        class: ObjectClass,
+        label: &str,
+        what: &'static str,
+        found: (u64, ObjectHandle),
+    ) -> KeyRef {
+        KeyRef {
+            class,
+            label: label.to_string(),
+            what,
+            handle: Mutex::new(Some(found)),
+        }
+    }
+}
+
+/// Errors after which the session or the key handle cannot be trusted: the token was pulled,
+/// the module lost it, or another user of the module re-initialised it.
+fn token_gone(e: &CkError) -> bool {
+    matches!(
+        e,
+        CkError::Pkcs11(
+            RvError::ObjectHandleInvalid
+                | RvError::KeyHandleInvalid
+                | RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::DeviceRemoved
+                | RvError::DeviceError
+                | RvError::TokenNotPresent
+                | RvError::TokenNotRecognized
+                | RvError::CryptokiNotInitialized
+                | RvError::UserNotLoggedIn,
+            _
+        )
+    )
+}
+
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The session of a connected token, held for one operation.
+struct SessionGuard<'a>(std::sync::MutexGuard<'a, Option<Conn>>);
+
+impl SessionGuard<'_> {
+    fn generation(&self) -> u64 {
+        self.0.as_ref().map_or(0, |c| c.generation)
+    }
+}
+
+impl std::ops::Deref for SessionGuard<'_> {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        // A guard is only made over a connected token (see `Token::session`).
+        match &*self.0 {
+            Some(c) => &c.session,
+            None => unreachable!("a SessionGuard holds a connected token"),
+        }
+    }
 }
 
 /// A logged-in token. Cheap to clone; signers keep it alive.
@@ -185,37 +262,46 @@ pub(crate) fn load(module: &Path) -> Result<Pkcs11, Pkcs11Error> {
     }
 }
 
+/// Loads `module` (initialising it), opens a session on the token labelled `token` and logs in.
+fn connect(module: &Path, token: &str, pin: &str) -> Result<Conn, Pkcs11Error> {
+    let ctx = load(module)?;
+    let slot = find_slot(&ctx, module, token)?;
+    let session = ctx
+        .open_rw_session(slot)
+        .map_err(|e| Pkcs11Error::Operation {
+            module: module.to_owned(),
+            token: token.to_string(),
+            label: String::new(),
+            operation: "open session",
+            reason: e.to_string(),
+        })?;
+    match session.login(UserType::User, Some(&AuthPin::from(pin.to_string()))) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+        Err(e) => {
+            return Err(Pkcs11Error::Login {
+                module: module.to_owned(),
+                token: token.to_string(),
+                reason: e.to_string(),
+            });
+        }
+    }
+    Ok(Conn {
+        ctx,
+        session,
+        generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+    })
+}
+
 impl Token {
     /// Loads `module`, finds the token labelled `token` and logs in as user with `pin`.
     pub fn open(module: &Path, token: &str, pin: &str) -> Result<Token, Pkcs11Error> {
-        let ctx = load(module)?;
-        let slot = find_slot(&ctx, module, token)?;
-        let op = |operation: &'static str| {
-            move |e: CkError| Pkcs11Error::Operation {
-                module: module.to_owned(),
-                token: token.to_string(),
-                label: String::new(),
-                operation,
-                reason: e.to_string(),
-            }
-        };
-        let session = ctx.open_rw_session(slot).map_err(op("open session"))?;
-        match session.login(UserType::User, Some(&AuthPin::from(pin.to_string()))) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-            Err(e) => {
-                return Err(Pkcs11Error::Login {
-                    module: module.to_owned(),
-                    token: token.to_string(),
-                    reason: e.to_string(),
-                });
-            }
-        }
+        let conn = connect(module, token, pin)?;
         Ok(Token {
             inner: Arc::new(Inner {
-                _ctx: ctx,
                 module: module.to_owned(),
                 token: token.to_string(),
-                session: Mutex::new(session),
+                pin: zeroize::Zeroizing::new(pin.to_string()),
+                conn: Mutex::new(Some(conn)),
             }),
         })
     }
@@ -241,12 +327,105 @@ impl Token {
         }
     }
 
-    fn session(&self) -> std::sync::MutexGuard<'_, Session> {
+    /// The logged-in session, connecting again first when the token had gone away.
+    fn session(&self) -> Result<SessionGuard<'_>, Pkcs11Error> {
         // A panic while signing poisons nothing that matters: the session has no host-side state.
-        self.inner
-            .session
+        let mut guard = self
+            .inner
+            .conn
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            *guard = Some(connect(
+                &self.inner.module,
+                &self.inner.token,
+                &self.inner.pin,
+            )?);
+        }
+        Ok(SessionGuard(guard))
+    }
+
+    /// Drops the connection (the module is finalised, so that it looks for the token again) and
+    /// connects anew; `Err` while the token is still away.
+    fn reconnect(&self, guard: &mut Option<Conn>) -> Result<(), Pkcs11Error> {
+        if let Some(old) = guard.take() {
+            drop(old.session);
+            // Finalising makes the module forget the slots it saw; the next initialise finds
+            // the token again. Another handle on the module re-initialises it the same way.
+            let _ = old.ctx.finalize();
+        }
+        *guard = Some(connect(
+            &self.inner.module,
+            &self.inner.token,
+            &self.inner.pin,
+        )?);
+        Ok(())
+    }
+
+    /// Runs `op` with `key`'s handle on the logged-in session. When the token went away (pulled,
+    /// restarted, re-initialised), connects again and tries once more, so that a token that came
+    /// back serves the next operation; while it is away the error says "signer unavailable".
+    fn use_key<R>(
+        &self,
+        key: &KeyRef,
+        operation: &'static str,
+        op: impl Fn(&Session, ObjectHandle) -> Result<R, CkError>,
+    ) -> Result<R, Pkcs11Error> {
+        let unavailable = |reason: String| Pkcs11Error::Operation {
+            module: self.inner.module.clone(),
+            token: self.inner.token.clone(),
+            label: key.label.clone(),
+            operation,
+            reason: format!("signer unavailable: {reason}"),
+        };
+        let mut guard = self
+            .inner
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = String::new();
+        for attempt in 0..2 {
+            if guard.is_none() || attempt == 1 {
+                self.reconnect(&mut guard)
+                    .map_err(|e| unavailable(e.to_string()))?;
+            }
+            let Some(conn) = guard.as_ref() else {
+                continue;
+            };
+            let mut cached = key
+                .handle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let handle = match *cached {
+                Some((generation, h)) if generation == conn.generation => h,
+                _ => {
+                    let found = conn
+                        .session
+                        .find_objects(&[
+                            Attribute::Class(key.class),
+                            Attribute::Label(key.label.as_bytes().to_vec()),
+                        ])
+                        .map_err(|e| unavailable(e.to_string()))?;
+                    let h = found
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| Pkcs11Error::NoKey {
+                            module: self.inner.module.clone(),
+                            token: self.inner.token.clone(),
+                            label: key.label.clone(),
+                            what: key.what,
+                        })?;
+                    *cached = Some((conn.generation, h));
+                    h
+                }
+            };
+            match op(&conn.session, handle) {
+                Ok(r) => return Ok(r),
+                Err(e) if token_gone(&e) => last = e.to_string(),
+                Err(e) => return Err(self.op(&key.label, operation)(e)),
+            }
+        }
+        Err(unavailable(last))
     }
 
     fn find(
@@ -268,7 +447,7 @@ impl Token {
     /// private, `CKA_SENSITIVE`, not `CKA_EXTRACTABLE`. Refuses a label already in use.
     pub fn generate(&self, label: &str) -> Result<Pkcs11Signer, Pkcs11Error> {
         {
-            let session = self.session();
+            let session = self.session()?;
             if self
                 .find(&session, ObjectClass::PRIVATE_KEY, label)?
                 .is_some()
@@ -308,7 +487,7 @@ impl Token {
 
     /// The signer of the key labelled `label`.
     pub fn signer(&self, label: &str) -> Result<Pkcs11Signer, Pkcs11Error> {
-        let session = self.session();
+        let session = self.session()?;
         let no_key = |what| Pkcs11Error::NoKey {
             module: self.inner.module.clone(),
             token: self.inner.token.clone(),
@@ -338,10 +517,11 @@ impl Token {
             operation: "read public key",
             reason: format!("CKA_EC_POINT is not a P-256 point ({} bytes)", point.len()),
         })?;
+        let generation = session.generation();
         drop(session);
         Ok(Pkcs11Signer {
             token: self.clone(),
-            key,
+            key: KeyRef::new(ObjectClass::PRIVATE_KEY, label, "private key", (generation, key)),
             label: label.to_string(),
             public,
         })
@@ -361,7 +541,7 @@ fn decode_ec_point(bytes: &[u8]) -> Option<p256::PublicKey> {
 /// A key inside a token, signing through it.
 pub struct Pkcs11Signer {
     token: Token,
-    key: ObjectHandle,
+    key: KeyRef,
     label: String,
     public: p256::PublicKey,
 }
@@ -407,9 +587,10 @@ impl Signer for Pkcs11Signer {
         };
         let raw = self
             .token
-            .session()
-            .sign(&Mechanism::Ecdsa, self.key, digest)
-            .map_err(|e| failed(format!("signer unavailable: {e}")))?;
+            .use_key(&self.key, "sign", |s, key| {
+                s.sign(&Mechanism::Ecdsa, key, digest)
+            })
+            .map_err(|e| failed(e.to_string()))?;
         let sig = Signature::from_slice(&raw)
             .map_err(|_| failed(format!("token returned {} bytes, not r||s", raw.len())))?;
         VerifyingKey::from(&self.public)

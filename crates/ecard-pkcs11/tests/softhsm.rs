@@ -292,3 +292,36 @@ fn the_data_key_encrypts_inside_the_token_and_refuses_tampering() {
             .unwrap_or(true)
     );
 }
+
+#[test]
+fn a_token_that_goes_away_is_unavailable_and_serves_again_once_back() {
+    let Some(pin) = child("a_token_that_goes_away_is_unavailable_and_serves_again_once_back")
+    else {
+        return;
+    };
+    // SoftHSM2 keeps a token as a folder: moving it away is pulling the token out.
+    let conf = std::env::var("SOFTHSM2_CONF").unwrap();
+    let tokens = Path::new(&conf).parent().unwrap().join("tokens");
+    let away = tokens.with_extension("away");
+    let token = Token::open(module(), "ecard-test", &pin).unwrap();
+    let signer = token.generate("ecard-ds-1").unwrap();
+    let data_key = token.generate_data_key("ecard-data-kek").unwrap();
+    let digest: [u8; 32] = Sha256::digest(b"EF.SOD content").into();
+    signer.sign_sha256_digest(&digest).unwrap();
+    let sealed = data_key.encrypt(b"c", &[1; 32]).unwrap();
+
+    std::fs::rename(&tokens, &away).unwrap();
+    let e = signer.sign_sha256_digest(&digest).unwrap_err().to_string();
+    assert!(e.contains("signer unavailable"), "{e}");
+    assert!(e.contains("ecard-test") && e.contains("ecard-ds-1"), "{e}");
+    let e = data_key.decrypt(b"c", &sealed).unwrap_err().to_string();
+    assert!(e.contains("signer unavailable"), "{e}");
+
+    // Back in: the next operation connects again and succeeds, with the same keys.
+    std::fs::rename(&away, &tokens).unwrap();
+    let sig = signer.sign_sha256_digest(&digest).unwrap();
+    VerifyingKey::from(&signer.public_key())
+        .verify_prehash(&digest, &sig)
+        .unwrap();
+    assert_eq!(data_key.decrypt(b"c", &sealed).unwrap(), [1; 32]);
+}
