@@ -406,15 +406,12 @@ impl Token {
                             Attribute::Label(key.label.as_bytes().to_vec()),
                         ])
                         .map_err(|e| unavailable(e.to_string()))?;
-                    let h = found
-                        .into_iter()
-                        .next()
-                        .ok_or_else(|| Pkcs11Error::NoKey {
-                            module: self.inner.module.clone(),
-                            token: self.inner.token.clone(),
-                            label: key.label.clone(),
-                            what: key.what,
-                        })?;
+                    let h = found.into_iter().next().ok_or_else(|| Pkcs11Error::NoKey {
+                        module: self.inner.module.clone(),
+                        token: self.inner.token.clone(),
+                        label: key.label.clone(),
+                        what: key.what,
+                    })?;
                     *cached = Some((conn.generation, h));
                     h
                 }
@@ -521,7 +518,12 @@ impl Token {
         drop(session);
         Ok(Pkcs11Signer {
             token: self.clone(),
-            key: KeyRef::new(ObjectClass::PRIVATE_KEY, label, "private key", (generation, key)),
+            key: KeyRef::new(
+                ObjectClass::PRIVATE_KEY,
+                label,
+                "private key",
+                (generation, key),
+            ),
             label: label.to_string(),
             public,
         })

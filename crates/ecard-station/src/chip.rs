@@ -338,6 +338,8 @@ pub struct ChipEncoder {
     transport_keys: Arc<dyn ecard_chip::scp03::TransportKeys>,
     /// The blank-stock ledger and this station's id, when the ledger is kept.
     stock: Option<(Arc<crate::store::Store>, String)>,
+    /// The signer failed on the last card: no job is claimed until a probe signature works.
+    signer_down: std::sync::atomic::AtomicBool,
 }
 
 fn now_ms() -> i64 {
@@ -394,6 +396,7 @@ impl ChipEncoder {
             qa_store: None,
             transport_keys: Arc::new(ecard_chip::scp03::KmcKeys::test_key()),
             stock: None,
+            signer_down: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -583,8 +586,25 @@ impl ChipEncoder {
                 tracing::warn!(lane = %self.lane, "blank ledger: {e}");
             }
         }
-        let issued = issued.map_err(|e| card_err(job.job_id, "personalizing", e))?;
-        Ok(perso_summary(&issued.report))
+        let issued = issued.map_err(|e| match &e.kind {
+            // The Document Signer's token failed while the card waited for its files: nothing
+            // signed reached it (its Active Authentication key was made, so it is spoiled); the
+            // job waits for the token, not counted against it.
+            ecard_chip::perso::PersoErrorKind::Provide { reason }
+                if reason.contains("signer unavailable") =>
+            {
+                CardError::SignerUnavailable {
+                    lane: self.lane.clone(),
+                    reason: reason.clone(),
+                }
+            }
+            _ => card_err(job.job_id, "personalizing", e),
+        });
+        if matches!(issued, Err(CardError::SignerUnavailable { .. })) {
+            self.signer_down
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(perso_summary(&issued?.report))
     }
 
     /// Reads the card back and runs every checkpoint check, with Active Authentication; returns
@@ -802,6 +822,21 @@ impl CardEncoder for ChipEncoder {
     }
 
     fn ready(&mut self) -> Result<(), CardError> {
+        if self.signer_down.load(std::sync::atomic::Ordering::Relaxed) {
+            // One probe signature: the token came back, or the lane keeps waiting for it.
+            let probe = [0x5a_u8; 32];
+            self.pki
+                .signing()
+                .ds_key
+                .sign_sha256_digest(&probe)
+                .map_err(|e| CardError::SignerUnavailable {
+                    lane: self.lane.clone(),
+                    reason: e.to_string(),
+                })?;
+            tracing::info!(lane = %self.lane, "the Document Signer is available again");
+            self.signer_down
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
         match &self.source {
             CardSource::Sim {
                 make_blanks: true, ..

@@ -177,6 +177,16 @@ pub enum CardError {
         /// The panic's message.
         message: String,
     },
+    /// The Document Signer's token is unavailable (pulled, or its module failed): the job goes
+    /// back to the queue without counting an attempt, and the lane claims nothing until a probe
+    /// signature works again.
+    #[error("lane {lane}: signer unavailable: {reason}")]
+    SignerUnavailable {
+        /// The lane.
+        lane: String,
+        /// What the token said.
+        reason: String,
+    },
 }
 
 /// A device call that panicked, with the panic's message.
@@ -281,7 +291,7 @@ pub struct LaneStatus {
     pub encoder: String,
     /// Printer description.
     pub printer: String,
-    /// `idle`, `encoding`, `verifying`, `no_blank`, `stopped`.
+    /// `idle`, `encoding`, `verifying`, `no_blank`, `signer_unavailable`, `stopped`.
     pub encoder_stage: String,
     /// `idle`, `printing`, `stopped`, or `fault: <kind>` (e.g. `fault: no cards`) until the next
     /// card prints.
@@ -426,8 +436,12 @@ async fn encoder_stage(
         let (enc, ready) = on_device(encoder, |e| guarded(|| e.ready())).await;
         encoder = enc;
         if let Err(e) = ready {
+            let stage = match e {
+                CardError::SignerUnavailable { .. } => "signer_unavailable",
+                _ => "no_blank",
+            };
             set_status(status, |s| {
-                s.encoder_stage = "no_blank".into();
+                s.encoder_stage = stage.into();
                 s.last_error = Some(e.to_string());
             });
             tokio::select! {
@@ -694,7 +708,11 @@ async fn encode_one(
     };
     let card = match encoded {
         Ok(c) => c,
-        Err(e) => return reject(station, actor, encoder, ejob, e.to_string(), true, status).await,
+        Err(e) => {
+            // A job is not counted against for its signer's outage.
+            let count = !matches!(e, CardError::SignerUnavailable { .. });
+            return reject(station, actor, encoder, ejob, e.to_string(), count, status).await;
+        }
     };
     let info = StepInfo {
         note: card.personalization.clone(),
@@ -731,7 +749,11 @@ async fn verify_and_hand_off(
     .await;
     let card = match verified {
         Ok(c) => c,
-        Err(e) => return reject(station, actor, encoder, ejob, e.to_string(), true, status).await,
+        Err(e) => {
+            // A job is not counted against for its signer's outage.
+            let count = !matches!(e, CardError::SignerUnavailable { .. });
+            return reject(station, actor, encoder, ejob, e.to_string(), count, status).await;
+        }
     };
     let info = StepInfo {
         ds_certificate: card.ds_certificate.clone(),

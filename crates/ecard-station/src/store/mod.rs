@@ -569,7 +569,7 @@ impl Store {
         lease_until_ms: i64,
     ) -> Result<Option<Claimed>, StoreError> {
         let actor = Actor::lane(station, lane);
-        let claimed = self.db.with_tx(|tx| {
+        self.db.with_tx(|tx| {
             let mut head = lock_head(tx)?;
             let Some(mut job) =
                 claim_in(tx, &mut head, station, lane, series, now_ms, lease_until_ms)?
@@ -594,31 +594,32 @@ impl Store {
                 .first()
                 .and_then(|r| Some((r[0].text()?, r[1].text()?)))
                 .ok_or(StoreError::NoJob { id: job.id })?;
-            Ok(Some((job, record, images)))
-        })?;
-        // Opened after the commit: a record that does not open is the job's fault (the lane
-        // spoils it, naming the field), not the claim's.
-        let Some((job, record, images)) = claimed else {
-            return Ok(None);
-        };
-        let app = job.application_id.clone();
-        let opened = self
-            .open_input(sealed::RECORD, &app, record)
-            .and_then(|r| Ok((r, self.open_input(sealed::CHIP_IMAGES, &app, images)?)));
-        Ok(Some(match opened {
-            Ok((record_json, chip_images_json)) => Claimed {
-                job,
-                record_json,
-                chip_images_json,
-                unreadable: None,
-            },
-            Err(e) => Claimed {
-                job,
-                record_json: String::new(),
-                chip_images_json: String::new(),
-                unreadable: Some(e),
-            },
-        }))
+            // Opened inside the claim: while the data key is unavailable (its token pulled) the
+            // claim rolls back and the job keeps its place and its number. A record that does
+            // not open is the job's fault: the claim stands and the lane spoils it, naming the
+            // field.
+            let app = job.application_id.clone();
+            let opened = self
+                .open_input(sealed::RECORD, &app, record)
+                .and_then(|r| Ok((r, self.open_input(sealed::CHIP_IMAGES, &app, images)?)));
+            match opened {
+                Ok((record_json, chip_images_json)) => Ok(Some(Claimed {
+                    job,
+                    record_json,
+                    chip_images_json,
+                    unreadable: None,
+                })),
+                Err(e @ StoreError::Vault(crate::vault::VaultError::Unreadable { .. })) => {
+                    Ok(Some(Claimed {
+                        job,
+                        record_json: String::new(),
+                        chip_images_json: String::new(),
+                        unreadable: Some(e),
+                    }))
+                }
+                Err(e) => Err(e),
+            }
+        })
     }
 
     /// The card of a job on a lane failed: its number is voided, and the job waits for a new
