@@ -294,3 +294,41 @@ fn a_running_station_picks_up_the_rotated_ds() {
 fn time_now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
+
+/// `ecard bench at-rest` runs on a token folder and reports intake with and without encryption
+/// and the token's signing rate (the numbers themselves belong to the bench, not to a test).
+#[test]
+fn the_at_rest_bench_reports_both_modes_and_the_signing_rate() {
+    let hsm = Hsm::new();
+    hsm.init();
+    let samples = sample("karimov.json");
+    let samples = samples.parent().unwrap().to_str().unwrap().to_owned();
+    let r = hsm.run(
+        &[
+            "bench",
+            "at-rest",
+            "--pki",
+            "pki",
+            "--records",
+            "4",
+            "--rounds",
+            "1",
+            "--signatures",
+            "10",
+            "--samples",
+            &samples,
+            "--json",
+        ],
+        Some(PIN),
+    );
+    r.assert_code(0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    for k in [
+        "intake_off_per_second",
+        "intake_on_per_second",
+        "seal_us_per_record",
+        "signatures_per_second",
+    ] {
+        assert!(v[k].as_f64().unwrap() > 0.0, "{k}: {v}");
+    }
+}

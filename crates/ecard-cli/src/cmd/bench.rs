@@ -63,6 +63,9 @@ pub enum BenchSub {
     Soak(super::soak::Args),
     /// Statistics on 1,000,000 generated fact rows: the console's queries on SQLite and PostgreSQL, and the fact row's cost when issuing.
     Stats(super::bench_stats::Args),
+    /// Intake with personal data encrypted at rest against in clear, and signatures per second
+    /// through the token (ECARD.md section 12).
+    AtRest(super::bench_at_rest::Args),
 }
 
 #[derive(Serialize)]
@@ -384,6 +387,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(BenchSub::Stats(stats)) = &args.sub {
         return super::bench_stats::run(stats);
+    }
+    if let Some(BenchSub::AtRest(a)) = &args.sub {
+        return super::bench_at_rest::run(a);
     }
     if let Some(dir) = &args.pki {
         // A folder token: run with its SOFTHSM2_CONF from the start, not after the other timings.

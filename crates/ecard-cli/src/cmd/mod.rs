@@ -2,6 +2,7 @@
 //! pieces (reaching a card, loading records and the PKI) in their own modules.
 
 pub mod bench;
+pub mod bench_at_rest;
 pub mod bench_stats;
 pub mod card;
 pub mod check;

@@ -136,7 +136,7 @@ fn file_len(p: &Path) -> u64 {
 }
 
 /// Loads the sample records with their images inline, as the station takes them.
-fn load_records(dir: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
+pub(crate) fn load_records(dir: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
     use base64::Engine as _;
     let today = ecard_model::dates::moscow_date(time::OffsetDateTime::now_utc());
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -178,8 +178,13 @@ fn load_records(dir: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
 /// The `i`-th submission: a sample under its own application id and identity, so no two
 /// submissions are the same holder.
 fn submission(records: &[serde_json::Value], i: u64) -> Vec<u8> {
+    submission_as(records, i, "SOAK")
+}
+
+/// The same, with application ids `<tag>-<i>`.
+pub(crate) fn submission_as(records: &[serde_json::Value], i: u64, tag: &str) -> Vec<u8> {
     let mut r = records[(i % records.len() as u64) as usize].clone();
-    r["application_id"] = serde_json::json!(format!("SOAK-{i:09}"));
+    r["application_id"] = serde_json::json!(format!("{tag}-{i:09}"));
     r["identity_document"]["number"] = serde_json::json!(format!("SK{i:07}"));
     r["date_of_birth"] = serde_json::json!(format!(
         "{}-{:02}-{:02}",
