@@ -78,6 +78,9 @@ struct RawStore {
     sqlite: Option<PathBuf>,
     postgres: Option<String>,
     postgres_schema: Option<String>,
+    postgres_pool: Option<u32>,
+    postgres_pool_wait_ms: Option<u64>,
+    postgres_statement_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,6 +125,8 @@ pub enum StoreConfig {
         url: String,
         /// Schema holding the tables.
         schema: String,
+        /// Pool, waits and timeouts.
+        options: crate::store::PgOptions,
     },
 }
 
@@ -334,7 +339,18 @@ impl StationConfig {
             }
             c.settings.body_limit = b;
         }
+        // The pool's default size follows the lanes, known only once they are read.
+        let mut pool_size = None;
         if let Some(s) = raw.store {
+            let pg_keys = [
+                ("postgres_schema", s.postgres_schema.is_some()),
+                ("postgres_pool", s.postgres_pool.is_some()),
+                ("postgres_pool_wait_ms", s.postgres_pool_wait_ms.is_some()),
+                (
+                    "postgres_statement_timeout_ms",
+                    s.postgres_statement_timeout_ms.is_some(),
+                ),
+            ];
             c.store = match (s.sqlite, s.postgres) {
                 (Some(_), Some(_)) => {
                     return Err(value(
@@ -342,11 +358,50 @@ impl StationConfig {
                         "names both sqlite and postgres; choose one".into(),
                     ));
                 }
-                (Some(p), None) => StoreConfig::Sqlite(rel(&p)),
-                (None, Some(url)) => StoreConfig::Postgres {
-                    url,
-                    schema: s.postgres_schema.unwrap_or_else(|| "ecard".into()),
-                },
+                (Some(p), None) => {
+                    if let Some((key, _)) = pg_keys.iter().find(|(_, set)| *set) {
+                        return Err(value(
+                            &format!("store.{key}"),
+                            "applies to postgres = \"URL\" only, not to a sqlite store".into(),
+                        ));
+                    }
+                    StoreConfig::Sqlite(rel(&p))
+                }
+                (None, Some(url)) => {
+                    let mut options = crate::store::PgOptions::default();
+                    if let Some(n) = s.postgres_pool {
+                        if !(1..=1000).contains(&n) {
+                            return Err(value(
+                                "store.postgres_pool",
+                                format!("{n} must be from 1 to 1000 connections"),
+                            ));
+                        }
+                        pool_size = Some(n);
+                    }
+                    if let Some(ms) = s.postgres_pool_wait_ms {
+                        if !(1..=600_000).contains(&ms) {
+                            return Err(value(
+                                "store.postgres_pool_wait_ms",
+                                format!("{ms} must be from 1 to 600000 (10 minutes)"),
+                            ));
+                        }
+                        options.pool_wait = Duration::from_millis(ms);
+                    }
+                    if let Some(ms) = s.postgres_statement_timeout_ms {
+                        if !(100..=3_600_000).contains(&ms) {
+                            return Err(value(
+                                "store.postgres_statement_timeout_ms",
+                                format!("{ms} must be from 100 to 3600000 (an hour)"),
+                            ));
+                        }
+                        options.statement_timeout = Duration::from_millis(ms);
+                    }
+                    StoreConfig::Postgres {
+                        url,
+                        schema: s.postgres_schema.unwrap_or_else(|| "ecard".into()),
+                        options,
+                    }
+                }
                 (None, None) => {
                     return Err(value(
                         "store",
@@ -452,6 +507,10 @@ impl StationConfig {
                 real_time: l.real_time,
             });
         }
+        if let StoreConfig::Postgres { options, .. } = &mut c.store {
+            options.pool =
+                pool_size.unwrap_or(crate::store::PgOptions::for_lanes(c.lanes.len()).pool);
+        }
         for (i, t) in raw.tokens.into_iter().enumerate() {
             let hash = hex::decode(&t.sha256)
                 .ok()
@@ -541,9 +600,18 @@ sha256 = "{}"
             c.store,
             StoreConfig::Postgres {
                 url: "postgres://postgres@127.0.0.1/test".into(),
-                schema: "ecard".into()
+                schema: "ecard".into(),
+                options: crate::store::PgOptions::for_lanes(2),
             }
         );
+        match &c.store {
+            StoreConfig::Postgres { options, .. } => assert_eq!(
+                (options.pool, options.pool_wait, options.statement_timeout),
+                (8, Duration::from_secs(3), Duration::from_secs(10)),
+                "two lanes: 2 * 2 + 4 connections"
+            ),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
             c.pki.unwrap().csca,
             PathBuf::from("/etc/ecard/pki/csca.pem")
