@@ -388,6 +388,17 @@ impl Store {
         self.kind
     }
 
+    /// Takes one connection of a PostgreSQL store's pool and keeps it until the result is
+    /// dropped (tests of a full pool); `None` for SQLite.
+    #[cfg(test)]
+    pub(crate) fn hold_connection(
+        &self,
+    ) -> Result<Option<r2d2::PooledConnection<pg::Manager>>, StoreError> {
+        match &self.db {
+            Backend::Postgres(pool) => pool.hold().map(Some),
+            Backend::Sqlite(_) => Ok(None),
+        }
+    }
 
     fn init_head(&self) -> Result<(), StoreError> {
         self.db.with_tx(|tx| {

@@ -284,3 +284,11 @@ impl PgPool {
         tracing::warn!("a PostgreSQL connection was lost; the pool reconnects");
     }
 }
+
+#[cfg(test)]
+impl PgPool {
+    /// A connection held until dropped: tests fill the pool with it.
+    pub(crate) fn hold(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
+        self.checkout()
+    }
+}
