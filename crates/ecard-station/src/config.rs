@@ -81,6 +81,8 @@ struct RawStore {
     postgres_pool: Option<u32>,
     postgres_pool_wait_ms: Option<u64>,
     postgres_statement_timeout_ms: Option<u64>,
+    postgres_sslmode: Option<String>,
+    postgres_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -350,6 +352,8 @@ impl StationConfig {
                     "postgres_statement_timeout_ms",
                     s.postgres_statement_timeout_ms.is_some(),
                 ),
+                ("postgres_sslmode", s.postgres_sslmode.is_some()),
+                ("postgres_ca_file", s.postgres_ca_file.is_some()),
             ];
             c.store = match (s.sqlite, s.postgres) {
                 (Some(_), Some(_)) => {
@@ -395,6 +399,36 @@ impl StationConfig {
                             ));
                         }
                         options.statement_timeout = Duration::from_millis(ms);
+                    }
+                    use crate::store::PgSslMode;
+                    if let Some(mode) = &s.postgres_sslmode {
+                        options.ssl_mode = PgSslMode::parse(mode).ok_or_else(|| {
+                            value(
+                                "store.postgres_sslmode",
+                                format!(
+                                    "{mode:?} must be \"disable\", \"require\" or \"verify-full\""
+                                ),
+                            )
+                        })?;
+                    }
+                    options.ca_file = s.postgres_ca_file.as_deref().map(rel);
+                    match (options.ssl_mode, &options.ca_file) {
+                        (PgSslMode::VerifyFull, None) => {
+                            return Err(value(
+                                "store.postgres_ca_file",
+                                "is needed with postgres_sslmode = \"verify-full\": the PEM file of the CA that issued the server's certificate".into(),
+                            ));
+                        }
+                        (PgSslMode::Disable | PgSslMode::Require, Some(_)) => {
+                            return Err(value(
+                                "store.postgres_ca_file",
+                                format!(
+                                    "applies to postgres_sslmode = \"verify-full\" only, not {:?}",
+                                    options.ssl_mode.as_str()
+                                ),
+                            ));
+                        }
+                        _ => {}
                     }
                     StoreConfig::Postgres {
                         url,
@@ -634,6 +668,39 @@ sha256 = "{}"
         );
         assert_eq!(c.tokens[0].role, Role::Intake);
         assert_eq!(c.data_dir, PathBuf::from("ecard-data"));
+    }
+
+    #[test]
+    fn postgres_pool_and_tls_keys() {
+        let c = parse(
+            "[store]\npostgres = \"host=db\"\npostgres_pool = 3\npostgres_pool_wait_ms = 500\npostgres_statement_timeout_ms = 2000\npostgres_sslmode = \"verify-full\"\npostgres_ca_file = \"pg-ca.pem\"\n",
+        )
+        .unwrap();
+        let StoreConfig::Postgres { options, .. } = &c.store else {
+            panic!("{:?}", c.store);
+        };
+        assert_eq!(options.pool, 3);
+        assert_eq!(options.pool_wait, Duration::from_millis(500));
+        assert_eq!(options.statement_timeout, Duration::from_secs(2));
+        assert_eq!(options.ssl_mode, crate::store::PgSslMode::VerifyFull);
+        assert_eq!(options.ca_file, Some(PathBuf::from("/etc/ecard/pg-ca.pem")));
+        let err = |text: &str| parse(text).unwrap_err().to_string();
+        assert_eq!(
+            err("[store]\npostgres = \"host=db\"\npostgres_sslmode = \"verify-full\"\n"),
+            "config station.toml: store.postgres_ca_file: is needed with postgres_sslmode = \"verify-full\": the PEM file of the CA that issued the server's certificate"
+        );
+        assert_eq!(
+            err("[store]\npostgres = \"host=db\"\npostgres_sslmode = \"prefer\"\n"),
+            "config station.toml: store.postgres_sslmode: \"prefer\" must be \"disable\", \"require\" or \"verify-full\""
+        );
+        assert_eq!(
+            err("[store]\nsqlite = \"s.db\"\npostgres_pool = 3\n"),
+            "config station.toml: store.postgres_pool: applies to postgres = \"URL\" only, not to a sqlite store"
+        );
+        assert_eq!(
+            err("[store]\npostgres = \"host=db\"\npostgres_pool = 0\n"),
+            "config station.toml: store.postgres_pool: 0 must be from 1 to 1000 connections"
+        );
     }
 
     #[test]

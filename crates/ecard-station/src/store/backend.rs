@@ -135,8 +135,9 @@ pub(crate) fn pg_err(e: postgres::Error) -> StoreError {
     let reason = match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None => match std::error::Error::source(&e) {
-            Some(src) => format!("{e}: {src}"),
-            None => e.to_string(),
+            // Some kinds (TLS) already print their cause.
+            Some(src) if !e.to_string().contains(&src.to_string()) => format!("{e}: {src}"),
+            _ => e.to_string(),
         },
     };
     // The connection is gone (closed, or the server shutting down or restarting: SQLSTATE

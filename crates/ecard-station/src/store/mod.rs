@@ -41,7 +41,7 @@ use rows::{
     set_state, upsert_lease, void_number,
 };
 
-pub use pg::PgOptions;
+pub use pg::{PgOptions, PgSslMode};
 pub use qa::{IssuedCardRow, QaResultRow};
 pub(crate) use rows::rfc3339_ms;
 

@@ -10,6 +10,7 @@
 //! connection that opens again ends the outage. This module holds no queue rules and no SQL but
 //! the session's settings.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,48 @@ pub struct PgOptions {
     pub pool_wait: Duration,
     /// The server cancels a statement that runs longer (`statement_timeout`).
     pub statement_timeout: Duration,
+    /// TLS to the server (`postgres_sslmode`).
+    pub ssl_mode: PgSslMode,
+    /// The CA certificates (PEM) that verify the server under [`PgSslMode::VerifyFull`]
+    /// (`postgres_ca_file`).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// TLS to the PostgreSQL server, as libpq names the modes (the store's own setting: an
+/// `sslmode` in the URL is overridden).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PgSslMode {
+    /// Plain TCP: for a server on this host or a trusted network.
+    #[default]
+    Disable,
+    /// Encrypted, the server's certificate not checked: protects against a listener, not
+    /// against an impostor.
+    Require,
+    /// Encrypted, the server's certificate checked against `postgres_ca_file` and the host name
+    /// of the URL.
+    VerifyFull,
+}
+
+impl PgSslMode {
+    /// `disable`, `require` or `verify-full`.
+    pub fn parse(text: &str) -> Option<PgSslMode> {
+        match text {
+            "disable" => Some(PgSslMode::Disable),
+            "require" => Some(PgSslMode::Require),
+            "verify-full" => Some(PgSslMode::VerifyFull),
+            _ => None,
+        }
+    }
+
+    /// The name as configured.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PgSslMode::Disable => "disable",
+            PgSslMode::Require => "require",
+            PgSslMode::VerifyFull => "verify-full",
+        }
+    }
 }
 
 impl Default for PgOptions {
@@ -44,6 +87,8 @@ impl PgOptions {
             pool: u32::try_from(lanes.saturating_mul(2).saturating_add(4)).unwrap_or(u32::MAX),
             pool_wait: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(10),
+            ssl_mode: PgSslMode::Disable,
+            ca_file: None,
         }
     }
 }
@@ -118,6 +163,9 @@ const LAST_BACKOFF: Duration = Duration::from_secs(10);
 /// Opens connections for r2d2.
 pub(crate) struct Manager {
     config: postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    /// What a TLS failure names: mode, server and CA file.
+    tls_context: String,
     setup: String,
     health: Arc<Mutex<Health>>,
 }
@@ -129,12 +177,151 @@ fn lock(health: &Mutex<Health>) -> std::sync::MutexGuard<'_, Health> {
 
 impl Manager {
     fn open(&self) -> Result<postgres::Client, StoreError> {
-        let mut client = self.config.connect(postgres::NoTls).map_err(pg_err)?;
+        let connected = match &self.tls {
+            None => self.config.connect(postgres::NoTls),
+            Some(tls) => self.config.connect(tls.clone()),
+        };
+        let mut client = connected.map_err(|e| self.name_tls_failure(pg_err(e)))?;
         if let Err(e) = client.batch_execute(&self.setup) {
             drop_client(client);
             return Err(pg_err(e));
         }
         Ok(client)
+    }
+
+    /// A refusal that TLS explains gets the mode, the server and the CA file named, and a plain
+    /// connection that the server refuses for want of encryption gets the key to set.
+    fn name_tls_failure(&self, e: StoreError) -> StoreError {
+        let StoreError::Database { store, reason } = e else {
+            return e;
+        };
+        let tls_fault = reason.contains("TLS") || reason.contains("certificate");
+        let reason = if self.tls.is_some() && tls_fault {
+            format!("{reason} ({})", self.tls_context)
+        } else if self.tls.is_none() && reason.contains("no encryption") {
+            format!(
+                "{reason}; the server accepts TLS connections only: set postgres_sslmode = \"verify-full\" and postgres_ca_file in [store]"
+            )
+        } else {
+            reason
+        };
+        StoreError::Database { store, reason }
+    }
+}
+
+/// The server named as a person would: `host:port`.
+fn server_name(config: &postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}")
+}
+
+/// The rustls connector for `options`, or `None` for plain TCP.
+fn tls_connector(
+    options: &PgOptions,
+    server: &str,
+) -> Result<Option<tokio_postgres_rustls::MakeRustlsConnect>, StoreError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let refuse = |reason: String| StoreError::Database {
+        store: "postgresql",
+        reason,
+    };
+    let builder = match options.ssl_mode {
+        PgSslMode::Disable => return Ok(None),
+        _ => rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| refuse(format!("TLS to {server}: {e}")))?,
+    };
+    let config = match options.ssl_mode {
+        PgSslMode::Require => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
+            .with_no_client_auth(),
+        _ => {
+            let Some(ca) = &options.ca_file else {
+                return Err(refuse(format!(
+                    "sslmode verify-full for {server} needs postgres_ca_file: the CA that issued the server's certificate"
+                )));
+            };
+            let mut roots = rustls::RootCertStore::empty();
+            let certs = CertificateDer::pem_file_iter(ca)
+                .map_err(|e| refuse(format!("cannot read the CA file {}: {e}", ca.display())))?;
+            for cert in certs {
+                let cert = cert
+                    .map_err(|e| refuse(format!("the CA file {} is not PEM: {e}", ca.display())))?;
+                roots.add(cert).map_err(|e| {
+                    refuse(format!(
+                        "the CA file {} holds a bad certificate: {e}",
+                        ca.display()
+                    ))
+                })?;
+            }
+            if roots.is_empty() {
+                return Err(refuse(format!(
+                    "the CA file {} holds no certificate",
+                    ca.display()
+                )));
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+    };
+    Ok(Some(tokio_postgres_rustls::MakeRustlsConnect::new(config)))
+}
+
+/// `sslmode = require`: the channel is encrypted and the handshake's signatures are checked,
+/// but any certificate is taken, as libpq does without a root certificate.
+#[derive(Debug)]
+struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -211,7 +398,20 @@ impl PgPool {
         options: &PgOptions,
         first: impl FnOnce(&mut postgres::Client) -> Result<(), StoreError>,
     ) -> Result<PgPool, StoreError> {
-        let config: postgres::Config = url.parse().map_err(pg_err)?;
+        let mut config: postgres::Config = url.parse().map_err(pg_err)?;
+        let server = server_name(&config);
+        let tls = tls_connector(options, &server)?;
+        config.ssl_mode(match options.ssl_mode {
+            PgSslMode::Disable => postgres::config::SslMode::Disable,
+            _ => postgres::config::SslMode::Require,
+        });
+        let tls_context = match (&options.ssl_mode, &options.ca_file) {
+            (PgSslMode::VerifyFull, Some(ca)) => format!(
+                "sslmode verify-full: the certificate of {server} was checked against the CA file {} and the host name",
+                ca.display()
+            ),
+            (mode, _) => format!("sslmode {} to {server}", mode.as_str()),
+        };
         let health = Arc::new(Mutex::new(Health {
             generation: 0,
             down: None,
@@ -219,6 +419,8 @@ impl PgPool {
         }));
         let manager = Manager {
             config,
+            tls,
+            tls_context,
             setup: session_setup(schema, options),
             health: health.clone(),
         };
