@@ -105,9 +105,15 @@ impl Backend {
             }
             Backend::Postgres(pool) => {
                 let mut conn = pool.checkout()?;
+                // Released after the commit (or the rollback), declared first to drop last.
+                let mut writing = None;
                 let result = (|| {
                     let mut tx = conn.client()?.transaction().map_err(pg_err)?;
-                    let mut adapter = PgTx { tx: &mut tx };
+                    let mut adapter = PgTx {
+                        tx: &mut tx,
+                        gate: pool.write_gate(),
+                        writing: &mut writing,
+                    };
                     let out = f(&mut adapter)?;
                     tx.commit().map_err(pg_err)?;
                     Ok(out)
@@ -223,8 +229,45 @@ impl Tx for SqliteTx<'_> {
     }
 }
 
-struct PgTx<'a, 'b> {
+struct PgTx<'a, 'b, 'g> {
     tx: &'a mut postgres::Transaction<'b>,
+    /// One writing transaction per daemon at a time (see [`super::pg::PgPool::write_gate`]).
+    gate: &'g std::sync::Mutex<()>,
+    /// Held from the first statement that may lock a row to the transaction's end.
+    writing: &'a mut Option<std::sync::MutexGuard<'g, ()>>,
+}
+
+impl PgTx<'_, '_, '_> {
+    /// Takes the write gate before `sql` runs, unless it is a plain read. A transaction waiting
+    /// for the gate therefore holds no row lock, so the gate and the server's locks cannot wait
+    /// on each other.
+    fn gate_for(&mut self, sql: &str) {
+        if self.writing.is_some() || is_plain_read(sql) {
+            return;
+        }
+        // The gate guards nothing but order: a panic while it was held leaves nothing torn.
+        *self.writing = Some(
+            self.gate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+    }
+}
+
+/// A SELECT that takes no lock: it may run beside writers.
+fn is_plain_read(sql: &str) -> bool {
+    let upper = sql.trim_start().to_ascii_uppercase();
+    upper.starts_with("SELECT")
+        && ![
+            "FOR UPDATE",
+            "FOR SHARE",
+            "FOR NO KEY",
+            "FOR KEY",
+            "ADVISORY",
+            "NEXTVAL",
+        ]
+        .iter()
+        .any(|w| upper.contains(w))
 }
 
 /// `?12` → `$12`: the schema's SQL has no `?` anywhere else.
@@ -255,8 +298,9 @@ impl postgres::types::ToSql for Val {
     postgres::types::to_sql_checked!();
 }
 
-impl Tx for PgTx<'_, '_> {
+impl Tx for PgTx<'_, '_, '_> {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
+        self.gate_for(sql);
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
             params.iter().map(|p| p as _).collect();
         self.tx.execute(&pg_sql(sql), &refs).map_err(pg_err)
@@ -264,6 +308,7 @@ impl Tx for PgTx<'_, '_> {
 
     fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, StoreError> {
         use postgres::types::Type;
+        self.gate_for(sql);
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
             params.iter().map(|p| p as _).collect();
         let rows = self.tx.query(&pg_sql(sql), &refs).map_err(pg_err)?;
@@ -300,10 +345,33 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.gate_for(sql);
         self.tx.batch_execute(sql).map_err(pg_err)
     }
 
     fn is_postgres(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_read;
+
+    #[test]
+    fn only_lock_free_selects_pass_the_write_gate() {
+        assert!(is_plain_read("SELECT id FROM jobs WHERE state = ?1"));
+        assert!(is_plain_read("  select 1"));
+        for locking in [
+            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            "SELECT id FROM jobs WHERE state = 'validated' LIMIT 1 FOR UPDATE SKIP LOCKED",
+            "SELECT * FROM lanes FOR NO KEY UPDATE",
+            "SELECT pg_advisory_xact_lock(4712)",
+            "UPDATE series SET next = next + 1 WHERE series = ?1 RETURNING next",
+            "INSERT INTO audit (seq) VALUES (?1)",
+            "WITH x AS (DELETE FROM cans RETURNING job_id) SELECT COUNT(*) FROM x",
+        ] {
+            assert!(!is_plain_read(locking), "{locking}");
+        }
     }
 }
