@@ -1,5 +1,6 @@
-//! The PostgreSQL connections of one store: a pool per daemon, so that its lanes and requests run
-//! their transactions side by side instead of queueing behind one client.
+//! The PostgreSQL connections of one store: a pool per daemon, so that its requests read beside
+//! its lanes' writes instead of queueing behind one client (writes still take turns through
+//! [`PgPool::write_gate`] while the audit chain serializes them), over plain TCP or rustls.
 //!
 //! r2d2 keeps the connections; the manager here opens them (with the schema's search path and the
 //! session's timeouts), and tells a lost one from a sound one without a round trip to the server.
@@ -7,8 +8,9 @@
 //! [`StoreError::Busy`] (every connection in use) or [`StoreError::Unreachable`] (the server is
 //! gone), never a hang. While the server is known to be down, calls fail at once for a backoff
 //! that doubles from 250 ms to 10 s, and r2d2 keeps reconnecting in the background; the first
-//! connection that opens again ends the outage. This module holds no queue rules and no SQL but
-//! the session's settings.
+//! connection that opens again ends the outage. TLS ([`PgSslMode`]) is decided here, once per
+//! store; a refused handshake names the server and the CA file. This module holds no queue rules
+//! and no SQL but the session's settings.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
