@@ -4,10 +4,11 @@
 //!
 //! For 1, 2, 5 and 10 stations of 4 lanes each on one PostgreSQL schema, every lane runs the
 //! store's side of a card with zero device time (claim a job and its number, then verifying,
-//! printing, issued), so the store is the bottleneck. Each station holds its store connection as
-//! the daemon does. Reported: claims a second, p50/p99 of a claim (claim + number + lease in one
+//! printing, issued), so the store is the bottleneck. Each station has its pool of connections
+//! as the daemon does (lanes * 2 + 4 at most). Reported: claims a second, p50/p99 of a claim (claim + number + lease in one
 //! transaction, including the wait for the station's connection) and of a state commit, and the
 //! connections open. `--out DIR` also writes `fleet-scale.md` and `fleet-scale.svg` there.
+//! `FLEET_POOL=N` sets every station's pool size instead (1: one connection, as before the pool).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ecard_station::job::JobState;
-use ecard_station::store::{Actor, NewJob, StepInfo, Store};
+use ecard_station::store::{Actor, NewJob, PgOptions, StepInfo, Store};
 
 const LANES: usize = 4;
 const JOBS_PER_LANE: usize = 12;
@@ -96,7 +97,16 @@ fn run(stations: usize) -> Row {
     }
     drop(first);
     let stores: Vec<Arc<Store>> = (0..stations)
-        .map(|_| Arc::new(Store::open_postgres(&url, &schema).unwrap()))
+        .map(|_| {
+            let mut options = PgOptions::for_lanes(LANES);
+            if let Some(n) = std::env::var("FLEET_POOL")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                options.pool = n;
+            }
+            Arc::new(Store::open_postgres_with(&url, &schema, &options).unwrap())
+        })
         .collect();
     let started = Instant::now();
     let mut handles = Vec::new();

@@ -328,7 +328,11 @@ pub fn open_store(store: &StoreConfig) -> Result<Store, CliError> {
             }
             Ok(Store::open_sqlite(path)?)
         }
-        StoreConfig::Postgres { url, schema } => Ok(Store::open_postgres(url, schema)?),
+        StoreConfig::Postgres {
+            url,
+            schema,
+            options,
+        } => Ok(Store::open_postgres_with(url, schema, options)?),
     }
 }
 

@@ -80,6 +80,11 @@ struct RawStore {
     sqlite: Option<PathBuf>,
     postgres: Option<String>,
     postgres_schema: Option<String>,
+    postgres_pool: Option<u32>,
+    postgres_pool_wait_ms: Option<u64>,
+    postgres_statement_timeout_ms: Option<u64>,
+    postgres_sslmode: Option<String>,
+    postgres_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +129,8 @@ pub enum StoreConfig {
         url: String,
         /// Schema holding the tables.
         schema: String,
+        /// Pool, waits and timeouts.
+        options: crate::store::PgOptions,
     },
 }
 
@@ -343,7 +350,20 @@ impl StationConfig {
             }
             c.settings.body_limit = b;
         }
+        // The pool's default size follows the lanes, known only once they are read.
+        let mut pool_size = None;
         if let Some(s) = raw.store {
+            let pg_keys = [
+                ("postgres_schema", s.postgres_schema.is_some()),
+                ("postgres_pool", s.postgres_pool.is_some()),
+                ("postgres_pool_wait_ms", s.postgres_pool_wait_ms.is_some()),
+                (
+                    "postgres_statement_timeout_ms",
+                    s.postgres_statement_timeout_ms.is_some(),
+                ),
+                ("postgres_sslmode", s.postgres_sslmode.is_some()),
+                ("postgres_ca_file", s.postgres_ca_file.is_some()),
+            ];
             c.store = match (s.sqlite, s.postgres) {
                 (Some(_), Some(_)) => {
                     return Err(value(
@@ -351,11 +371,80 @@ impl StationConfig {
                         "names both sqlite and postgres; choose one".into(),
                     ));
                 }
-                (Some(p), None) => StoreConfig::Sqlite(rel(&p)),
-                (None, Some(url)) => StoreConfig::Postgres {
-                    url,
-                    schema: s.postgres_schema.unwrap_or_else(|| "ecard".into()),
-                },
+                (Some(p), None) => {
+                    if let Some((key, _)) = pg_keys.iter().find(|(_, set)| *set) {
+                        return Err(value(
+                            &format!("store.{key}"),
+                            "applies to postgres = \"URL\" only, not to a sqlite store".into(),
+                        ));
+                    }
+                    StoreConfig::Sqlite(rel(&p))
+                }
+                (None, Some(url)) => {
+                    let mut options = crate::store::PgOptions::default();
+                    if let Some(n) = s.postgres_pool {
+                        if !(1..=1000).contains(&n) {
+                            return Err(value(
+                                "store.postgres_pool",
+                                format!("{n} must be from 1 to 1000 connections"),
+                            ));
+                        }
+                        pool_size = Some(n);
+                    }
+                    if let Some(ms) = s.postgres_pool_wait_ms {
+                        if !(1..=600_000).contains(&ms) {
+                            return Err(value(
+                                "store.postgres_pool_wait_ms",
+                                format!("{ms} must be from 1 to 600000 (10 minutes)"),
+                            ));
+                        }
+                        options.pool_wait = Duration::from_millis(ms);
+                    }
+                    if let Some(ms) = s.postgres_statement_timeout_ms {
+                        if !(100..=3_600_000).contains(&ms) {
+                            return Err(value(
+                                "store.postgres_statement_timeout_ms",
+                                format!("{ms} must be from 100 to 3600000 (an hour)"),
+                            ));
+                        }
+                        options.statement_timeout = Duration::from_millis(ms);
+                    }
+                    use crate::store::PgSslMode;
+                    if let Some(mode) = &s.postgres_sslmode {
+                        options.ssl_mode = PgSslMode::parse(mode).ok_or_else(|| {
+                            value(
+                                "store.postgres_sslmode",
+                                format!(
+                                    "{mode:?} must be \"disable\", \"require\" or \"verify-full\""
+                                ),
+                            )
+                        })?;
+                    }
+                    options.ca_file = s.postgres_ca_file.as_deref().map(rel);
+                    match (options.ssl_mode, &options.ca_file) {
+                        (PgSslMode::VerifyFull, None) => {
+                            return Err(value(
+                                "store.postgres_ca_file",
+                                "is needed with postgres_sslmode = \"verify-full\": the PEM file of the CA that issued the server's certificate".into(),
+                            ));
+                        }
+                        (PgSslMode::Disable | PgSslMode::Require, Some(_)) => {
+                            return Err(value(
+                                "store.postgres_ca_file",
+                                format!(
+                                    "applies to postgres_sslmode = \"verify-full\" only, not {:?}",
+                                    options.ssl_mode.as_str()
+                                ),
+                            ));
+                        }
+                        _ => {}
+                    }
+                    StoreConfig::Postgres {
+                        url,
+                        schema: s.postgres_schema.unwrap_or_else(|| "ecard".into()),
+                        options,
+                    }
+                }
                 (None, None) => {
                     return Err(value(
                         "store",
@@ -475,6 +564,10 @@ impl StationConfig {
                 real_time: l.real_time,
             });
         }
+        if let StoreConfig::Postgres { options, .. } = &mut c.store {
+            options.pool =
+                pool_size.unwrap_or(crate::store::PgOptions::for_lanes(c.lanes.len()).pool);
+        }
         for (i, t) in raw.tokens.into_iter().enumerate() {
             let hash = hex::decode(&t.sha256)
                 .ok()
@@ -564,9 +657,18 @@ sha256 = "{}"
             c.store,
             StoreConfig::Postgres {
                 url: "postgres://postgres@127.0.0.1/test".into(),
-                schema: "ecard".into()
+                schema: "ecard".into(),
+                options: crate::store::PgOptions::for_lanes(2),
             }
         );
+        match &c.store {
+            StoreConfig::Postgres { options, .. } => assert_eq!(
+                (options.pool, options.pool_wait, options.statement_timeout),
+                (8, Duration::from_secs(3), Duration::from_secs(10)),
+                "two lanes: 2 * 2 + 4 connections"
+            ),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
             c.pki.unwrap().csca,
             PathBuf::from("/etc/ecard/pki/csca.pem")
@@ -589,6 +691,39 @@ sha256 = "{}"
         );
         assert_eq!(c.tokens[0].role, Role::Intake);
         assert_eq!(c.data_dir, PathBuf::from("ecard-data"));
+    }
+
+    #[test]
+    fn postgres_pool_and_tls_keys() {
+        let c = parse(
+            "[store]\npostgres = \"host=db\"\npostgres_pool = 3\npostgres_pool_wait_ms = 500\npostgres_statement_timeout_ms = 2000\npostgres_sslmode = \"verify-full\"\npostgres_ca_file = \"pg-ca.pem\"\n",
+        )
+        .unwrap();
+        let StoreConfig::Postgres { options, .. } = &c.store else {
+            panic!("{:?}", c.store);
+        };
+        assert_eq!(options.pool, 3);
+        assert_eq!(options.pool_wait, Duration::from_millis(500));
+        assert_eq!(options.statement_timeout, Duration::from_secs(2));
+        assert_eq!(options.ssl_mode, crate::store::PgSslMode::VerifyFull);
+        assert_eq!(options.ca_file, Some(PathBuf::from("/etc/ecard/pg-ca.pem")));
+        let err = |text: &str| parse(text).unwrap_err().to_string();
+        assert_eq!(
+            err("[store]\npostgres = \"host=db\"\npostgres_sslmode = \"verify-full\"\n"),
+            "config station.toml: store.postgres_ca_file: is needed with postgres_sslmode = \"verify-full\": the PEM file of the CA that issued the server's certificate"
+        );
+        assert_eq!(
+            err("[store]\npostgres = \"host=db\"\npostgres_sslmode = \"prefer\"\n"),
+            "config station.toml: store.postgres_sslmode: \"prefer\" must be \"disable\", \"require\" or \"verify-full\""
+        );
+        assert_eq!(
+            err("[store]\nsqlite = \"s.db\"\npostgres_pool = 3\n"),
+            "config station.toml: store.postgres_pool: applies to postgres = \"URL\" only, not to a sqlite store"
+        );
+        assert_eq!(
+            err("[store]\npostgres = \"host=db\"\npostgres_pool = 0\n"),
+            "config station.toml: store.postgres_pool: 0 must be from 1 to 1000 connections"
+        );
     }
 
     #[test]

@@ -468,6 +468,26 @@ fn wall_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+        .saturating_add(test_clock_offset_ms())
+}
+
+/// For tests only: `ECARD_TEST_CLOCK_OFFSET_MS` (signed milliseconds, read once) shifts the
+/// daemon's wall clock ([`Station::now_ms`] and its station-id heartbeat), so that a system test
+/// can run a station whose clock is wrong beside others and show that lease fencing, which the
+/// store does on the database server's clock, keeps it harmless. 0 when unset or not a number;
+/// never set it in production.
+pub(crate) fn test_clock_offset_ms() -> i64 {
+    static OFFSET: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *OFFSET.get_or_init(|| {
+        let offset = std::env::var("ECARD_TEST_CLOCK_OFFSET_MS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if offset != 0 {
+            tracing::warn!("test clock offset: this daemon's clock runs {offset} ms off");
+        }
+        offset
+    })
 }
 
 /// Runs the station: recovery, the lanes and the HTTP API on `listener`, until `shutdown`

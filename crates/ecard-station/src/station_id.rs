@@ -47,6 +47,7 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .saturating_add(crate::server::test_clock_offset_ms())
 }
 
 fn host() -> String {

@@ -2,9 +2,12 @@
 //!
 //! Every route but `/healthz` needs a bearer token with a role; errors are JSON
 //! `{"error": ..., "problems": [...]}` with 400/401/403/404/409/413/422, and 503 when the store
-//! fails: a bad request never causes a 500. Responses may echo the caller's own values; logs
+//! fails or its connection pool stays full (then with `Retry-After`): a bad request never causes
+//! a 500. Responses may echo the caller's own values; logs
 //! carry ids and numbers only.
 
+#[cfg(test)]
+mod busy_tests;
 mod enrollments;
 mod events;
 mod fleet;
@@ -154,6 +157,9 @@ pub(crate) struct ApiError {
     /// Problems found beyond the ones listed (a body can hold thousands).
     #[serde(skip_serializing_if = "Option::is_none")]
     problems_not_listed: Option<usize>,
+    /// Seconds after which a retry may succeed: the `Retry-After` header and this field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after_seconds: Option<u32>,
 }
 
 impl ApiError {
@@ -163,6 +169,7 @@ impl ApiError {
             error: error.into(),
             problems: Vec::new(),
             problems_not_listed: None,
+            retry_after_seconds: None,
         }
     }
 }
@@ -175,6 +182,10 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
             );
+        }
+        if let Some(secs) = self.retry_after_seconds {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         r
     }
@@ -201,6 +212,18 @@ impl From<StoreError> for ApiError {
                 path: (*field).to_string(),
                 message: reason.clone(),
             }];
+            return err;
+        }
+        if let StoreError::Busy { connections, .. } = &e {
+            // Overload, not a fault: a warning, and advice for the caller and the operator.
+            tracing::warn!("store busy: {e}");
+            let mut err = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the station is busy: {e}; nothing was done: retry after 1 s (Retry-After); if this persists, raise postgres_pool (now {connections}) in the [store] section of station.toml"
+                ),
+            );
+            err.retry_after_seconds = Some(1);
             return err;
         }
         let status = match e {

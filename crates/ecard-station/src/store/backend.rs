@@ -79,128 +79,8 @@ pub(crate) enum Backend {
     // std Mutex, as mini-redis's db.rs argues: the lock is held only for one short transaction,
     // never across an `.await`, and every caller is already on a blocking thread.
     Sqlite(Mutex<rusqlite::Connection>),
-    Postgres(Box<Mutex<PgClient>>),
-}
-
-/// The sync PostgreSQL client runs a small runtime of its own, which tokio refuses to start or
-/// block on inside another runtime's worker, including when the client is closed on drop. The
-/// station drops its store when `run` returns, inside its runtime: so closing happens on a
-/// thread of its own there.
-///
-/// It also reconnects: when the server restarts or the network drops, the client is closed; the
-/// next transaction opens a new connection (with the schema's search path and the session's
-/// timeouts), no more often than a backoff that doubles from 250 ms to 10 s, so an outage costs
-/// quick errors (the API answers 503, lanes wait and retry) rather than a hammering of the server.
-pub(crate) struct PgClient {
-    client: Option<postgres::Client>,
-    url: String,
-    schema: String,
-    next_attempt: Option<std::time::Instant>,
-    backoff: std::time::Duration,
-    last_error: String,
-}
-
-/// Every session: the store's schema, and timeouts so that no statement or lock wait hangs a lane
-/// or a request (an unresponsive server is an error after seconds, not a hang).
-fn session_setup(schema: &str) -> String {
-    format!(
-        "SET search_path TO {schema}; SET statement_timeout = '15s'; SET lock_timeout = '10s'; SET idle_in_transaction_session_timeout = '60s';"
-    )
-}
-
-fn drop_client(client: postgres::Client) {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        let _ = std::thread::spawn(move || drop(client)).join();
-    } else {
-        drop(client);
-    }
-}
-
-impl PgClient {
-    /// A connected client for `schema` (its search path and timeouts set).
-    pub(crate) fn new(
-        mut client: postgres::Client,
-        url: &str,
-        schema: &str,
-    ) -> Result<PgClient, StoreError> {
-        client
-            .batch_execute(&session_setup(schema))
-            .map_err(pg_err)?;
-        Ok(PgClient {
-            client: Some(client),
-            url: url.to_string(),
-            schema: schema.to_string(),
-            next_attempt: None,
-            backoff: std::time::Duration::from_millis(250),
-            last_error: String::new(),
-        })
-    }
-
-    /// The client, reconnecting first when the last one was closed (within the backoff).
-    fn connected(&mut self) -> Result<&mut postgres::Client, StoreError> {
-        if self.client.as_ref().is_some_and(|c| c.is_closed())
-            && let Some(old) = self.client.take()
-        {
-            tracing::warn!("the PostgreSQL connection closed; reconnecting");
-            drop_client(old);
-        }
-        if self.client.is_none() {
-            let now = std::time::Instant::now();
-            if let Some(at) = self.next_attempt
-                && now < at
-            {
-                return Err(StoreError::Unreachable {
-                    store: "postgresql",
-                    reason: format!(
-                        "{}; reconnecting in {} ms",
-                        self.last_error,
-                        (at - now).as_millis()
-                    ),
-                });
-            }
-            let attempt = postgres::Client::connect(&self.url, postgres::NoTls)
-                .and_then(|mut c| c.batch_execute(&session_setup(&self.schema)).map(|()| c));
-            match attempt {
-                Ok(c) => {
-                    tracing::info!("reconnected to PostgreSQL");
-                    self.client = Some(c);
-                    self.next_attempt = None;
-                    self.backoff = std::time::Duration::from_millis(250);
-                }
-                Err(e) => {
-                    let e = match pg_err(e) {
-                        StoreError::Database { store, reason } => {
-                            StoreError::Unreachable { store, reason }
-                        }
-                        other => other,
-                    };
-                    self.last_error = e.to_string();
-                    self.next_attempt = Some(now + self.backoff);
-                    self.backoff = (self.backoff * 2).min(std::time::Duration::from_secs(10));
-                    return Err(e);
-                }
-            }
-        }
-        self.client.as_mut().ok_or(StoreError::Poisoned)
-    }
-}
-
-impl PgClient {
-    /// The connection broke: drop it, so that the next transaction reconnects.
-    fn lost(&mut self) {
-        if let Some(old) = self.client.take() {
-            tracing::warn!("the PostgreSQL connection was lost; reconnecting at the next use");
-            drop_client(old);
-        }
-    }
-}
-
-impl Drop for PgClient {
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            drop_client(client);
-        }
-    }
+    // A pool (store/pg.rs): each transaction takes a connection of its own.
+    Postgres(Box<super::pg::PgPool>),
 }
 
 impl Backend {
@@ -227,21 +107,24 @@ impl Backend {
                 tx.commit().map_err(sqlite_err)?;
                 Ok(out)
             }
-            Backend::Postgres(client) => {
-                let mut guard = client
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let client = guard.connected()?;
+            Backend::Postgres(pool) => {
+                let mut conn = pool.checkout()?;
+                // Released after the commit (or the rollback), declared first to drop last.
+                let mut writing = None;
                 let result = (|| {
-                    let mut tx = client.transaction().map_err(pg_err)?;
-                    let mut adapter = PgTx { tx: &mut tx };
+                    let mut tx = conn.client()?.transaction().map_err(pg_err)?;
+                    let mut adapter = PgTx {
+                        tx: &mut tx,
+                        gate: pool.write_gate(),
+                        writing: &mut writing,
+                    };
                     let out = f(&mut adapter)?;
                     tx.commit().map_err(pg_err)?;
                     Ok(out)
                 })();
                 if let Err(StoreError::Unreachable { .. }) = &result {
-                    // Replace the client at the next transaction.
-                    guard.lost();
+                    // Retire it (and its older siblings) instead of returning it to the pool.
+                    pool.lost(&mut conn);
                 }
                 result
             }
@@ -262,8 +145,9 @@ pub(crate) fn pg_err(e: postgres::Error) -> StoreError {
     let reason = match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None => match std::error::Error::source(&e) {
-            Some(src) => format!("{e}: {src}"),
-            None => e.to_string(),
+            // Some kinds (TLS) already print their cause.
+            Some(src) if !e.to_string().contains(&src.to_string()) => format!("{e}: {src}"),
+            _ => e.to_string(),
         },
     };
     // The connection is gone (closed, or the server shutting down or restarting: SQLSTATE
@@ -349,8 +233,45 @@ impl Tx for SqliteTx<'_> {
     }
 }
 
-struct PgTx<'a, 'b> {
+struct PgTx<'a, 'b, 'g> {
     tx: &'a mut postgres::Transaction<'b>,
+    /// One writing transaction per daemon at a time (see [`super::pg::PgPool::write_gate`]).
+    gate: &'g std::sync::Mutex<()>,
+    /// Held from the first statement that may lock a row to the transaction's end.
+    writing: &'a mut Option<std::sync::MutexGuard<'g, ()>>,
+}
+
+impl PgTx<'_, '_, '_> {
+    /// Takes the write gate before `sql` runs, unless it is a plain read. A transaction waiting
+    /// for the gate therefore holds no row lock, so the gate and the server's locks cannot wait
+    /// on each other.
+    fn gate_for(&mut self, sql: &str) {
+        if self.writing.is_some() || is_plain_read(sql) {
+            return;
+        }
+        // The gate guards nothing but order: a panic while it was held leaves nothing torn.
+        *self.writing = Some(
+            self.gate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+    }
+}
+
+/// A SELECT that takes no lock: it may run beside writers.
+fn is_plain_read(sql: &str) -> bool {
+    let upper = sql.trim_start().to_ascii_uppercase();
+    upper.starts_with("SELECT")
+        && ![
+            "FOR UPDATE",
+            "FOR SHARE",
+            "FOR NO KEY",
+            "FOR KEY",
+            "ADVISORY",
+            "NEXTVAL",
+        ]
+        .iter()
+        .any(|w| upper.contains(w))
 }
 
 /// `?12` → `$12`: the schema's SQL has no `?` anywhere else.
@@ -381,8 +302,9 @@ impl postgres::types::ToSql for Val {
     postgres::types::to_sql_checked!();
 }
 
-impl Tx for PgTx<'_, '_> {
+impl Tx for PgTx<'_, '_, '_> {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
+        self.gate_for(sql);
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
             params.iter().map(|p| p as _).collect();
         self.tx.execute(&pg_sql(sql), &refs).map_err(pg_err)
@@ -390,6 +312,7 @@ impl Tx for PgTx<'_, '_> {
 
     fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, StoreError> {
         use postgres::types::Type;
+        self.gate_for(sql);
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
             params.iter().map(|p| p as _).collect();
         let rows = self.tx.query(&pg_sql(sql), &refs).map_err(pg_err)?;
@@ -426,10 +349,33 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.gate_for(sql);
         self.tx.batch_execute(sql).map_err(pg_err)
     }
 
     fn is_postgres(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_read;
+
+    #[test]
+    fn only_lock_free_selects_pass_the_write_gate() {
+        assert!(is_plain_read("SELECT id FROM jobs WHERE state = ?1"));
+        assert!(is_plain_read("  select 1"));
+        for locking in [
+            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            "SELECT id FROM jobs WHERE state = 'validated' LIMIT 1 FOR UPDATE SKIP LOCKED",
+            "SELECT * FROM lanes FOR NO KEY UPDATE",
+            "SELECT pg_advisory_xact_lock(4712)",
+            "UPDATE series SET next = next + 1 WHERE series = ?1 RETURNING next",
+            "INSERT INTO audit (seq) VALUES (?1)",
+            "WITH x AS (DELETE FROM cans RETURNING job_id) SELECT COUNT(*) FROM x",
+        ] {
+            assert!(!is_plain_read(locking), "{locking}");
+        }
     }
 }

@@ -16,6 +16,7 @@ pub mod migrate;
 #[cfg(test)]
 mod migrate_tests;
 pub mod orphans;
+mod pg;
 mod purge;
 mod qa;
 mod read;
@@ -41,6 +42,7 @@ use rows::{
     set_state, upsert_lease, void_number,
 };
 
+pub use pg::{PgOptions, PgSslMode};
 pub use qa::{IssuedCardRow, QaResultRow};
 pub(crate) use rows::rfc3339_ms;
 
@@ -107,6 +109,19 @@ pub enum StoreError {
         store: &'static str,
         /// What the driver said.
         reason: String,
+    },
+    /// Every connection of the store's pool stayed in use for the whole wait: the station is
+    /// overloaded for a moment. Nothing was done; a retry a second later may succeed.
+    #[error(
+        "{store} busy: all {connections} connections of the pool stayed in use for {waited_ms} ms"
+    )]
+    Busy {
+        /// `postgresql`.
+        store: &'static str,
+        /// The pool's size (`postgres_pool`).
+        connections: u32,
+        /// How long the call waited (`postgres_pool_wait_ms`).
+        waited_ms: u64,
     },
     /// A thread panicked while holding the connection.
     #[error("store connection poisoned by a panic in another thread")]
@@ -314,8 +329,19 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens a PostgreSQL store in `schema` (created if absent), for one or several stations.
+    /// Opens a PostgreSQL store in `schema` (created if absent), for one or several stations,
+    /// with the default [`PgOptions`] (a pool of 4).
     pub fn open_postgres(url: &str, schema: &str) -> Result<Store, StoreError> {
+        Store::open_postgres_with(url, schema, &PgOptions::default())
+    }
+
+    /// Opens a PostgreSQL store in `schema` (created if absent) with a pool of
+    /// `options.pool` connections.
+    pub fn open_postgres_with(
+        url: &str,
+        schema: &str,
+        options: &PgOptions,
+    ) -> Result<Store, StoreError> {
         if schema.is_empty()
             || !schema
                 .chars()
@@ -326,18 +352,17 @@ impl Store {
                 reason: format!("schema name {schema:?} must be lowercase letters, digits and _"),
             });
         }
-        let mut client =
-            postgres::Client::connect(url, postgres::NoTls).map_err(backend::pg_err)?;
         // Several stations may start at once: serialize schema creation on an advisory lock
-        // (the migrations then serialize on a transaction-scoped one).
+        // (the migrations then serialize on a transaction-scoped one). The search path names
+        // the schema before it exists; PostgreSQL allows that.
         let ddl = format!(
             "SELECT pg_advisory_lock(4711); CREATE SCHEMA IF NOT EXISTS {schema}; SELECT pg_advisory_unlock(4711);"
         );
-        client.batch_execute(&ddl).map_err(backend::pg_err)?;
+        let pool = pg::PgPool::open(url, schema, options, |client| {
+            client.batch_execute(&ddl).map_err(backend::pg_err)
+        })?;
         let store = Store {
-            db: Backend::Postgres(Box::new(Mutex::new(backend::PgClient::new(
-                client, url, schema,
-            )?))),
+            db: Backend::Postgres(Box::new(pool)),
             kind: "postgresql",
             stats_cache: stats::Cache::default(),
             vault: None,
@@ -375,6 +400,18 @@ impl Store {
     /// `sqlite` or `postgresql`.
     pub fn kind(&self) -> &'static str {
         self.kind
+    }
+
+    /// Takes one connection of a PostgreSQL store's pool and keeps it until the result is
+    /// dropped (tests of a full pool); `None` for SQLite.
+    #[cfg(test)]
+    pub(crate) fn hold_connection(
+        &self,
+    ) -> Result<Option<r2d2::PooledConnection<pg::Manager>>, StoreError> {
+        match &self.db {
+            Backend::Postgres(pool) => pool.hold().map(Some),
+            Backend::Sqlite(_) => Ok(None),
+        }
     }
 
     fn init_head(&self) -> Result<(), StoreError> {
