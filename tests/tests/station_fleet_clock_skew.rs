@@ -30,12 +30,13 @@ fn a_station_ten_minutes_fast_takes_nothing_from_the_others() {
     };
     let (url, schema) = (pg.url.clone(), pg.schema.clone());
     let tmp = tempfile::tempdir().unwrap();
+    let key = fleet::shared_key(tmp.path());
     let offset = TEN_MINUTES_MS.to_string();
     let daemons: Vec<Daemon> = (1..=3)
         .map(|n| {
             let d = tmp.path().join(format!("station-{n}"));
             std::fs::create_dir_all(&d).unwrap();
-            let text = config(&format!("skew-{n}"), &url, &schema, LEASE_SECONDS);
+            let text = config(&format!("skew-{n}"), &url, &schema, LEASE_SECONDS, &key);
             std::fs::write(d.join("station.toml"), text).unwrap();
             // skew-3 runs ten minutes fast.
             let env: &[(&str, &str)] = if n == 3 {

@@ -31,11 +31,12 @@ fn three_stations_ride_out_a_postgres_restart_mid_batch() {
     };
     let (url, schema) = (server.url(), "fleet".to_string());
     let tmp = tempfile::tempdir().unwrap();
+    let key = fleet::shared_key(tmp.path());
     let daemons: Vec<Daemon> = (1..=3)
         .map(|n| {
             let d = tmp.path().join(format!("station-{n}"));
             std::fs::create_dir_all(&d).unwrap();
-            let text = config(&format!("pgr-{n}"), &url, &schema, LEASE_SECONDS);
+            let text = config(&format!("pgr-{n}"), &url, &schema, LEASE_SECONDS, &key);
             std::fs::write(d.join("station.toml"), text).unwrap();
             start(&d, &[])
         })

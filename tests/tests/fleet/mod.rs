@@ -172,15 +172,25 @@ impl Drop for Daemon {
     }
 }
 
-/// The configuration of station `id` with two simulated lanes on `url`/`schema`.
-pub fn config(id: &str, url: &str, schema: &str, lease_seconds: u64) -> String {
+/// The data key the stations of one test share (stations on one database open each other's
+/// records), made in `dir`.
+pub fn shared_key(dir: &Path) -> std::path::PathBuf {
+    let key = dir.join("data.key");
+    ecard_station::vault::FileKek::create(&key).unwrap();
+    key
+}
+
+/// The configuration of station `id` with two simulated lanes on `url`/`schema`, sealing
+/// personal data with the shared `key`.
+pub fn config(id: &str, url: &str, schema: &str, lease_seconds: u64, key: &Path) -> String {
     let lane = |n: u32| {
         format!(
             "[[lanes]]\nname = \"lane-{n}\"\nencoder = \"sim:blanks/lane-{n}\"\nmake_blanks = true\nreal_time = true\nprint_ms = 300\n"
         )
     };
     format!(
-        "station_id = \"{id}\"\nlease_seconds = {lease_seconds}\ntest_transport_key = true\n[store]\npostgres = \"{url}\"\npostgres_schema = \"{schema}\"\n{}{}",
+        "station_id = \"{id}\"\nlease_seconds = {lease_seconds}\ntest_transport_key = true\ndata_key_file = \"{}\"\n[store]\npostgres = \"{url}\"\npostgres_schema = \"{schema}\"\n{}{}",
+        key.display(),
         lane(1),
         lane(2)
     )
