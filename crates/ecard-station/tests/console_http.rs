@@ -98,7 +98,7 @@ async fn events_need_a_reading_role() {
     assert_eq!(code, 200);
     assert_eq!(
         serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
-        serde_json::json!({"name": "intake-1", "role": "intake", "station": "console-test"})
+        serde_json::json!({"name": "intake-1", "role": "intake", "station": "console-test", "warnings": []})
     );
     let (code, _, _) = request(
         s.addr,
