@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,12 +125,15 @@ impl Auth {
             .ok_or(AuthError::Missing)?
             .trim();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        // Compares hashes: timing reveals nothing about a token, only about its hash.
-        let entry = self
-            .tokens
-            .iter()
-            .find(|t| t.sha256 == digest)
-            .ok_or(AuthError::Unknown)?;
+        // Compares hashes, in constant time, against every token (no early exit): timing
+        // reveals neither a token nor which entry matched.
+        let mut found = None;
+        for t in &self.tokens {
+            if bool::from(t.sha256.ct_eq(&digest)) {
+                found = Some(t);
+            }
+        }
+        let entry = found.ok_or(AuthError::Unknown)?;
         if entry.role == Role::Admin || allowed.contains(&entry.role) {
             Ok(entry)
         } else {
