@@ -38,16 +38,7 @@ impl Token {
     pub fn generate_data_key(&self, label: &str) -> Result<TokenDataKey, Pkcs11Error> {
         {
             let session = self.session()?;
-            if self
-                .find(&session, ObjectClass::SECRET_KEY, label)?
-                .is_some()
-            {
-                return Err(Pkcs11Error::KeyExists {
-                    module: self.inner.module.clone(),
-                    token: self.inner.token.clone(),
-                    label: label.to_string(),
-                });
-            }
+            self.label_free(&session, ObjectClass::SECRET_KEY, label)?;
             session
                 .generate_key(
                     &Mechanism::AesKeyGen,
@@ -74,25 +65,9 @@ impl Token {
 
     /// The data key labelled `label`.
     pub fn data_key(&self, label: &str) -> Result<TokenDataKey, Pkcs11Error> {
-        let session = self.session()?;
-        let key = self
-            .find(&session, ObjectClass::SECRET_KEY, label)?
-            .ok_or_else(|| Pkcs11Error::NoKey {
-                module: self.inner.module.clone(),
-                token: self.inner.token.clone(),
-                label: label.to_string(),
-                what: "secret key (data key-encryption key)",
-            })?;
-        let generation = session.generation();
-        drop(session);
         Ok(TokenDataKey {
             token: self.clone(),
-            key: KeyRef::new(
-                ObjectClass::SECRET_KEY,
-                label,
-                "secret key (data key-encryption key)",
-                (generation, key),
-            ),
+            key: self.secret_key(label, "secret key (data key-encryption key)")?,
             label: label.to_string(),
         })
     }

@@ -44,16 +44,7 @@ impl Token {
         }
         {
             let session = self.session()?;
-            if self
-                .find(&session, ObjectClass::SECRET_KEY, label)?
-                .is_some()
-            {
-                return Err(Pkcs11Error::KeyExists {
-                    module: self.inner.module.clone(),
-                    token: self.inner.token.clone(),
-                    label: label.to_string(),
-                });
-            }
+            self.label_free(&session, ObjectClass::SECRET_KEY, label)?;
             session
                 .create_object(&[
                     Attribute::Class(ObjectClass::SECRET_KEY),
@@ -75,25 +66,9 @@ impl Token {
 
     /// The KMC labelled `label`.
     pub fn kmc(&self, label: &str) -> Result<TokenKmc, Pkcs11Error> {
-        let session = self.session()?;
-        let key = self
-            .find(&session, ObjectClass::SECRET_KEY, label)?
-            .ok_or_else(|| Pkcs11Error::NoKey {
-                module: self.inner.module.clone(),
-                token: self.inner.token.clone(),
-                label: label.to_string(),
-                what: "secret key (KMC)",
-            })?;
-        let generation = session.generation();
-        drop(session);
         Ok(TokenKmc {
             token: self.clone(),
-            key: KeyRef::new(
-                ObjectClass::SECRET_KEY,
-                label,
-                "secret key (KMC)",
-                (generation, key),
-            ),
+            key: self.secret_key(label, "secret key (KMC)")?,
             label: label.to_string(),
         })
     }

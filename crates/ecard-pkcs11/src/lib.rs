@@ -440,21 +440,48 @@ impl Token {
         Ok(found.into_iter().next())
     }
 
+    /// The secret key labelled `label` (`what` names it in the error when it is absent).
+    fn secret_key(&self, label: &str, what: &'static str) -> Result<KeyRef, Pkcs11Error> {
+        let session = self.session()?;
+        let key = self
+            .find(&session, ObjectClass::SECRET_KEY, label)?
+            .ok_or_else(|| Pkcs11Error::NoKey {
+                module: self.inner.module.clone(),
+                token: self.inner.token.clone(),
+                label: label.to_string(),
+                what,
+            })?;
+        Ok(KeyRef::new(
+            ObjectClass::SECRET_KEY,
+            label,
+            what,
+            (session.generation(), key),
+        ))
+    }
+
+    /// Refuses a label already in use by a key of `class` (a new key never shadows one).
+    fn label_free(
+        &self,
+        session: &Session,
+        class: ObjectClass,
+        label: &str,
+    ) -> Result<(), Pkcs11Error> {
+        match self.find(session, class, label)? {
+            Some(_) => Err(Pkcs11Error::KeyExists {
+                module: self.inner.module.clone(),
+                token: self.inner.token.clone(),
+                label: label.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Generates a P-256 key pair labelled `label` inside the token: persistent (`CKA_TOKEN`),
     /// private, `CKA_SENSITIVE`, not `CKA_EXTRACTABLE`. Refuses a label already in use.
     pub fn generate(&self, label: &str) -> Result<Pkcs11Signer, Pkcs11Error> {
         {
             let session = self.session()?;
-            if self
-                .find(&session, ObjectClass::PRIVATE_KEY, label)?
-                .is_some()
-            {
-                return Err(Pkcs11Error::KeyExists {
-                    module: self.inner.module.clone(),
-                    token: self.inner.token.clone(),
-                    label: label.to_string(),
-                });
-            }
+            self.label_free(&session, ObjectClass::PRIVATE_KEY, label)?;
             let id = label.as_bytes().to_vec();
             let public = [
                 Attribute::Token(true),
