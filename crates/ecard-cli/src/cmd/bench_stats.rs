@@ -15,7 +15,7 @@ use anyhow::Context;
 use ecard_station::job::JobState;
 use ecard_station::stats::Request;
 use ecard_station::stats::disclosure::Pattern;
-use ecard_station::store::stats::Fact;
+use ecard_station::store::stats::{Fact, unpack};
 use ecard_station::store::{Actor, NewJob, StepInfo, Store};
 use serde::Serialize;
 
@@ -186,9 +186,10 @@ fn measure(
     let (mut reads, mut builds) = (Vec::new(), Vec::new());
     for _ in 0..5 {
         let t = Instant::now();
-        let atoms = store.stats_atoms(whole.from, whole.to)?;
+        let packed = store.stats_packed_atoms(whole.from, whole.to)?;
         reads.push(ms(t.elapsed()));
         let t = Instant::now();
+        let atoms = unpack(&packed).context("a generated value holds the separator")?;
         let pattern = Pattern::build(&atoms);
         builds.push(ms(t.elapsed()));
         drop(pattern);

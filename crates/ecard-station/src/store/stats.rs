@@ -386,6 +386,51 @@ pub(super) fn atoms(
     Ok(out)
 }
 
+/// Joins the dimensions of a packed cube row (U+001F, the unit separator).
+const SEP: char = '\u{1f}';
+
+/// [`atoms`] with every row's dimensions joined into one text by the database: one string per
+/// row for the driver to make instead of ten (the conversion, not the scan, was most of a cold
+/// read: about 1,000,000 strings for a year). Same rows, same order.
+fn packed_atoms(tx: &mut dyn Tx, from: Month, to: Month) -> Result<Vec<(String, u64)>, StoreError> {
+    let (sep, order) = if tx.is_postgres() {
+        ("chr(31)", String::new())
+    } else {
+        ("char(31)", format!(" ORDER BY {COLS}"))
+    };
+    let joined = COLS
+        .split(", ")
+        .collect::<Vec<_>>()
+        .join(&format!(" || {sep} || "));
+    let rows = tx.rows(
+        &format!("SELECT {joined}, n FROM stats_cube WHERE month >= ?1 AND month <= ?2{order}"),
+        &[from.to_string().into(), to.to_string().into()],
+    )?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut r = r.into_iter();
+        let dims = match r.next() {
+            Some(Val::Text(s)) => s,
+            _ => String::new(),
+        };
+        let n = r.next().and_then(|v| v.int()).unwrap_or(0);
+        out.push((dims, u64::try_from(n).unwrap_or(0)));
+    }
+    Ok(out)
+}
+
+/// Splits packed cube rows into their dimensions; `None` when a row does not split into one
+/// value per dimension (a value holding the separator).
+pub fn unpack(packed: &[(String, u64)]) -> Option<Vec<(Vec<&str>, u64)>> {
+    packed
+        .iter()
+        .map(|(dims, n)| {
+            let vals: Vec<&str> = dims.split(SEP).collect();
+            (vals.len() == DIMS.len()).then_some((vals, *n))
+        })
+        .collect()
+}
+
 /// The number of fact rows in a period (for tests, benchmarks and `ecard stats`' check).
 pub(super) fn fact_count(tx: &mut dyn Tx, from: Month, to: Month) -> Result<u64, StoreError> {
     let n = tx
@@ -408,6 +453,16 @@ impl super::Store {
         to: Month,
     ) -> Result<Vec<(Vec<String>, u64)>, StoreError> {
         self.db.with_tx(|tx| atoms(tx, from, to))
+    }
+
+    /// [`Store::stats_atoms`] with each row's dimensions joined by U+001F (split them with
+    /// [`unpack`]): what [`Store::statistics`] reads.
+    pub fn stats_packed_atoms(
+        &self,
+        from: Month,
+        to: Month,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        self.db.with_tx(|tx| packed_atoms(tx, from, to))
     }
 
     /// The number of fact rows in a period.
@@ -438,8 +493,13 @@ impl super::Store {
         if let Some(p) = self.stats_cache.get(key) {
             return Ok(p.answer(req));
         }
-        let atoms = self.stats_atoms(req.from, req.to)?;
-        let pattern = std::sync::Arc::new(Pattern::build(&atoms));
+        let packed = self.stats_packed_atoms(req.from, req.to)?;
+        let pattern = match unpack(&packed) {
+            Some(atoms) => Pattern::build(&atoms),
+            // A value holding the separator (no validated dimension does): read column by column.
+            None => Pattern::build(&self.stats_atoms(req.from, req.to)?),
+        };
+        let pattern = std::sync::Arc::new(pattern);
         self.stats_cache.put(key, pattern.clone());
         Ok(pattern.answer(req))
     }
