@@ -43,6 +43,8 @@ type FastSet<K> = HashSet<K, BuildHasherDefault<Fx>>;
 use super::{DIMS, MAX_KEYS, Request, THRESHOLD};
 
 const NONE: u32 = u32::MAX;
+/// Atoms are also merged over the first 1, 2 and 3 dimensions for the tables that lack them.
+const LEVELS: usize = 3;
 /// A table with more possible cells than this is counted in a hash map instead.
 const DENSE_LIMIT: usize = 1 << 24;
 
@@ -188,6 +190,20 @@ impl Pattern {
         let dims_of =
             |m: u16| -> Vec<usize> { (0..DIMS.len()).filter(|d| m & (1 << d) != 0).collect() };
         let size_of = |m: u16| -> usize { dims_of(m).iter().map(|d| card[*d]).product() };
+        // And a table that does not cross the first k dimensions (month, station, region) is
+        // counted from the atoms merged over them: a third of the atoms without the month, fewer
+        // again without station and region.
+        let mut levels: Vec<Vec<([u32; DIMS.len()], u64)>> = vec![coded];
+        for k in 1..=LEVELS {
+            let mut merged: FastMap<[u32; DIMS.len()], u64> = FastMap::default();
+            for (ids, n) in &levels[k - 1] {
+                let mut key = *ids;
+                key[k - 1] = 0;
+                *merged.entry(key).or_insert(0) += n;
+            }
+            levels.push(merged.into_iter().collect());
+        }
+        let atoms_of = |m: u16| &levels[(m.trailing_zeros() as usize).min(LEVELS)];
         let mut dense: FastMap<u16, Vec<u64>> = FastMap::default();
         let mut by_width: Vec<u16> = masks();
         by_width.sort_by_key(|m| std::cmp::Reverse(m.count_ones()));
@@ -195,7 +211,7 @@ impl Pattern {
             let ds = dims_of(m);
             let size = size_of(m);
             if size > DENSE_LIMIT {
-                for (ids, n) in &coded {
+                for (ids, n) in atoms_of(m) {
                     *p.counts.entry(project(m, ids)).or_insert(0) += n;
                 }
                 continue;
@@ -228,7 +244,7 @@ impl Pattern {
                     }
                 }
                 None => {
-                    for (ids, n) in &coded {
+                    for (ids, n) in atoms_of(m) {
                         let mut i = 0usize;
                         for d in &ds {
                             i = i * card[*d] + ids[*d] as usize;
