@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ecard_station::job::JobState;
 use ecard_station::stats::Request;
-use ecard_station::store::stats::Fact;
+use ecard_station::stats::disclosure::Pattern;
+use ecard_station::store::stats::{Fact, unpack};
 use ecard_station::store::{Actor, NewJob, StepInfo, Store};
 use serde::Serialize;
 
@@ -53,6 +54,10 @@ struct StoreResult {
     rows: usize,
     insert_s: f64,
     atoms_in_period: usize,
+    /// Where a cold query's time goes: reading the period's counts from the store, building the
+    /// suppression pattern from them (medians of 5).
+    cold_read_ms: f64,
+    cold_build_ms: f64,
     queries: Vec<QueryTime>,
     issue_step_median_ms: f64,
     printing_step_median_ms: f64,
@@ -176,9 +181,19 @@ fn measure(
         Request::parse(Some("2026-01"), Some("2026-12"), Some(by), Some(filter))
             .map_err(|e| anyhow::anyhow!("{e}"))
     };
-    let atoms_in_period = store
-        .stats_atoms(period("", "")?.from, period("", "")?.to)?
-        .len();
+    let whole = period("", "")?;
+    let atoms_in_period = store.stats_atoms(whole.from, whole.to)?.len();
+    let (mut reads, mut builds) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let t = Instant::now();
+        let packed = store.stats_packed_atoms(whole.from, whole.to)?;
+        reads.push(ms(t.elapsed()));
+        let t = Instant::now();
+        let atoms = unpack(&packed).context("a generated value holds the separator")?;
+        let pattern = Pattern::build(&atoms);
+        builds.push(ms(t.elapsed()));
+        drop(pattern);
+    }
     let mut queries = Vec::new();
     for (by, filter) in console_queries() {
         let req = period(&by, &filter)?;
@@ -261,6 +276,8 @@ fn measure(
         rows: facts.len(),
         insert_s,
         atoms_in_period,
+        cold_read_ms: median(reads),
+        cold_build_ms: median(builds),
         queries,
         issue_step_median_ms: median(steps),
         printing_step_median_ms: median(printing),
@@ -297,6 +314,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         println!(
             "{}: {} fact rows written in {:.1} s; {} distinct combinations in 2026",
             r.store, r.rows, r.insert_s, r.atoms_in_period
+        );
+        println!(
+            "  a cold query of 2026: read the period's counts {:.1} ms, build its pattern {:.1} ms (medians of 5)",
+            r.cold_read_ms, r.cold_build_ms
         );
         for q in &r.queries {
             println!(

@@ -43,6 +43,8 @@ type FastSet<K> = HashSet<K, BuildHasherDefault<Fx>>;
 use super::{DIMS, MAX_KEYS, Request, THRESHOLD};
 
 const NONE: u32 = u32::MAX;
+/// Atoms are also merged over the first 1, 2 and 3 dimensions for the tables that lack them.
+const LEVELS: usize = 3;
 /// A table with more possible cells than this is counted in a hash map instead.
 const DENSE_LIMIT: usize = 1 << 24;
 
@@ -140,41 +142,118 @@ impl Pattern {
             ids: vec![HashMap::new(); DIMS.len()],
             ..Pattern::default()
         };
-        let masks = masks();
-        // Atoms as value ids; then each table counted in a dense array (a table crosses at most
-        // 3 dimensions of a few dozen values each, so it is small and stays in cache), which is
-        // many times faster than hashing every cell of every atom.
+        // Atoms as value ids, numbered in the order first met. The maps borrow the atoms' text
+        // (no string made per lookup), and a value equal to the previous atom's in the same
+        // dimension (common: the store returns atoms in key order) skips the map.
         let mut coded: Vec<([u32; DIMS.len()], u64)> = Vec::with_capacity(atoms.len());
-        for (vals, n) in atoms {
-            if *n == 0 || vals.len() != DIMS.len() {
-                continue;
+        {
+            let mut seen: Vec<FastMap<&str, u32>> = vec![FastMap::default(); DIMS.len()];
+            let mut prev: Option<&[S]> = None;
+            for (vals, n) in atoms {
+                if *n == 0 || vals.len() != DIMS.len() {
+                    continue;
+                }
+                let mut ids = [0u32; DIMS.len()];
+                for (d, v) in vals.iter().enumerate() {
+                    let v = v.as_ref();
+                    let same = prev.is_some_and(|pv| pv[d].as_ref() == v);
+                    ids[d] = match (same, coded.last()) {
+                        (true, Some((last, _))) => last[d],
+                        _ => {
+                            let next = seen[d].len() as u32;
+                            let id = *seen[d].entry(v).or_insert(next);
+                            if id == next {
+                                p.values[d].push(v.to_string());
+                            }
+                            id
+                        }
+                    };
+                }
+                p.rows += n;
+                coded.push((ids, *n));
+                prev = Some(vals);
             }
-            let mut ids = [0u32; DIMS.len()];
-            for (d, v) in vals.iter().enumerate() {
-                ids[d] = p.intern(d, v.as_ref());
-            }
-            p.rows += n;
-            coded.push((ids, *n));
+        }
+        for (d, vals) in p.values.iter().enumerate() {
+            p.ids[d] = vals
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v.clone(), i as u32))
+                .collect();
         }
         let card: Vec<usize> = p.values.iter().map(|v| v.len().max(1)).collect();
-        for &m in &masks {
-            let ds: Vec<usize> = (0..DIMS.len()).filter(|d| m & (1 << d) != 0).collect();
-            let size: usize = ds.iter().map(|d| card[*d]).product();
+        // Each table counted in a dense array (a table crosses at most 3 dimensions of a few
+        // dozen values each, so it is small and stays in cache), many times faster than hashing
+        // every cell of every atom. Only the widest tables are counted from the atoms; a
+        // narrower one is summed from a counted table one dimension wider (a few thousand
+        // cells instead of every atom again).
+        let dims_of =
+            |m: u16| -> Vec<usize> { (0..DIMS.len()).filter(|d| m & (1 << d) != 0).collect() };
+        let size_of = |m: u16| -> usize { dims_of(m).iter().map(|d| card[*d]).product() };
+        // And a table that does not cross the first k dimensions (month, station, region) is
+        // counted from the atoms merged over them: a third of the atoms without the month, fewer
+        // again without station and region.
+        let mut levels: Vec<Vec<([u32; DIMS.len()], u64)>> = vec![coded];
+        for k in 1..=LEVELS {
+            let mut merged: FastMap<[u32; DIMS.len()], u64> = FastMap::default();
+            for (ids, n) in &levels[k - 1] {
+                let mut key = *ids;
+                key[k - 1] = 0;
+                *merged.entry(key).or_insert(0) += n;
+            }
+            levels.push(merged.into_iter().collect());
+        }
+        let atoms_of = |m: u16| &levels[(m.trailing_zeros() as usize).min(LEVELS)];
+        let mut dense: FastMap<u16, Vec<u64>> = FastMap::default();
+        let mut by_width: Vec<u16> = masks();
+        by_width.sort_by_key(|m| std::cmp::Reverse(m.count_ones()));
+        for &m in &by_width {
+            let ds = dims_of(m);
+            let size = size_of(m);
             if size > DENSE_LIMIT {
-                for (ids, n) in &coded {
+                for (ids, n) in atoms_of(m) {
                     *p.counts.entry(project(m, ids)).or_insert(0) += n;
                 }
                 continue;
             }
-            let mut dense = vec![0u64; size];
-            for (ids, n) in &coded {
-                let mut i = 0usize;
-                for d in &ds {
-                    i = i * card[*d] + ids[*d] as usize;
+            let mut table = vec![0u64; size];
+            let wider = (0..DIMS.len())
+                .filter(|d| m & (1 << d) == 0)
+                .map(|d| m | (1 << d))
+                .find(|w| dense.contains_key(w));
+            match wider.and_then(|w| dense.get(&w).map(|t| (w, t))) {
+                Some((w, from)) => {
+                    // Sum out the one dimension of `w` that `m` lacks.
+                    let wds = dims_of(w);
+                    for (mut i, n) in from.iter().enumerate() {
+                        if *n == 0 {
+                            continue;
+                        }
+                        let mut vals = [0usize; MAX_KEYS];
+                        for (k, d) in wds.iter().enumerate().rev() {
+                            vals[k] = i % card[*d];
+                            i /= card[*d];
+                        }
+                        let mut j = 0usize;
+                        for (k, d) in wds.iter().enumerate() {
+                            if m & (1 << d) != 0 {
+                                j = j * card[*d] + vals[k];
+                            }
+                        }
+                        table[j] += n;
+                    }
                 }
-                dense[i] += n;
+                None => {
+                    for (ids, n) in atoms_of(m) {
+                        let mut i = 0usize;
+                        for d in &ds {
+                            i = i * card[*d] + ids[*d] as usize;
+                        }
+                        table[i] += n;
+                    }
+                }
             }
-            for (mut i, n) in dense.into_iter().enumerate() {
+            for (mut i, n) in table.iter().copied().enumerate() {
                 if n == 0 {
                     continue;
                 }
@@ -185,7 +264,9 @@ impl Pattern {
                 }
                 p.counts.insert((m, vals), n);
             }
+            dense.insert(m, table);
         }
+        drop(dense);
         // Every cell gets an index (sorted, so the pattern does not depend on hash order).
         let mut cells: Vec<Cell> = p.counts.keys().copied().collect();
         cells.sort_unstable();
@@ -279,16 +360,6 @@ impl Pattern {
             p.by_mask.entry(c.0).or_default().push(c);
         }
         p
-    }
-
-    fn intern(&mut self, d: usize, v: &str) -> u32 {
-        if let Some(id) = self.ids[d].get(v) {
-            return *id;
-        }
-        let id = self.values[d].len() as u32;
-        self.values[d].push(v.to_string());
-        self.ids[d].insert(v.to_string(), id);
-        id
     }
 
     /// The number of fact rows of the period.

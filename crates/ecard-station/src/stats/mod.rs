@@ -43,9 +43,11 @@
 //! gets a new pattern after each card, and two answers taken before and after one card differ
 //! by that card; publish closed months.
 //!
-//! Cost: the pattern of a period with 500,000 facts (92,000 combinations) takes about 0.35-0.75 s
-//! to build on SQLite or PostgreSQL; then queries of that period answer from the store's cache in
-//! a few milliseconds until the next fact is written (`docs/bench-stats.md`).
+//! Cost: the first query of a period with 500,000 facts (92,000 combinations) reads the period's
+//! cube rows and builds its pattern in about 0.15-0.3 s on SQLite or PostgreSQL on a loaded 2-core
+//! machine (it was 0.36-0.82 s before the covering index, the packed read and the merged
+//! counting); then queries of that period answer from the store's cache in a few milliseconds
+//! until the next fact is written (`docs/bench-stats.md`).
 
 pub mod disclosure;
 pub mod shape;

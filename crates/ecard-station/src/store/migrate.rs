@@ -86,6 +86,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: super::stats::DDL,
         data: Some(super::stats::backfill),
     },
+    Migration {
+        version: 8,
+        name: "statistics: a covering index on the cube, so a period is read from one index",
+        sqlite: super::stats::DDL_COVERING,
+        postgres: super::stats::DDL_COVERING,
+        data: None,
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -1,5 +1,5 @@
 //! Facts are written with the step that issues or spoils a card, outlive the purge, and are
-//! backfilled by migration 7; on SQLite and on PostgreSQL.
+//! backfilled by migration 7; migration 8 indexes the cube; on SQLite and on PostgreSQL.
 
 use super::super::{Actor, NewJob, StepInfo, Store};
 use super::*;
@@ -131,12 +131,12 @@ fn backfilled_by_the_migration(s: &Store) {
     s.db.with_tx(|tx| {
         tx.exec("DELETE FROM job_inputs WHERE job_id = ?1", &[b.into()])?;
         tx.batch(
-            "DROP TABLE stats_facts; DROP TABLE stats_cube; DROP TABLE stats_generation; DELETE FROM schema_migrations WHERE version = 7",
+            "DROP TABLE stats_facts; DROP TABLE stats_cube; DROP TABLE stats_generation; DELETE FROM schema_migrations WHERE version >= 7",
         )
     })
     .unwrap();
     let m = s.migrate().unwrap();
-    assert_eq!((m.from, m.to), (6, 7));
+    assert_eq!((m.from, m.to), (6, 8));
     let nov = time::macros::date!(2026 - 11 - 20);
     let unknown = |outcome: &str| {
         let mut r = row("2026-11", "s1", UNKNOWN, UNKNOWN, outcome);
@@ -153,8 +153,95 @@ fn backfilled_by_the_migration(s: &Store) {
     assert_eq!(facts(s), want);
     // Once only: opening again changes nothing.
     let m = s.migrate().unwrap();
-    assert_eq!((m.from, m.to), (7, 7));
+    assert_eq!((m.from, m.to), (8, 8));
     assert_eq!(facts(s).len(), 3);
+}
+
+/// Whether the covering index of migration 8 exists.
+fn has_covering_index(s: &Store) -> bool {
+    let sql = if s.db.with_tx(|tx| Ok(tx.is_postgres())).unwrap() {
+        "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'stats_cube_covering'"
+    } else {
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'stats_cube_covering'"
+    };
+    s.db.with_tx(|tx| tx.rows(sql, &[])).unwrap()[0][0].int() == Some(1)
+}
+
+/// A store of version 7 with facts gains the covering index (migration 8); its counts are the
+/// same read either way, and SQLite reads a period from the index alone.
+fn covering_index_added_by_the_migration(s: &Store) {
+    let f = |month: &str, nat: &str| {
+        let mut a: [String; 10] = row(month, "s1", "RU-MOW", "25-34", "issued")
+            .try_into()
+            .unwrap();
+        a[3] = nat.into();
+        Fact(a)
+    };
+    let mut many = vec![f("2026-10", "UZB"); 12];
+    many.extend(vec![f("2026-11", "UZB"); 20]);
+    many.extend(vec![f("2026-11", "TJK"); 3]);
+    many.extend(vec![f("2026-12", "KGZ"); 5]);
+    s.stats_insert_facts(&many).unwrap();
+    let (nov, dec) = (
+        Month::parse("2026-11").unwrap(),
+        Month::parse("2026-12").unwrap(),
+    );
+    let with_index = s.stats_atoms(nov, dec).unwrap();
+    assert!(has_covering_index(s));
+    s.db.with_tx(|tx| {
+        tx.batch("DROP INDEX stats_cube_covering; DELETE FROM schema_migrations WHERE version = 8")
+    })
+    .unwrap();
+    assert!(!has_covering_index(s));
+    let mut without = s.stats_atoms(nov, dec).unwrap();
+    let m = s.migrate().unwrap();
+    assert_eq!((m.from, m.to), (7, 8));
+    assert!(has_covering_index(s));
+    let mut again = s.stats_atoms(nov, dec).unwrap();
+    for a in [&mut without, &mut again] {
+        a.sort();
+    }
+    let mut want = with_index.clone();
+    want.sort();
+    assert_eq!(without, want);
+    assert_eq!(again, want);
+    assert_eq!(want.iter().map(|a| a.1).sum::<u64>(), 28);
+    if !s.db.with_tx(|tx| Ok(tx.is_postgres())).unwrap() {
+        let plan = s
+            .db
+            .with_tx(|tx| {
+                tx.rows(
+                    &format!(
+                        "EXPLAIN QUERY PLAN SELECT {COLS}, n FROM stats_cube WHERE month >= ?1 AND month <= ?2 ORDER BY {COLS}"
+                    ),
+                    &["2026-11".into(), "2026-12".into()],
+                )
+            })
+            .unwrap();
+        let detail: Vec<String> = plan.iter().filter_map(|r| r.last()?.text()).collect();
+        assert!(
+            detail
+                .iter()
+                .any(|d| d.contains("COVERING INDEX stats_cube_covering")),
+            "{detail:?}"
+        );
+        assert!(
+            !detail.iter().any(|d| d.contains("TEMP B-TREE")),
+            "{detail:?}"
+        );
+    }
+}
+
+#[test]
+fn sqlite_covering_index_added_by_the_migration() {
+    covering_index_added_by_the_migration(&testutil::sqlite().store);
+}
+
+#[test]
+fn postgres_covering_index_added_by_the_migration() {
+    if let Some(t) = testutil::postgres() {
+        covering_index_added_by_the_migration(&t.store);
+    }
 }
 
 #[test]
@@ -253,5 +340,58 @@ fn sqlite_a_new_fact_refreshes_the_answer() {
 fn postgres_a_new_fact_refreshes_the_answer() {
     if let Some(t) = testutil::postgres() {
         a_new_fact_refreshes_the_answer(&t.store);
+    }
+}
+
+/// The packed read gives the column read's rows (in the same order on SQLite, whose pattern
+/// numbers values in that order); a value holding the separator makes [`unpack`] refuse, and
+/// [`Store::statistics`] still counts it, column by column.
+fn packed_rows_are_the_column_rows(s: &Store) {
+    let f = |st: &str, nat: &str| {
+        let mut a: [String; 10] = row("2026-11", st, "RU-MOW", "25-34", "issued")
+            .try_into()
+            .unwrap();
+        a[3] = nat.into();
+        Fact(a)
+    };
+    let mut many = vec![f("s2", "UZB"); 12];
+    many.extend(vec![f("s1", "TJK"); 4]);
+    many.extend(vec![f("s1", "UZB"); 15]);
+    s.stats_insert_facts(&many).unwrap();
+    let nov = Month::parse("2026-11").unwrap();
+    let columns = s.stats_atoms(nov, nov).unwrap();
+    let packed = s.stats_packed_atoms(nov, nov).unwrap();
+    let mut unpacked: Vec<(Vec<String>, u64)> = unpack(&packed)
+        .unwrap()
+        .into_iter()
+        .map(|(v, n)| (v.into_iter().map(str::to_string).collect(), n))
+        .collect();
+    let mut want = columns.clone();
+    if s.db.with_tx(|tx| Ok(tx.is_postgres())).unwrap() {
+        unpacked.sort();
+        want.sort();
+    }
+    assert_eq!(unpacked, want);
+    assert_eq!(unpacked.len(), 3);
+    s.stats_insert_facts(&vec![f("s\u{1f}3", "UZB"); 10])
+        .unwrap();
+    assert!(unpack(&s.stats_packed_atoms(nov, nov).unwrap()).is_none());
+    let req = crate::stats::Request::parse(Some("2026-11"), Some("2026-11"), Some("station"), None)
+        .unwrap();
+    let t = s.statistics(&req).unwrap();
+    assert_eq!(t.total_exact, 41);
+    let odd = t.cells.iter().find(|c| c.keys == ["s\u{1f}3"]).unwrap();
+    assert_eq!(odd.exact, 10);
+}
+
+#[test]
+fn sqlite_packed_rows_are_the_column_rows() {
+    packed_rows_are_the_column_rows(&testutil::sqlite().store);
+}
+
+#[test]
+fn postgres_packed_rows_are_the_column_rows() {
+    if let Some(t) = testutil::postgres() {
+        packed_rows_are_the_column_rows(&t.store);
     }
 }
