@@ -495,3 +495,123 @@ pub fn pg_schema() -> Option<PgSchema> {
         }
     }
 }
+
+/// Debian's SoftHSM2 module.
+pub const SOFTHSM2_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+/// The user PIN of [`Hsm`]'s token.
+pub const PIN: &str = "4711-0815";
+
+/// A temporary folder with its own SoftHSM2 configuration and a token labelled "ecard".
+pub struct Hsm {
+    dir: tempfile::TempDir,
+    /// Its `softhsm2.conf`, for `SOFTHSM2_CONF`.
+    pub conf: String,
+}
+
+#[allow(clippy::unwrap_used, clippy::new_without_default)]
+impl Hsm {
+    /// Makes the folder, its configuration and the token (`softhsm2-util`).
+    ///
+    /// # Panics
+    /// When SoftHSM2 is not installed.
+    pub fn new() -> Hsm {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        let conf = conf.to_str().unwrap().to_owned();
+        let out = std::process::Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
+            .args(["--init-token", "--free", "--label", "ecard"])
+            .args(["--pin", PIN, "--so-pin", "12345678"])
+            .output()
+            .expect("softhsm2-util missing: apt-get install softhsm2 (tools/install-deps.sh)");
+        assert!(out.status.success(), "{out:?}");
+        std::fs::write(dir.path().join("pin.txt"), PIN).unwrap();
+        Hsm { dir, conf }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `ecard` in the folder with the token's configuration (and `pin` as
+    /// `ECARD_PKCS11_PIN`).
+    pub fn run(&self, args: &[&str], pin: Option<&str>) -> Run {
+        let mut env = vec![("SOFTHSM2_CONF", self.conf.as_str())];
+        if let Some(pin) = pin {
+            env.push(("ECARD_PKCS11_PIN", pin));
+        }
+        run_env(self.path(), args, &env)
+    }
+
+    /// `ecard pki init` into `pki/`, keys in the token.
+    ///
+    /// # Panics
+    /// When the command fails.
+    pub fn init(&self) {
+        self.run(
+            &[
+                "pki",
+                "init",
+                "--dir",
+                "pki",
+                "--pkcs11-module",
+                SOFTHSM2_MODULE,
+                "--token-label",
+                "ecard",
+                "--pin-file",
+                "pin.txt",
+            ],
+            None,
+        )
+        .assert_code(0);
+    }
+
+    /// A new simulated card `card` personalized with the token's Document Signer.
+    ///
+    /// # Panics
+    /// When the simulated card cannot be made.
+    pub fn personalize(&self, card: &str, number: &str, pin: Option<&str>) -> Run {
+        run(self.path(), &["sim", "new", card]).assert_code(0);
+        self.run(
+            &[
+                "personalize",
+                "--enrollment",
+                s(&sample("karimov.json")),
+                "--pki",
+                "pki",
+                "--document-number",
+                number,
+                "--sim",
+                card,
+                "--can",
+                "102030",
+            ],
+            pin,
+        )
+    }
+
+    /// Reads `card` back and verifies the dump with the existing verifier against the CSCA.
+    ///
+    /// # Panics
+    /// When the card cannot be read.
+    pub fn check(&self, card: &str) -> Run {
+        let dump = format!("{card}.dump");
+        run(
+            self.path(),
+            &["read", "--sim", card, "--can", "102030", "--out", &dump],
+        )
+        .assert_code(0);
+        run(self.path(), &["verify", &dump, "--trust", "pki/csca.pem"])
+    }
+}

@@ -106,6 +106,11 @@ pub fn sample_enrollment_holder(application_id: &str, holder_of: &str) -> serde_
 /// Polls `GET /api/v1/jobs/{id}` of the station at `base` until the job is issued and returns
 /// it; fails the test when it is not issued within a minute.
 pub fn wait_until_issued(base: &str, token: &str, id: i64) -> serde_json::Value {
+    wait_for_state(base, token, id, "issued")
+}
+
+/// The same for any `state` (`failed`, `needs_review`, ...).
+pub fn wait_for_state(base: &str, token: &str, id: i64, state: &str) -> serde_json::Value {
     let started = Instant::now();
     loop {
         let body = ureq::get(&format!("{base}/api/v1/jobs/{id}"))
@@ -116,12 +121,12 @@ pub fn wait_until_issued(base: &str, token: &str, id: i64) -> serde_json::Value 
             .read_to_string()
             .unwrap();
         let job: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if job["state"] == "issued" {
+        if job["state"] == state {
             return job;
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "job {id} not issued: {job}"
+            "job {id} not {state}: {job}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }

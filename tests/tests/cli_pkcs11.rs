@@ -8,105 +8,7 @@
 use std::fs;
 use std::path::Path;
 
-use ecard_system_tests::{Run, run, run_env, s, sample};
-
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-const PIN: &str = "4711-0815";
-
-/// A temporary folder with its own SoftHSM2 configuration and a token labelled "ecard".
-struct Hsm {
-    dir: tempfile::TempDir,
-    conf: String,
-}
-
-impl Hsm {
-    fn new() -> Hsm {
-        let dir = tempfile::tempdir().unwrap();
-        let tokens = dir.path().join("tokens");
-        fs::create_dir(&tokens).unwrap();
-        let conf = dir.path().join("softhsm2.conf");
-        fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
-            ),
-        )
-        .unwrap();
-        let conf = conf.to_str().unwrap().to_owned();
-        let out = std::process::Command::new("softhsm2-util")
-            .env("SOFTHSM2_CONF", &conf)
-            .args(["--init-token", "--free", "--label", "ecard"])
-            .args(["--pin", PIN, "--so-pin", "12345678"])
-            .output()
-            .expect("softhsm2-util missing: apt-get install softhsm2 (tools/install-deps.sh)");
-        assert!(out.status.success(), "{out:?}");
-        fs::write(dir.path().join("pin.txt"), PIN).unwrap();
-        Hsm { dir, conf }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn run(&self, args: &[&str], pin: Option<&str>) -> Run {
-        let mut env = vec![("SOFTHSM2_CONF", self.conf.as_str())];
-        if let Some(pin) = pin {
-            env.push(("ECARD_PKCS11_PIN", pin));
-        }
-        run_env(self.path(), args, &env)
-    }
-
-    fn init(&self) {
-        self.run(
-            &[
-                "pki",
-                "init",
-                "--dir",
-                "pki",
-                "--pkcs11-module",
-                MODULE,
-                "--token-label",
-                "ecard",
-                "--pin-file",
-                "pin.txt",
-            ],
-            None,
-        )
-        .assert_code(0);
-    }
-
-    fn personalize(&self, card: &str, number: &str, pin: Option<&str>) -> Run {
-        run(self.path(), &["sim", "new", card]).assert_code(0);
-        self.run(
-            &[
-                "personalize",
-                "--enrollment",
-                s(&sample("karimov.json")),
-                "--pki",
-                "pki",
-                "--document-number",
-                number,
-                "--sim",
-                card,
-                "--can",
-                "102030",
-            ],
-            pin,
-        )
-    }
-
-    /// Reads `card` back and verifies the dump with the existing verifier against the CSCA.
-    fn check(&self, card: &str) -> Run {
-        let dump = format!("{card}.dump");
-        run(
-            self.path(),
-            &["read", "--sim", card, "--can", "102030", "--out", &dump],
-        )
-        .assert_code(0);
-        run(self.path(), &["verify", &dump, "--trust", "pki/csca.pem"])
-    }
-}
+use ecard_system_tests::{Hsm, PIN, Run, SOFTHSM2_MODULE, run, sample};
 
 #[test]
 fn a_card_signed_in_the_token_verifies_and_no_private_key_is_on_disk() {
@@ -169,7 +71,7 @@ fn token_faults_are_refused_naming_module_token_and_label() {
     assert_ne!(r.code, Some(0), "{r}");
     assert!(r.stderr.contains("login refused"), "{r}");
     assert!(
-        r.stderr.contains("\"ecard\"") && r.stderr.contains(MODULE),
+        r.stderr.contains("\"ecard\"") && r.stderr.contains(SOFTHSM2_MODULE),
         "{r}"
     );
 

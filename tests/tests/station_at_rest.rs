@@ -276,26 +276,9 @@ fn an_altered_record_fails_its_job_by_name_and_another_key_is_refused() {
     }
     let (mut daemon, base) = serve(&data, Some(&config));
     let token = station::admin_token(&data);
-    let started = std::time::Instant::now();
-    let job = loop {
-        let body = ureq::get(&format!("{base}/api/v1/jobs/1"))
-            .header("Authorization", &format!("Bearer {token}"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        let job: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if job["state"] == "failed" {
-            break job;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "{job}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    assert_eq!(job["state"], "failed", "{job}");
+    station::wait_for_state(&base, &token, 1, "failed");
+    // The job beside it opens; its stand-in chip images then fail it, for another reason.
+    station::wait_for_state(&base, &token, 2, "failed");
     daemon.kill().unwrap();
     daemon.wait().unwrap();
     // Each attempt was spoiled with the reason, which names the field and the application.
@@ -314,8 +297,7 @@ fn an_altered_record_fails_its_job_by_name_and_another_key_is_refused() {
             "{r}"
         );
     }
-    // The intact job beside it opened (its stand-in chip images then spoil it, for another
-    // reason).
+    // The intact job opened: no "unreadable" among its reasons.
     let other: Vec<String> = store
         .history(2)
         .unwrap()

@@ -8,13 +8,10 @@ use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ecard_system_tests::{ecard_bin, run_env};
+use ecard_system_tests::{Hsm, PIN, ecard_bin};
 
 #[path = "../support/station.rs"]
 mod station;
-
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-const PIN: &str = "4711-0815";
 
 fn get(base: &str, token: &str, path: &str) -> serde_json::Value {
     let body = ureq::get(&format!("{base}/api/v1{path}"))
@@ -37,47 +34,15 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
 
 #[test]
 fn a_pulled_token_holds_the_job_until_it_is_back() {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path();
     // A token of the test's own, and the PKI in it.
+    let hsm = Hsm::new();
+    hsm.init();
+    let d = hsm.path();
     let tokens = d.join("tokens");
-    fs::create_dir(&tokens).unwrap();
-    let conf = d.join("softhsm2.conf");
-    fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    let conf = conf.to_str().unwrap().to_owned();
-    let out = Command::new("softhsm2-util")
-        .env("SOFTHSM2_CONF", &conf)
-        .args(["--init-token", "--free", "--label", "ecard"])
-        .args(["--pin", PIN, "--so-pin", "12345678"])
-        .output()
-        .expect("softhsm2-util missing: apt-get install softhsm2 (tools/install-deps.sh)");
-    assert!(out.status.success(), "{out:?}");
-    fs::write(d.join("pin.txt"), PIN).unwrap();
-    let env = [("SOFTHSM2_CONF", conf.as_str()), ("ECARD_PKCS11_PIN", PIN)];
-    run_env(
-        d,
-        &[
-            "pki",
-            "init",
-            "--dir",
-            "pki",
-            "--pkcs11-module",
-            MODULE,
-            "--token-label",
-            "ecard",
-            "--pin-file",
-            "pin.txt",
-        ],
-        &env,
-    )
-    .assert_code(0);
+    let env = [
+        ("SOFTHSM2_CONF", hsm.conf.as_str()),
+        ("ECARD_PKCS11_PIN", PIN),
+    ];
     // Personal data sealed with a key file here, so that only the signer goes away.
     ecard_station::vault::FileKek::create(&d.join("data.key")).unwrap();
     let config = d.join("station.toml");
