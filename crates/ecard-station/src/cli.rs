@@ -652,6 +652,36 @@ fn spool_context(name: &str) -> String {
     format!("print-spool/{name}")
 }
 
+/// The clear bytes of a sealed print-spool file (`<name>.sealed`), opened with `vault`.
+pub fn open_spool_file(vault: &crate::vault::Vault, file: &Path) -> Result<Vec<u8>, CliError> {
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let sealed = std::fs::read(file).map_err(io(format!("reading {}", file.display())))?;
+    vault
+        .open(&spool_context(name), &sealed)
+        .map_err(|e| CliError::Unsupported(format!("{}: {e}", file.display())))
+}
+
+/// The clear bytes of the spool file `name` in `spool`: its sealed form opened with `vault`, or
+/// the file itself where a printer spooled in clear; `None` when neither is there.
+pub fn read_spool_file(
+    vault: Option<&crate::vault::Vault>,
+    spool: &Path,
+    name: &str,
+) -> Result<Option<Vec<u8>>, CliError> {
+    let sealed = spool.join(format!("{name}{}", ecard_print::spool::SEALED_SUFFIX));
+    let clear = spool.join(name);
+    match vault {
+        Some(v) if sealed.is_file() => open_spool_file(v, &sealed).map(Some),
+        _ if clear.is_file() => std::fs::read(&clear)
+            .map(Some)
+            .map_err(io(format!("reading {}", clear.display()))),
+        _ => Ok(None),
+    }
+}
+
 /// `ecard station unseal`: opens a sealed spool file with the station's data key.
 fn unseal(config: &StationConfig, file: &Path, out: &Path) -> Result<(), CliError> {
     if !config.data_dir.is_dir() {
@@ -668,8 +698,7 @@ fn unseal(config: &StationConfig, file: &Path, out: &Path) -> Result<(), CliErro
         }
     };
     let vault = data_vault(config, &pki, &mut Vec::new())?;
-    let name = file
-        .file_name()
+    file.file_name()
         .and_then(|n| n.to_str())
         .filter(|n| n.ends_with(ecard_print::spool::SEALED_SUFFIX))
         .ok_or_else(|| {
@@ -679,10 +708,7 @@ fn unseal(config: &StationConfig, file: &Path, out: &Path) -> Result<(), CliErro
                 ecard_print::spool::SEALED_SUFFIX
             ))
         })?;
-    let sealed = std::fs::read(file).map_err(io(format!("reading {}", file.display())))?;
-    let plain = vault
-        .open(&spool_context(name), &sealed)
-        .map_err(|e| CliError::Unsupported(format!("{}: {e}", file.display())))?;
+    let plain = open_spool_file(&vault, file)?;
     crate::private::create_private_file(out, &plain).map_err(io(format!(
         "writing {} (it must not exist yet)",
         out.display()

@@ -509,10 +509,12 @@ fn collect_card(
         (format!("{stem}-back.png"), "face-back.png"),
         (format!("{stem}.pdf"), "face.pdf"),
     ] {
-        let src = spool.join(&from);
-        if src.is_file() {
-            std::fs::copy(&src, dir.join(to))
-                .with_context(|| format!("cannot copy {} into {}", src.display(), dir.display()))?;
+        // The station seals what it spools (personal data at rest); the demo's card folder,
+        // which stands for the card in the holder's hand, gets the face in clear.
+        let bytes = ecard_station::cli::read_spool_file(station.store().vault(), &spool, &from)?;
+        if let Some(bytes) = bytes {
+            std::fs::write(dir.join(to), bytes)
+                .with_context(|| format!("cannot write {} in {}", to, dir.display()))?;
             printed = true;
         }
     }
