@@ -322,7 +322,7 @@ pub fn face_jpeg_from(
         let scaled = crop.scaled(width, height, FilterType::CatmullRom)?;
         // The hint is for the first width tried; a smaller one has another curve.
         let fit = match start_quality.take() {
-            Some(q) => scaled.best_fit(budget, min, Start::At(q))?,
+            Some(q) => scaled.best_fit(budget, min, Start::Near(q))?,
             None => scaled.best_fit_sampled(budget, min)?,
         };
         match fit {
