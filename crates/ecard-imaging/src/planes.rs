@@ -145,7 +145,7 @@ pub(crate) fn ycbcr_420(pixels: &[u8], width: u16, height: u16) -> Ycbcr {
 fn average_squares(plane: &mut [u8], w: usize, h: usize) {
     // Below an even height the encoder repeats the last row and averages it with itself; it
     // reads those squares from the last row, which no square inside the image is read from.
-    let below = (h % 2 == 0).then(|| {
+    let below = h.is_multiple_of(2).then(|| {
         let mut row = plane[(h - 1) * w..][..w].to_vec();
         average_row_pair(&mut row.clone(), &mut row);
         row
@@ -177,7 +177,7 @@ fn average_row_pair(top: &mut [u8], bottom: &mut [u8]) {
         k = k.wrapping_add(1);
         (t[0], t[1], b[0], b[1]) = (avg, avg, avg, avg);
     }
-    if top.len() % 2 == 1 {
+    if !top.len().is_multiple_of(2) {
         let (t, b) = (top.len() - 1, bottom.len() - 1);
         let sum = 2 * (u16::from(top[t]) + u16::from(bottom[b]));
         let avg = ((sum + 1 + (k & 1)) / 4) as u8;
