@@ -22,9 +22,10 @@
 
 use image::imageops::FilterType;
 use image::{DynamicImage, GrayImage, RgbImage};
-use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, Encoder, SamplingFactor};
+use jpeg_encoder::ColorType;
 
 use crate::decode::decode_bounded;
+use crate::planes::{Planes, ycbcr_420};
 use crate::search::{FIRST_GUESS, Fit, Sampled, Start, best_fit, guess_from};
 use crate::{ChipImage, ImageProblem, MIN_FACE_HEIGHT, MIN_FACE_WIDTH};
 
@@ -44,8 +45,6 @@ const SIGNATURE_MIN_QUALITY: u8 = 30;
 const SKIP_MARGIN: f64 = 1.5;
 /// The face's quality search samples one band of 16 rows in this many.
 const SAMPLE_EVERY: usize = 4;
-/// The face's chroma subsampling (see the module docs).
-const FACE_SAMPLING: SamplingFactor = SamplingFactor::F_2_2;
 /// The largest signature kept (the chip image is a small sample, not a scan).
 const SIGNATURE_MAX: (u32, u32) = (480, 180);
 /// Smallest signature that still shows a stroke.
@@ -62,27 +61,29 @@ struct Raster {
 }
 
 impl Raster {
-    /// The JPEG at `quality`.
+    /// The JPEG at `quality` (converting the pixels for the encoder first; a search converts
+    /// once with [`Raster::planes`] and encodes from those). The tests' judge.
+    #[cfg(test)]
     fn jpeg(&self, quality: u8) -> Result<Vec<u8>, ImageProblem> {
+        self.planes()?.jpeg(quality)
+    }
+
+    /// The pixels as the encoder reads them, converted once for every quality a search tries.
+    fn planes(&self) -> Result<Planes<'_>, ImageProblem> {
         let dimension = |v: u32| {
             u16::try_from(v).map_err(|_| ImageProblem::Encode {
                 reason: format!("{v} px is over the JPEG limit"),
             })
         };
         let (width, height) = (dimension(self.width)?, dimension(self.height)?);
-        // Room for a typical chip image, so the output is not regrown while encoding.
-        let mut out = Vec::with_capacity(32 * 1024);
-        let mut encoder = Encoder::new(&mut out, quality);
-        if self.color == ColorType::Rgb {
-            encoder.set_sampling_factor(FACE_SAMPLING);
-            encoder.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
-        }
-        encoder
-            .encode(&self.pixels, width, height, self.color)
-            .map_err(|e| ImageProblem::Encode {
-                reason: e.to_string(),
-            })?;
-        Ok(out)
+        Ok(match self.color {
+            ColorType::Rgb => Planes::Ycbcr(ycbcr_420(&self.pixels, width, height)),
+            _ => Planes::Grey {
+                pixels: &self.pixels,
+                width,
+                height,
+            },
+        })
     }
 
     /// This raster scaled to `width`x`height` (never up: callers ask for smaller or equal), by
@@ -134,14 +135,9 @@ impl Raster {
 
     /// The highest quality in `min..=MAX_QUALITY` that fits `budget`, starting the search at
     /// `guess`.
-    fn best_fit(&self, budget: usize, min: u8, guess: u8) -> Result<Fit, ImageProblem> {
-        best_fit(
-            &mut |q| self.jpeg(q),
-            budget,
-            min,
-            MAX_QUALITY,
-            Start::At(guess),
-        )
+    fn best_fit(&self, budget: usize, min: u8, start: Start<'_>) -> Result<Fit, ImageProblem> {
+        let planes = self.planes()?;
+        best_fit(&mut |q| planes.jpeg(q), budget, min, MAX_QUALITY, start)
     }
 
     /// The same, guided by encodes of one band of rows in every [`SAMPLE_EVERY`] (see
@@ -164,18 +160,13 @@ impl Raster {
             pixels,
             color: self.color,
         };
-        let mut sample_size = |q| sample.jpeg(q).map(|j| j.len());
+        let sample_planes = sample.planes()?;
+        let mut sample_size = |q| sample_planes.jpeg(q).map(|j| j.len());
         let model = Sampled::new(
             &mut sample_size,
             f64::from(self.height) / f64::from(sample.height),
         );
-        best_fit(
-            &mut |q| self.jpeg(q),
-            budget,
-            min,
-            MAX_QUALITY,
-            Start::Sampled(model),
-        )
+        self.best_fit(budget, min, Start::Sampled(model))
     }
 }
 
@@ -220,6 +211,12 @@ fn grey_on_white(img: &DynamicImage) -> GrayImage {
             .chunks_exact(3)
             .map(|p| luma(p[0], p[1], p[2]))
             .collect(),
+        // A signature scan with a transparent background usually is RGBA: read it in place.
+        DynamicImage::ImageRgba8(rgba) => rgba
+            .as_raw()
+            .chunks_exact(4)
+            .map(|p| luma(blend(p[0], p[3]), blend(p[1], p[3]), blend(p[2], p[3])))
+            .collect(),
         other => other
             .to_rgba8()
             .as_raw()
@@ -251,17 +248,40 @@ fn face_crop(bytes: &[u8]) -> Result<Raster, ImageProblem> {
         (w / 3 * 3, w / 3 * 4)
     };
     let (x, y) = ((w - cw) / 2, (h - ch) / 2);
-    let crop = match &img {
-        DynamicImage::ImageRgb8(rgb) => image::imageops::crop_imm(rgb, x, y, cw, ch).to_image(),
-        other => on_white(&other.crop_imm(x, y, cw, ch)),
+    let pixels = match img {
+        // Already 3:4 (a portrait crop usually is): the decoded pixels as they are.
+        DynamicImage::ImageRgb8(rgb) if (cw, ch) == (w, h) => rgb.into_raw(),
+        DynamicImage::ImageRgb8(rgb) => crop_rows(rgb.as_raw(), w, 3, (x, y, cw, ch)),
+        other => on_white(&other.crop_imm(x, y, cw, ch)).into_raw(),
     };
-    drop(img);
     Ok(Raster {
-        width: crop.width(),
-        height: crop.height(),
-        pixels: crop.into_raw(),
+        width: cw,
+        height: ch,
+        pixels,
         color: ColorType::Rgb,
     })
+}
+
+/// The rectangle `(x, y, width, height)` of packed rows `width_of_image` pixels wide, row by row
+/// (`image`'s `SubImage::to_image` copies pixel by pixel, which cost as much as a decode).
+fn crop_rows(
+    pixels: &[u8],
+    width_of_image: u32,
+    channels: usize,
+    rect: (u32, u32, u32, u32),
+) -> Vec<u8> {
+    let (x, y, w, h) = (
+        rect.0 as usize,
+        rect.1 as usize,
+        rect.2 as usize,
+        rect.3 as usize,
+    );
+    let stride = width_of_image as usize * channels;
+    let mut out = Vec::with_capacity(w * h * channels);
+    for row in pixels.chunks_exact(stride).skip(y).take(h) {
+        out.extend_from_slice(&row[x * channels..(x + w) * channels]);
+    }
+    out
 }
 
 /// The DG2 face: cropped to 3:4 around the centre, scaled down to the largest of 480x640 ... 240x320
@@ -302,7 +322,7 @@ pub fn face_jpeg_from(
         let scaled = crop.scaled(width, height, FilterType::CatmullRom)?;
         // The hint is for the first width tried; a smaller one has another curve.
         let fit = match start_quality.take() {
-            Some(q) => scaled.best_fit(budget, min, q)?,
+            Some(q) => scaled.best_fit(budget, min, Start::Near(q))?,
             None => scaled.best_fit_sampled(budget, min)?,
         };
         match fit {
@@ -348,11 +368,11 @@ fn signature_crop(bytes: &[u8]) -> Result<Raster, ImageProblem> {
     let margin = 8;
     let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
     let (x1, y1) = ((x1 + margin).min(w - 1), (y1 + margin).min(h - 1));
-    let crop = image::imageops::crop_imm(&grey, x0, y0, x1 - x0 + 1, y1 - y0 + 1).to_image();
+    let (cw, ch) = (x1 - x0 + 1, y1 - y0 + 1);
     Ok(Raster {
-        width: crop.width(),
-        height: crop.height(),
-        pixels: crop.into_raw(),
+        width: cw,
+        height: ch,
+        pixels: crop_rows(grey.as_raw(), w, 1, (x0, y0, cw, ch)),
         color: ColorType::Luma,
     })
 }
@@ -390,7 +410,7 @@ pub fn signature_jpeg(bytes: &[u8], budget: usize) -> Result<ChipImage, ImagePro
             }
         };
         let scaled = crop.scaled(tw, th, FilterType::Triangle)?;
-        match scaled.best_fit(budget, SIGNATURE_MIN_QUALITY, guess)? {
+        match scaled.best_fit(budget, SIGNATURE_MIN_QUALITY, Start::At(guess))? {
             Fit::Fits { quality, jpeg } => {
                 return Ok(ChipImage {
                     jpeg,

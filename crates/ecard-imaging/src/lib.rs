@@ -14,6 +14,7 @@
 
 pub mod decode;
 pub mod encode;
+mod planes;
 pub mod prepare;
 mod search;
 

@@ -199,6 +199,11 @@ impl<'a> Sampled<'a> {
 pub(crate) enum Start<'a> {
     /// At this quality (clamped into the range), then by interpolating the sizes found.
     At(u8),
+    /// At this quality, which is probably the answer (the previous record's: photos from one
+    /// capture station compress alike), then at its neighbour on the side the size points to
+    /// (`q + 1` if `q` fits, `q - 1` if not), so a right guess ends in the two encodes that prove
+    /// it; then as [`Start::At`].
+    Near(u8),
     /// Where the sample model predicts, then by the model calibrated on each full encode.
     Sampled(Sampled<'a>),
 }
@@ -219,8 +224,9 @@ pub(crate) fn best_fit(
     let mut over: Option<(u8, usize)> = None;
     let mut last: Option<(u8, usize)> = None;
     let mut steps = 0u32;
+    let near = matches!(start, Start::Near(_));
     let (mut model, mut guess) = match start {
-        Start::At(q) => (None, q.clamp(min, max)),
+        Start::At(q) | Start::Near(q) => (None, q.clamp(min, max)),
         Start::Sampled(mut m) => {
             let q = m.highest_fitting(min, max, FIRST_GUESS, budget)?;
             (Some(m), q)
@@ -254,6 +260,13 @@ pub(crate) fn best_fit(
         }
         let predicted = if steps >= INTERPOLATED_STEPS {
             None
+        } else if near && steps == 1 {
+            // The neighbour on the open side; the clamp below keeps it inside the bracket.
+            Some(if size <= budget {
+                f64::from(guess) + 1.0
+            } else {
+                f64::from(guess) - 1.0
+            })
         } else if let Some(m) = model.as_mut() {
             // In range: low + 1 >= min >= 1 and high - 1 <= max <= 100.
             let q = m.highest_fitting((low + 1) as u8, (high - 1) as u8, guess, budget)?;
@@ -424,7 +437,64 @@ mod tests {
         }
     }
 
+    /// The search from a `Start::Near` hint, counting encodes.
+    fn run_near(sizes: &[usize; 101], budget: usize, min: u8, hint: u8) -> (Fit, Vec<u8>) {
+        let mut asked = Vec::new();
+        let fit = best_fit(
+            &mut |q| {
+                asked.push(q);
+                Ok(vec![0; sizes[usize::from(q)]])
+            },
+            budget,
+            min,
+            95,
+            Start::Near(hint),
+        )
+        .unwrap();
+        (fit, asked)
+    }
+
+    #[test]
+    fn a_right_hint_takes_the_two_encodes_that_prove_it() {
+        // From about 10 kB at quality 50 to 60 kB at 95.
+        let sizes = smooth(400_000.0, -0.8);
+        for budget in [12_000, 15_000, 20_000, 25_000, 40_000] {
+            // The answer, found the long way.
+            let (Fit::Fits { quality, .. }, _) = run(&sizes, budget, 5, 95, 50) else {
+                panic!("{budget} does not fit");
+            };
+            let (fit, asked) = run_near(&sizes, budget, 5, quality);
+            check(&sizes, budget, 5, 95, &fit, &asked);
+            assert_eq!(asked, [quality, quality + 1], "{budget}");
+            // One off either way: three.
+            let (fit, asked) = run_near(&sizes, budget, 5, quality + 1);
+            check(&sizes, budget, 5, 95, &fit, &asked);
+            assert_eq!(asked, [quality + 1, quality], "{budget}");
+            let (fit, asked) = run_near(&sizes, budget, 5, quality - 1);
+            check(&sizes, budget, 5, 95, &fit, &asked);
+            assert!(asked.len() <= 3, "{budget}: {asked:?}");
+        }
+    }
+
     proptest! {
+        /// A hint, right or wrong, never weakens the guarantee, on any curve.
+        #[test]
+        fn the_boundary_holds_from_any_hint(
+            base in 1_000usize..80_000,
+            noise in proptest::collection::vec(0usize..3_000, 101),
+            budget in 500usize..100_000,
+            min in 1u8..=95,
+            hint in 0u8..=100,
+        ) {
+            let mut sizes = smooth(base as f64, -0.8);
+            for (s, n) in sizes.iter_mut().zip(&noise) {
+                *s += n;
+            }
+            let (fit, asked) = run_near(&sizes, budget, min, hint);
+            check(&sizes, budget, min, 95, &fit, &asked);
+            prop_assert!(asked.len() <= INTERPOLATED_STEPS as usize + 8, "{:?}", asked);
+        }
+
         /// Any curve, monotonic or not, any budget and start: the local guarantee holds, and the
         /// search never needs more encodes than interpolation plus a full bisection.
         #[test]

@@ -171,19 +171,25 @@ impl ImageRef {
     pub fn decode_base64(&self) -> Option<Result<Vec<u8>, Base64Error>> {
         match self {
             ImageRef::Path(_) => None,
-            ImageRef::Base64(text) => {
-                // Mail and JSON tools wrap base64 at 76 columns; whitespace carries nothing.
-                let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-                Some(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(compact)
-                        .map_err(|e| Base64Error {
-                            reason: e.to_string(),
-                        }),
-                )
-            }
+            ImageRef::Base64(text) => Some(decode_base64(text)),
         }
     }
+}
+
+/// Standard base64 with any ASCII whitespace in it skipped (mail and JSON tools wrap base64 at
+/// 76 columns; whitespace carries nothing). Text without whitespace, as the station's clients
+/// send it, is decoded in place, with no compacted copy of a photo-sized string.
+pub(crate) fn decode_base64(text: &str) -> Result<Vec<u8>, Base64Error> {
+    let engine = base64::engine::general_purpose::STANDARD;
+    let decoded = if text.bytes().any(|b| b.is_ascii_whitespace()) {
+        let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        engine.decode(compact)
+    } else {
+        engine.decode(text)
+    };
+    decoded.map_err(|e| Base64Error {
+        reason: e.to_string(),
+    })
 }
 
 // Inline images are photos: Debug gives the path or the length, never the content.
@@ -256,6 +262,41 @@ mod tests {
             Some(Err(Base64Error { .. }))
         ));
         assert!(serde_json::from_str::<ImageRef>(r#"{"url": "x"}"#).is_err());
+    }
+
+    /// The decoding before it skipped the compacted copy when there is no whitespace: the
+    /// reference for the property below.
+    fn decode_by_copy(text: &str) -> Result<Vec<u8>, Base64Error> {
+        let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_err(|e| Base64Error {
+                reason: e.to_string(),
+            })
+    }
+
+    proptest::proptest! {
+        /// Any text, base64 or not, wrapped or not: the same bytes or the same error as decoding
+        /// a compacted copy.
+        #[test]
+        fn inline_decoding_matches_the_compacted_copy(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            wrap in proptest::option::of(1usize..80),
+            junk in "[ -~\t\n\r\u{a0}\u{430}]{0,6}",
+            at in 0usize..300,
+        ) {
+            let mut text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            if let Some(w) = wrap {
+                let chars: Vec<char> = text.chars().collect();
+                text = chars.chunks(w).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("\r\n");
+            }
+            proptest::prop_assert_eq!(decode_base64(&text), Ok(bytes.clone()));
+            proptest::prop_assert_eq!(decode_base64(&text), decode_by_copy(&text));
+            // And with anything spliced in (a char boundary: ASCII only before it).
+            let cut = text.char_indices().map(|(i, _)| i).find(|i| *i >= at.min(text.len())).unwrap_or(text.len());
+            text.insert_str(cut, &junk);
+            proptest::prop_assert_eq!(decode_base64(&text), decode_by_copy(&text));
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use time::Date;
 
 use crate::dates::{age_on, format_date, parse_date};
-use crate::enrollment::{EnrollmentRecord, ImageRef};
+use crate::enrollment::EnrollmentRecord;
 use crate::holder::{check_cyrillic_name, check_latin_name};
 use crate::nationality;
 use crate::number::DocumentNumber;
@@ -471,7 +471,7 @@ impl Walker {
             self.add(join(key, "path"), "is empty; give the image file name");
         }
         if let Some(b) = self.string(img, key, "base64", has("base64"))
-            && let Some(Err(e)) = ImageRef::Base64(b.to_string()).decode_base64()
+            && let Err(e) = crate::enrollment::decode_base64(b)
         {
             self.add(join(key, "base64"), e.to_string());
         }
