@@ -120,3 +120,71 @@ impl TokenDataKey {
         })
     }
 }
+
+/// A keyed pseudonym function inside the token: an AES-256 key used only with `CKM_AES_CMAC`,
+/// generated there (sensitive, not extractable). The station keys its holder digests with it, so
+/// that a digest of a guessed name and birth date cannot be checked against the database without
+/// the token.
+pub struct TokenMacKey {
+    token: Token,
+    key: KeyRef,
+}
+
+impl std::fmt::Debug for TokenMacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenMacKey")
+            .field("token", &self.token.label())
+            .field("label", &self.key.label)
+            .finish()
+    }
+}
+
+impl Token {
+    /// The CMAC key labelled `label`, generated in the token when it is not there yet.
+    pub fn mac_key(&self, label: &str) -> Result<TokenMacKey, Pkcs11Error> {
+        let what = "secret key (holder pseudonyms)";
+        match self.secret_key(label, what) {
+            Ok(key) => Ok(TokenMacKey {
+                token: self.clone(),
+                key,
+            }),
+            Err(Pkcs11Error::NoKey { .. }) => {
+                {
+                    let session = self.session()?;
+                    session
+                        .generate_key(
+                            &Mechanism::AesKeyGen,
+                            &[
+                                Attribute::Class(ObjectClass::SECRET_KEY),
+                                Attribute::KeyType(KeyType::AES),
+                                Attribute::ValueLen(32.into()),
+                                Attribute::Token(true),
+                                Attribute::Private(true),
+                                Attribute::Sensitive(true),
+                                Attribute::Extractable(false),
+                                Attribute::Sign(true),
+                                Attribute::Encrypt(false),
+                                Attribute::Decrypt(false),
+                                Attribute::Label(label.as_bytes().to_vec()),
+                            ],
+                        )
+                        .map_err(self.op(label, "generate the pseudonym key"))?;
+                }
+                Ok(TokenMacKey {
+                    token: self.clone(),
+                    key: self.secret_key(label, what)?,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl TokenMacKey {
+    /// AES-CMAC of `data`, computed inside the token.
+    pub fn cmac(&self, data: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
+        self.token.use_key(&self.key, "AES-CMAC", |s, key| {
+            s.sign(&Mechanism::AesCMac, key, data)
+        })
+    }
+}

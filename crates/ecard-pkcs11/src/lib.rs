@@ -15,7 +15,7 @@ mod folder;
 mod kmc;
 pub mod softhsm;
 
-pub use datakey::TokenDataKey;
+pub use datakey::{TokenDataKey, TokenMacKey};
 pub use kmc::TokenKmc;
 mod toml_file;
 

@@ -621,7 +621,10 @@ fn data_vault(
                 }
                 Err(e) => return Err(refused(format!("data key {label:?}: {e}"))),
             };
-            Ok(Vault::new(Arc::new(TokenKek::new(key))))
+            let mac = token
+                .mac_key(&crate::vault::pseudonym_label(&label))
+                .map_err(|e| refused(format!("data key {label:?}: {e}")))?;
+            Ok(Vault::new(Arc::new(TokenKek::new(key, mac))))
         }
         KekSource::File(path) => {
             if config.pki.is_some() && !config.allow_file_keys {
@@ -722,7 +725,8 @@ fn seal_store(store: &Store, notes: &mut Vec<String>) -> Result<(), CliError> {
     store.check_vault()?;
     let sealed = store.seal_clear_rows()?;
     if sealed > 0 {
-        let line = format!("encrypted {sealed} record(s) an earlier release had stored in clear");
+        let line =
+            format!("sealed or keyed {sealed} value(s) an earlier release had stored in clear");
         tracing::info!("{line}");
         notes.push(line);
     }

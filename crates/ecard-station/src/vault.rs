@@ -76,19 +76,23 @@ pub trait Kek: Send + Sync {
     fn unwrap_key(&self, aad: &[u8], wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, VaultError>;
     /// True for a key kept in a file (development only).
     fn insecure(&self) -> bool;
+    /// A keyed, deterministic pseudonym of `data` (AES-CMAC under a key of its own): what the
+    /// store keeps of a holder's identity digests.
+    fn pseudonym(&self, data: &[u8]) -> Result<Vec<u8>, VaultError>;
 }
 
-/// The KEK inside a PKCS#11 token.
+/// The KEK inside a PKCS#11 token, with the token's pseudonym key beside it.
 pub struct TokenKek {
     key: ecard_pkcs11::TokenDataKey,
+    mac: ecard_pkcs11::TokenMacKey,
     id: String,
 }
 
 impl TokenKek {
-    /// Wraps a token key.
-    pub fn new(key: ecard_pkcs11::TokenDataKey) -> TokenKek {
+    /// Wraps a token's data key and pseudonym key.
+    pub fn new(key: ecard_pkcs11::TokenDataKey, mac: ecard_pkcs11::TokenMacKey) -> TokenKek {
         let id = format!("token:{}/{}", key.token_label(), key.label());
-        TokenKek { key, id }
+        TokenKek { key, mac, id }
     }
 }
 
@@ -142,6 +146,13 @@ impl Kek for TokenKek {
 
     fn insecure(&self) -> bool {
         false
+    }
+
+    fn pseudonym(&self, data: &[u8]) -> Result<Vec<u8>, VaultError> {
+        self.mac.cmac(data).map_err(|e| VaultError::KeyUnavailable {
+            kek: self.id.clone(),
+            reason: e.to_string(),
+        })
     }
 }
 
@@ -233,6 +244,19 @@ impl Kek for FileKek {
     fn insecure(&self) -> bool {
         true
     }
+
+    fn pseudonym(&self, data: &[u8]) -> Result<Vec<u8>, VaultError> {
+        use cmac::Mac;
+        use sha2::Digest;
+        // A key of its own, derived from the file's key with a label.
+        let mut derive = sha2::Sha256::new();
+        derive.update(b"ecard-holder-pseudonym\0");
+        derive.update(self.key.as_ref());
+        let key = Zeroizing::new(<[u8; 32]>::from(derive.finalize()));
+        let mut mac = <cmac::Cmac<aes::Aes256> as cmac::digest::KeyInit>::new(&(*key).into());
+        mac.update(data);
+        Ok(mac.finalize().into_bytes().to_vec())
+    }
 }
 
 /// nonce || AES-256-GCM(key, nonce, aad, plain).
@@ -285,6 +309,11 @@ impl Vault {
     /// The KEK's id.
     pub fn kek_id(&self) -> &str {
         self.kek.id()
+    }
+
+    /// A keyed pseudonym of `data` (deterministic; the same KEK gives the same pseudonym).
+    pub fn pseudonym(&self, data: &[u8]) -> Result<Vec<u8>, VaultError> {
+        self.kek.pseudonym(data)
     }
 
     /// True when the KEK is a key file (development only).
@@ -419,6 +448,11 @@ pub enum KekSource {
 
 /// The label of the data KEK a station makes in its token when the configuration names none.
 pub const DEFAULT_KEK_LABEL: &str = "ecard-data-kek";
+
+/// The label of the pseudonym key beside it (holder digests): `<data key label>-pseudonym`.
+pub fn pseudonym_label(kek_label: &str) -> String {
+    format!("{kek_label}-pseudonym")
+}
 
 #[cfg(test)]
 mod tests {

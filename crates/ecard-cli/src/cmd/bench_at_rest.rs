@@ -136,7 +136,13 @@ fn token_parts(dir: &Path) -> anyhow::Result<(Arc<dyn Signer + Send + Sync>, Vau
             .context("cannot make the bench's data key in the token")?,
         Err(e) => return Err(e).context("cannot find the bench's data key"),
     };
-    Ok((Arc::new(signer), Vault::new(Arc::new(TokenKek::new(key)))))
+    let mac = token
+        .mac_key(&ecard_station::vault::pseudonym_label(BENCH_KEK))
+        .context("cannot make the bench's pseudonym key")?;
+    Ok((
+        Arc::new(signer),
+        Vault::new(Arc::new(TokenKek::new(key, mac))),
+    ))
 }
 
 /// Runs `ecard bench at-rest`.

@@ -8,11 +8,17 @@
 //! transaction, which holds the audit head's lock (PostgreSQL) or SQLite's single write lock, so
 //! two concurrent submissions of one replacement or one holder are decided one after the other:
 //! exactly one wins.
+//!
+//! With a vault (every station), the digests are keyed: what the table holds is an AES-CMAC of
+//! each digest under a key in the token (`k1:` and hex), so the table cannot be searched for a
+//! guessed name and birth date without the token. Unkeyed digests an earlier release stored are
+//! keyed at start.
 
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
 use super::backend::{Tx, Val};
+use crate::vault::Vault;
 
 /// The holder digests of one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +73,69 @@ impl HolderKeys {
             birth_sex: digest("birth-sex", &[&dob, &sex]),
             nationality: digest("nationality", &[&nationality]),
         })
+    }
+}
+
+/// The prefix of a keyed holder digest.
+pub(crate) const KEYED: &str = "k1:";
+
+/// A digest (hex) as the store keeps it with a vault: `k1:` and the hex of its keyed pseudonym
+/// (AES-CMAC in the token). Without the token a guessed name and birth date cannot be checked
+/// against the table. An already keyed value is returned as it is.
+pub(crate) fn keyed_digest(vault: &Vault, digest: &str) -> Result<String, StoreError> {
+    if digest.starts_with(KEYED) {
+        return Ok(digest.to_string());
+    }
+    let raw = hex::decode(digest).map_err(|_| StoreError::Corrupt {
+        what: "a holder digest that is not hex".into(),
+    })?;
+    Ok(format!("{KEYED}{}", hex::encode(vault.pseudonym(&raw)?)))
+}
+
+impl HolderKeys {
+    /// The keyed form of every digest ([`keyed_digest`]).
+    pub(crate) fn keyed(self, vault: &Vault) -> Result<HolderKeys, StoreError> {
+        Ok(HolderKeys {
+            document: keyed_digest(vault, &self.document)?,
+            name: keyed_digest(vault, &self.name)?,
+            birth_sex: keyed_digest(vault, &self.birth_sex)?,
+            nationality: keyed_digest(vault, &self.nationality)?,
+        })
+    }
+}
+
+/// Keys the digests an earlier release (or migration 4's backfill) stored unkeyed, a hundred
+/// jobs a transaction; returns how many jobs' digests it keyed.
+pub(super) fn key_stored(db: &super::backend::Backend, vault: &Vault) -> Result<usize, StoreError> {
+    let mut done = 0;
+    loop {
+        let n = db.with_tx(|tx| {
+            let rows = tx.rows(
+                "SELECT job_id, document_key, name_key, birth_sex_key, nationality_key FROM job_holders \
+                 WHERE document_key NOT LIKE 'k1:%' OR name_key NOT LIKE 'k1:%' OR birth_sex_key NOT LIKE 'k1:%' OR nationality_key NOT LIKE 'k1:%' \
+                 ORDER BY job_id LIMIT 100",
+                &[],
+            )?;
+            for r in &rows {
+                let text = |i: usize| r.get(i).and_then(Val::text).unwrap_or_default();
+                let Some(id) = r[0].int() else { continue };
+                tx.exec(
+                    "UPDATE job_holders SET document_key = ?2, name_key = ?3, birth_sex_key = ?4, nationality_key = ?5 WHERE job_id = ?1",
+                    &[
+                        id.into(),
+                        keyed_digest(vault, &text(1))?.into(),
+                        keyed_digest(vault, &text(2))?.into(),
+                        keyed_digest(vault, &text(3))?.into(),
+                        keyed_digest(vault, &text(4))?.into(),
+                    ],
+                )?;
+            }
+            Ok(rows.len())
+        })?;
+        if n == 0 {
+            return Ok(done);
+        }
+        done += n;
     }
 }
 
@@ -237,3 +306,85 @@ CREATE INDEX IF NOT EXISTS job_holders_by_document ON job_holders (document_key)
 CREATE INDEX IF NOT EXISTS job_holders_by_name ON job_holders (name_key, birth_sex_key);
 CREATE INDEX IF NOT EXISTS jobs_by_previous ON jobs (previous_number);
 ";
+
+#[cfg(test)]
+mod keyed_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::{Actor, NewJob, Store};
+    use crate::testutil;
+    use crate::vault::FileKek;
+
+    fn job(app: &str, holder_of: &str) -> NewJob {
+        NewJob {
+            application_id: app.into(),
+            record_json: testutil::record_json_holder(app, holder_of),
+            chip_images_json: testutil::chip_images_json(),
+            late_notification: false,
+            replaces: None,
+        }
+    }
+
+    #[test]
+    fn keyed_digests_hide_the_plain_digest_and_keep_the_one_card_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("station.db");
+        let actor = Actor::named("test");
+        // An earlier release stored the digests unkeyed.
+        {
+            let s = Store::open_sqlite(&path).unwrap();
+            s.ensure_series(77).unwrap();
+            s.submit(&job("MMC-A", "MMC-A"), &actor, 0).unwrap();
+        }
+        let kek = FileKek::create(&dir.path().join("data.key")).unwrap();
+        let s = Store::open_sqlite(&path)
+            .unwrap()
+            .with_vault(Vault::new(Arc::new(kek)));
+        assert!(s.seal_clear_rows().unwrap() >= 2, "record and digests");
+        s.submit(&job("MMC-B", "MMC-B"), &actor, 0).unwrap();
+        let plain = HolderKeys::of_record(&testutil::record_json_holder("MMC-A", "MMC-A")).unwrap();
+        let stored = s
+            .db
+            .with_tx(|tx| {
+                tx.rows(
+                    "SELECT document_key, name_key, birth_sex_key, nationality_key FROM job_holders ORDER BY job_id",
+                    &[],
+                )
+            })
+            .unwrap();
+        assert_eq!(stored.len(), 2);
+        for row in &stored {
+            for v in row {
+                let v = v.text().unwrap();
+                assert!(v.starts_with(KEYED), "{v}");
+                for d in [
+                    &plain.document,
+                    &plain.name,
+                    &plain.birth_sex,
+                    &plain.nationality,
+                ] {
+                    assert!(!v.contains(d.as_str()), "a plain digest is stored");
+                }
+            }
+        }
+        // The rules compare keyed with keyed: the same holder again is refused.
+        let e = s.submit(&job("MMC-C", "MMC-A"), &actor, 0).unwrap_err();
+        assert!(matches!(e, StoreError::ApplicationConflict { .. }), "{e}");
+        // Keying is deterministic under one key, and another key gives other pseudonyms.
+        let v = s.vault().unwrap();
+        assert_eq!(
+            keyed_digest(v, &plain.name).unwrap(),
+            keyed_digest(v, &plain.name).unwrap()
+        );
+        let other = Vault::new(Arc::new(
+            FileKek::create(&dir.path().join("other.key")).unwrap(),
+        ));
+        assert_ne!(
+            keyed_digest(v, &plain.name).unwrap(),
+            keyed_digest(&other, &plain.name).unwrap()
+        );
+    }
+}

@@ -454,6 +454,13 @@ impl Store {
         let app = new.application_id.as_str();
         let record = self.seal_input(sealed::RECORD, app, &new.record_json)?;
         let images = self.seal_input(sealed::CHIP_IMAGES, app, &new.chip_images_json)?;
+        // The holder's identity digests, keyed with the vault's pseudonym key when there is one.
+        let keys = holders::HolderKeys::of_record(&new.record_json)
+            .map(|k| match &self.vault {
+                Some(v) => k.keyed(v),
+                None => Ok(k),
+            })
+            .transpose()?;
         self.db.with_tx(|tx| {
             let mut head = lock_head(tx)?;
             let existing = tx.rows(
@@ -463,7 +470,6 @@ impl Store {
             if let Some(row) = existing.first() {
                 return Ok((job_from(row)?, false));
             }
-            let keys = holders::HolderKeys::of_record(&new.record_json);
             if let Some(keys) = &keys {
                 match &new.replaces {
                     Some((previous, _)) => holders::check_replacement(tx, previous, keys)?,

@@ -86,8 +86,8 @@ impl Store {
     }
 
     /// Seals every job input and CAN still stored in clear (a database from before
-    /// encryption), a hundred jobs per transaction; returns how many values it sealed. A
-    /// no-op without a vault.
+    /// encryption) and keys the holder digests stored unkeyed, a hundred jobs per transaction;
+    /// returns how many it sealed or keyed. A no-op without a vault.
     pub fn seal_clear_rows(&self) -> Result<usize, StoreError> {
         let Some(vault) = &self.vault else {
             return Ok(0);
@@ -147,7 +147,7 @@ impl Store {
             }
             sealed += batch;
         }
-        Ok(sealed)
+        Ok(sealed + super::holders::key_stored(&self.db, vault)?)
     }
 
     /// Opens the newest sealed record with this store's vault: refuses a vault that is not the
