@@ -43,7 +43,7 @@ type ReadMonths = Vec<(Month, (u64, u64), Rows)>;
 /// One month's packed cube rows ([`packed_atoms`] order) and the generations they were read at.
 struct MonthRows {
     /// The month's own generation (its `stats_generation` row, 0 while it has none) and the
-    /// generation of facts whose month did not parse (id 0): the rows are the month's while both
+    /// facts counted in no month's row ([`unaccounted`]): the rows are the month's while both
     /// are unchanged.
     key: (u64, u64),
     rows: Rows,
@@ -561,20 +561,10 @@ fn months_of(from: Month, to: Month) -> Vec<Month> {
     out
 }
 
-/// The generations of every fact (id 1), of facts whose month does not parse (id 0) and of each
-/// month of the period (`YYYYMM`); a missing row is 0.
-fn generations(
-    tx: &mut dyn Tx,
-    from: Month,
-    to: Month,
-) -> Result<std::collections::BTreeMap<i64, u64>, StoreError> {
-    let rows = tx.rows(
-        "SELECT id, n FROM stats_generation WHERE id IN (0, 1) OR (id >= ?1 AND id <= ?2)",
-        &[
-            month_generation_id(&from.to_string()).into(),
-            month_generation_id(&to.to_string()).into(),
-        ],
-    )?;
+/// Every row of `stats_generation` (one per month with facts since the per-month rows, and two
+/// more): id 1 counts every fact, id `YYYYMM` the facts of that month; a missing row is 0.
+fn generations(tx: &mut dyn Tx) -> Result<std::collections::BTreeMap<i64, u64>, StoreError> {
+    let rows = tx.rows("SELECT id, n FROM stats_generation", &[])?;
     Ok(rows
         .iter()
         .filter_map(|r| {
@@ -583,6 +573,20 @@ fn generations(
             Some((id, u64::try_from(n).unwrap_or(0)))
         })
         .collect())
+}
+
+/// The facts counted in no month's row: those written before the per-month rows, those whose
+/// month does not parse (id 0), and any written by a program that bumps only id 1. A kept month
+/// is valid only while this is unchanged too, so such a fact, in whatever month, makes every
+/// month read again.
+fn unaccounted(gens: &std::collections::BTreeMap<i64, u64>) -> u64 {
+    let total = gens.get(&1).copied().unwrap_or(0);
+    let months: u64 = gens
+        .iter()
+        .filter(|(id, _)| **id > 1)
+        .map(|(_, n)| *n)
+        .sum();
+    total.wrapping_sub(months)
 }
 
 impl super::Store {
@@ -629,7 +633,8 @@ impl super::Store {
         let months = months_of(from, to);
         let cache = &self.stats_cache;
         let (key, read) = self.db.with_tx(|tx| {
-            let gens = generations(tx, from, to)?;
+            let gens = generations(tx)?;
+            let other = unaccounted(&gens);
             let g = |id: i64| gens.get(&id).copied().unwrap_or(0);
             let key = (from, to, g(1));
             if let Some(p) = cache.get(key) {
@@ -638,7 +643,7 @@ impl super::Store {
             let mut kept = Vec::with_capacity(months.len());
             let mut missing = Vec::new();
             for m in &months {
-                let mk = (g(month_generation_id(&m.to_string())), g(0));
+                let mk = (g(month_generation_id(&m.to_string())), other);
                 let rows = cache.month(*m, mk);
                 if rows.is_none() {
                     missing.push((*m, mk));

@@ -450,13 +450,36 @@ fn kept_months_answer_as_one_read(s: &Store) {
     // Another period over some of the same months, and back.
     assert_answers_as_one_read(s, "2026-10", "2026-10");
     assert_answers_as_one_read(s, "2026-09", "2026-11");
+    // A fact written as before the per-month rows (fact, cube, id 1 only), into a closed month.
+    let params: Vec<Val> = f("2026-10", "s2", "ARM")
+        .0
+        .iter()
+        .map(|v| Val::from(v.as_str()))
+        .collect();
+    s.db.with_tx(|tx| {
+        tx.exec(
+            &format!("INSERT INTO stats_facts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            &params,
+        )?;
+        tx.exec(
+            &format!(
+                "INSERT INTO stats_cube ({COLS}, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1) \
+                 ON CONFLICT ({COLS}) DO UPDATE SET n = stats_cube.n + 1"
+            ),
+            &params,
+        )?;
+        tx.exec("UPDATE stats_generation SET n = n + 1 WHERE id = 1", &[])
+    })
+    .unwrap();
+    assert_answers_as_one_read(s, "2026-09", "2026-11");
+    assert_eq!(s.statistics(&req).unwrap().total_exact, 133);
     // A month that does not parse but sorts inside the period: read as one, and counted.
     s.db.with_tx(|tx| insert(tx, &f("2026-0x", "s1", "UZB")))
         .unwrap();
     assert_answers_as_one_read(s, "2026-01", "2026-11");
     let req = crate::stats::Request::parse(Some("2026-01"), Some("2026-11"), Some("month"), None)
         .unwrap();
-    assert_eq!(s.statistics(&req).unwrap().total_exact, 133);
+    assert_eq!(s.statistics(&req).unwrap().total_exact, 134);
 }
 
 #[test]
