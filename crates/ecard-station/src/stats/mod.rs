@@ -44,10 +44,12 @@
 //! by that card; publish closed months.
 //!
 //! Cost: the first query of a period with 500,000 facts (92,000 combinations) reads the period's
-//! cube rows and builds its pattern in about 0.15-0.3 s on SQLite or PostgreSQL on a loaded 2-core
-//! machine (it was 0.36-0.82 s before the covering index, the packed read and the merged
+//! cube rows and builds its pattern in about 0.14-0.25 s on SQLite or PostgreSQL on a loaded
+//! 2-core machine (it was 0.36-0.82 s before the covering index, the packed read and the merged
 //! counting); then queries of that period answer from the store's cache in a few milliseconds
-//! until the next fact is written (`docs/bench-stats.md`).
+//! until the next fact is written. The store keeps each month's cube rows too, so the first
+//! query after one more card reads only that card's month and builds the pattern again: about
+//! 70-115 ms (`docs/bench-stats.md`).
 
 pub mod disclosure;
 pub mod shape;
