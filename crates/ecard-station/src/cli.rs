@@ -667,6 +667,28 @@ pub fn open_spool_file(vault: &crate::vault::Vault, file: &Path) -> Result<Vec<u
         .map_err(|e| CliError::Unsupported(format!("{}: {e}", file.display())))
 }
 
+/// Reads the statistics of the console's default period (the twelve months to this one), so
+/// the store keeps its months' rows and pattern: the first query after a start is then as fast
+/// as any other. A failure only means the first query reads them itself.
+fn warm_statistics(store: &Store) {
+    let today = ecard_model::dates::moscow_date(time::OffsetDateTime::now_utc());
+    let (y, m) = (today.year(), i32::from(u8::from(today.month())));
+    let back = y * 12 + (m - 1) - 11;
+    let from = format!("{:04}-{:02}", back.div_euclid(12), back.rem_euclid(12) + 1);
+    let to = format!("{y:04}-{m:02}");
+    let started = std::time::Instant::now();
+    let warmed = crate::stats::Request::parse(Some(&from), Some(&to), Some("nationality"), None)
+        .map_err(|e| e.to_string())
+        .and_then(|req| store.statistics(&req).map_err(|e| e.to_string()));
+    match warmed {
+        Ok(_) => tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "statistics of {from}..{to} read ahead"
+        ),
+        Err(e) => tracing::warn!("statistics not read ahead: {e}"),
+    }
+}
+
 /// The clear bytes of the spool file `name` in `spool`: its sealed form opened with `vault`, or
 /// the file itself where a printer spooled in clear; `None` when neither is there.
 pub fn read_spool_file(
@@ -815,6 +837,12 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
                 }
             })
         };
+        // The statistics page's default period (the last twelve months), read once now, so
+        // that an analyst's first query finds its months' rows kept (ECARD.md section 13).
+        {
+            let store = station.store().clone();
+            tokio::task::spawn_blocking(move || warm_statistics(&store));
+        }
         let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
