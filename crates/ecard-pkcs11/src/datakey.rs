@@ -11,6 +11,13 @@ use rand_core::{OsRng, RngCore};
 
 use crate::{KeyRef, Pkcs11Error, Token};
 
+/// What a generated AES key may do: encrypt and decrypt, or sign (CMAC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AesUse {
+    Encrypt,
+    Mac,
+}
+
 /// Bytes of the GCM nonce the token is given.
 const IV: usize = 12;
 /// Bits of the GCM tag.
@@ -36,31 +43,42 @@ impl Token {
     /// Generates an AES-256 key labelled `label` inside the token: persistent, private,
     /// sensitive, not extractable, usable only to encrypt and decrypt. Refuses a label in use.
     pub fn generate_data_key(&self, label: &str) -> Result<TokenDataKey, Pkcs11Error> {
-        {
-            let session = self.session()?;
-            self.label_free(&session, ObjectClass::SECRET_KEY, label)?;
-            session
-                .generate_key(
-                    &Mechanism::AesKeyGen,
-                    &[
-                        Attribute::Class(ObjectClass::SECRET_KEY),
-                        Attribute::KeyType(KeyType::AES),
-                        Attribute::ValueLen(32.into()),
-                        Attribute::Token(true),
-                        Attribute::Private(true),
-                        Attribute::Sensitive(true),
-                        Attribute::Extractable(false),
-                        Attribute::Encrypt(true),
-                        Attribute::Decrypt(true),
-                        Attribute::Sign(false),
-                        Attribute::Wrap(false),
-                        Attribute::Unwrap(false),
-                        Attribute::Label(label.as_bytes().to_vec()),
-                    ],
-                )
-                .map_err(self.op(label, "generate the data key"))?;
-        }
+        self.generate_aes(label, AesUse::Encrypt, "generate the data key")?;
         self.data_key(label)
+    }
+
+    /// Generates an AES-256 key labelled `label` inside the token (persistent, private,
+    /// sensitive, not extractable) for one use only; refuses a label in use.
+    fn generate_aes(
+        &self,
+        label: &str,
+        usage: AesUse,
+        operation: &'static str,
+    ) -> Result<(), Pkcs11Error> {
+        let session = self.session()?;
+        self.label_free(&session, ObjectClass::SECRET_KEY, label)?;
+        let crypt = usage == AesUse::Encrypt;
+        session
+            .generate_key(
+                &Mechanism::AesKeyGen,
+                &[
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::AES),
+                    Attribute::ValueLen(32.into()),
+                    Attribute::Token(true),
+                    Attribute::Private(true),
+                    Attribute::Sensitive(true),
+                    Attribute::Extractable(false),
+                    Attribute::Encrypt(crypt),
+                    Attribute::Decrypt(crypt),
+                    Attribute::Sign(!crypt),
+                    Attribute::Wrap(false),
+                    Attribute::Unwrap(false),
+                    Attribute::Label(label.as_bytes().to_vec()),
+                ],
+            )
+            .map_err(self.op(label, operation))?;
+        Ok(())
     }
 
     /// The data key labelled `label`.
@@ -149,27 +167,7 @@ impl Token {
                 key,
             }),
             Err(Pkcs11Error::NoKey { .. }) => {
-                {
-                    let session = self.session()?;
-                    session
-                        .generate_key(
-                            &Mechanism::AesKeyGen,
-                            &[
-                                Attribute::Class(ObjectClass::SECRET_KEY),
-                                Attribute::KeyType(KeyType::AES),
-                                Attribute::ValueLen(32.into()),
-                                Attribute::Token(true),
-                                Attribute::Private(true),
-                                Attribute::Sensitive(true),
-                                Attribute::Extractable(false),
-                                Attribute::Sign(true),
-                                Attribute::Encrypt(false),
-                                Attribute::Decrypt(false),
-                                Attribute::Label(label.as_bytes().to_vec()),
-                            ],
-                        )
-                        .map_err(self.op(label, "generate the pseudonym key"))?;
-                }
+                self.generate_aes(label, AesUse::Mac, "generate the pseudonym key")?;
                 Ok(TokenMacKey {
                     token: self.clone(),
                     key: self.secret_key(label, what)?,

@@ -266,6 +266,13 @@ fn the_data_key_encrypts_inside_the_token_and_refuses_tampering() {
     assert!(key.decrypt(b"job 1", &sealed[..20]).is_err());
     // A fresh nonce every time.
     assert_ne!(key.encrypt(b"job 1", &dek).unwrap(), sealed);
+    // The pseudonym key beside it: made on first use, found again, deterministic, 16 bytes.
+    let mac = token.mac_key("ecard-data-kek-pseudonym").unwrap();
+    let p = mac.cmac(b"holder digest").unwrap();
+    assert_eq!(p.len(), 16);
+    let again_mac = token.mac_key("ecard-data-kek-pseudonym").unwrap();
+    assert_eq!(again_mac.cmac(b"holder digest").unwrap(), p);
+    assert_ne!(mac.cmac(b"another digest").unwrap(), p);
     let missing = token.data_key("other").unwrap_err().to_string();
     assert!(missing.contains("\"other\""), "{missing}");
     // The key stays inside: sensitive, not extractable, its value unreadable.
