@@ -6,114 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ecard_station::store::Store;
 
-#[path = "../support/station.rs"]
-mod station;
-
-/// The newest PostgreSQL server binaries of the machine, if any.
-fn pg_bin() -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|b| b.join("pg_ctl").is_file())
-        .collect();
-    versions.sort();
-    versions.pop()
-}
-
-struct Server {
-    bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Server {
-    fn ctl(&self, args: &[&str]) -> bool {
-        Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
-            .args(["-D"])
-            .arg(self.dir.join("data"))
-            .args(args)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    }
-    fn start(&self) {
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.display()
-        );
-        let log = self.dir.join("server.log");
-        assert!(
-            self.ctl(&["-o", &opts, "-l", log.to_str().unwrap(), "-w", "start"]),
-            "the test's PostgreSQL did not start: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    }
-    fn stop(&self) {
-        self.ctl(&["-m", "fast", "-w", "stop"]);
-    }
-    fn url(&self) -> String {
-        format!(
-            "host=127.0.0.1 port={} user=postgres dbname=postgres",
-            self.port
-        )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A server of its own, or `None` (with the reason) when this machine cannot run one.
-fn own_server() -> Result<Server, String> {
-    let bin = pg_bin().ok_or("no PostgreSQL server binaries under /usr/lib/postgresql")?;
-    if Command::new("id")
-        .arg("postgres")
-        .output()
-        .map(|o| !o.status.success())
-        .unwrap_or(true)
-    {
-        return Err("no postgres user".into());
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
-    let dir = std::env::temp_dir().join(format!("ecard-pg-{port}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let chown = Command::new("chown")
-        .args(["postgres:postgres"])
-        .arg(&dir)
-        .status()
-        .map_err(|e| e.to_string())?;
-    if !chown.success() {
-        return Err("cannot give the folder to the postgres user (not root?)".into());
-    }
-    let init = Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .arg(bin.join("initdb"))
-        .args(["-A", "trust", "-U", "postgres", "-D"])
-        .arg(dir.join("data"))
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !init.status.success() {
-        return Err(format!("initdb: {}", String::from_utf8_lossy(&init.stderr)));
-    }
-    let s = Server { bin, dir, port };
-    s.start();
-    Ok(s)
-}
+mod fleet;
+use fleet::station;
 
 fn healthz(base: &str) -> u16 {
     match ureq::get(&format!("{base}/api/v1/healthz")).call() {
@@ -134,15 +34,8 @@ fn jobs(base: &str, token: &str) -> Option<Vec<serde_json::Value>> {
 
 #[test]
 fn a_postgres_restart_mid_batch_loses_and_doubles_nothing() {
-    let server = match own_server() {
-        Ok(s) => s,
-        Err(why) => {
-            if std::env::var("ECARD_PG_TESTS").as_deref() == Ok("1") {
-                panic!("this test runs its own PostgreSQL (ECARD_PG_TESTS=1): {why}");
-            }
-            println!("skipped: {why}");
-            return;
-        }
+    let Some(server) = fleet::own_server() else {
+        return;
     };
     let tmp = tempfile::tempdir().unwrap();
     let dir: &Path = tmp.path();
