@@ -6,93 +6,25 @@
 //! daemon then changes nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::collections::BTreeSet;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use ecard_station::store::Store;
 
-#[path = "../support/station.rs"]
-mod station;
+mod fleet;
+use fleet::{Daemon, check_batch, config, http, record, shared_key};
+
+/// Every job a daemon lists (it must answer).
+fn jobs(d: &Daemon) -> Vec<serde_json::Value> {
+    fleet::jobs(d).expect("the surviving station answers")
+}
+
+fn start(dir: &std::path::Path) -> Daemon {
+    fleet::start(dir, &[])
+}
 
 const LEASE_SECONDS: u64 = 5;
-
-struct Daemon {
-    child: Child,
-    addr: SocketAddr,
-    token: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `key`: the data key all three share (stations on one database open each other's records).
-fn config(id: &str, url: &str, schema: &str, key: &Path) -> String {
-    let lane = |n: u32| {
-        format!(
-            "[[lanes]]\nname = \"lane-{n}\"\nencoder = \"sim:blanks/lane-{n}\"\nmake_blanks = true\nreal_time = true\nprint_ms = 300\n"
-        )
-    };
-    format!(
-        "station_id = \"{id}\"\nlease_seconds = {LEASE_SECONDS}\ntest_transport_key = true\ndata_key_file = \"{}\"\n[store]\npostgres = \"{url}\"\npostgres_schema = \"{schema}\"\n{}{}",
-        key.display(),
-        lane(1),
-        lane(2)
-    )
-}
-
-fn start(dir: &Path) -> Daemon {
-    let mut ecard = Command::new(ecard_system_tests::ecard_bin());
-    ecard.env("ECARD_LOG", "warn");
-    let (child, base) = station::serve_station(ecard, dir, Some(&dir.join("station.toml")));
-    Daemon {
-        child,
-        addr: base.trim_start_matches("http://").parse().unwrap(),
-        token: station::admin_token(dir),
-    }
-}
-
-fn http(d: &Daemon, method: &str, path: &str, body: &[u8]) -> (u16, serde_json::Value) {
-    let mut s = TcpStream::connect_timeout(&d.addr, Duration::from_secs(5)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        d.token,
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let text = String::from_utf8_lossy(&out);
-    let status = text[9..12].parse().unwrap();
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    )
-}
-
-/// The `n`-th enrollment: its own application and holder (identity document, birth date).
-fn record(n: u32) -> Vec<u8> {
-    let mut r = station::sample_enrollment(&format!("MMC-FLEET-{n:04}"));
-    r["identity_document"]["number"] = format!("FL{n:07}").into();
-    r["date_of_birth"] = format!("{}-{:02}-{:02}", 1960 + n % 40, 1 + n % 12, 1 + n % 28).into();
-    r.to_string().into_bytes()
-}
-
-fn jobs(d: &Daemon) -> Vec<serde_json::Value> {
-    let (status, list) = http(d, "GET", "/api/v1/jobs?limit=1000", b"");
-    assert_eq!(status, 200, "{list}");
-    list["jobs"].as_array().unwrap().clone()
-}
 
 fn on_lane(j: &serde_json::Value) -> bool {
     matches!(
@@ -108,15 +40,14 @@ fn a_killed_station_s_jobs_are_finished_by_the_others() {
     };
     let (url, schema) = (pg.url.clone(), pg.schema.clone());
     let tmp = tempfile::tempdir().unwrap();
-    let key = tmp.path().join("data.key");
-    ecard_station::vault::FileKek::create(&key).unwrap();
+    let key = shared_key(tmp.path());
     let dirs: Vec<_> = (1..=3)
         .map(|n| {
             let d = tmp.path().join(format!("station-{n}"));
             std::fs::create_dir_all(&d).unwrap();
             std::fs::write(
                 d.join("station.toml"),
-                config(&format!("fleet-{n}"), &url, &schema, &key),
+                config(&format!("fleet-{n}"), &url, &schema, LEASE_SECONDS, &key),
             )
             .unwrap();
             d
@@ -128,7 +59,7 @@ fn a_killed_station_s_jobs_are_finished_by_the_others() {
     let mut ids = BTreeSet::new();
     for n in 0..total {
         let d = daemons[(n % 3) as usize].as_ref().unwrap();
-        let (status, job) = http(d, "POST", "/api/v1/enrollments", &record(n));
+        let (status, job) = http(d, "POST", "/api/v1/enrollments", &record("FLEET", n));
         assert_eq!(status, 202, "enrollment {n}: {job}");
         ids.insert(job["id"].as_i64().unwrap());
     }
@@ -201,37 +132,7 @@ fn a_killed_station_s_jobs_are_finished_by_the_others() {
 
     // Invariants from the store itself.
     let store = Store::open_postgres(&url, &schema).unwrap();
-    let check = |store: &Store| {
-        let all = store.list(None, 10_000).unwrap();
-        assert_eq!(all.len(), total as usize);
-        assert!(all.iter().all(|j| j.state.as_str() == "issued"));
-        let numbers = store.numbers().unwrap();
-        let issued: Vec<_> = numbers.iter().filter(|n| n.status == "issued").collect();
-        assert_eq!(issued.len(), total as usize, "one issued number per job");
-        let jobs_with_number: BTreeSet<i64> = issued.iter().map(|n| n.job_id).collect();
-        assert_eq!(jobs_with_number, ids);
-        assert!(
-            numbers
-                .iter()
-                .all(|n| n.status == "issued" || n.status == "voided"),
-            "a number was left assigned"
-        );
-        let (entries, head, states) = store.audit_snapshot().unwrap();
-        ecard_station::audit::verify_chain(&entries, (head.0, &head.1)).unwrap();
-        ecard_station::audit::verify_jobs(&entries, &states).unwrap();
-        let mut issued_entries: BTreeMap<i64, usize> = BTreeMap::new();
-        for e in entries.iter().filter(|e| e.to_state == "issued") {
-            *issued_entries.entry(e.job_id).or_default() += 1;
-        }
-        assert!(
-            issued_entries.values().all(|n| *n == 1),
-            "a job was issued twice"
-        );
-        numbers
-            .iter()
-            .map(|n| (n.document_number.clone(), n.status.clone()))
-            .collect::<Vec<_>>()
-    };
+    let check = |store: &Store| check_batch(store, &ids);
     let before = check(&store);
     let taken_by_others = store
         .list(None, 10_000)
