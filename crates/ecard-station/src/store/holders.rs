@@ -387,4 +387,53 @@ mod keyed_tests {
             keyed_digest(&other, &plain.name).unwrap()
         );
     }
+
+    /// The same data key with another pseudonym key (a replica that copied only the data key).
+    struct OtherPseudonyms(FileKek, FileKek);
+
+    impl crate::vault::Kek for OtherPseudonyms {
+        fn id(&self) -> &str {
+            self.0.id()
+        }
+        fn wrap(&self, aad: &[u8], dek: &[u8; 32]) -> Result<Vec<u8>, crate::vault::VaultError> {
+            self.0.wrap(aad, dek)
+        }
+        fn unwrap_key(
+            &self,
+            aad: &[u8],
+            wrapped: &[u8],
+        ) -> Result<zeroize::Zeroizing<[u8; 32]>, crate::vault::VaultError> {
+            self.0.unwrap_key(aad, wrapped)
+        }
+        fn insecure(&self) -> bool {
+            true
+        }
+        fn pseudonym(&self, data: &[u8]) -> Result<Vec<u8>, crate::vault::VaultError> {
+            self.1.pseudonym(data)
+        }
+    }
+
+    #[test]
+    fn a_station_with_another_pseudonym_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("station.db");
+        let key = dir.path().join("data.key");
+        let s = Store::open_sqlite(&path)
+            .unwrap()
+            .with_vault(Vault::new(Arc::new(FileKek::create(&key).unwrap())));
+        s.ensure_series(77).unwrap();
+        s.submit(&job("MMC-A", "MMC-A"), &Actor::named("test"), 0)
+            .unwrap();
+        assert!(s.check_vault().is_ok());
+        drop(s);
+        let replica = OtherPseudonyms(
+            FileKek::load(&key).unwrap(),
+            FileKek::create(&dir.path().join("other.key")).unwrap(),
+        );
+        let s = Store::open_sqlite(&path)
+            .unwrap()
+            .with_vault(Vault::new(Arc::new(replica)));
+        let e = s.check_vault().unwrap_err().to_string();
+        assert!(e.contains("pseudonym key") && e.contains("MMC-A"), "{e}");
+    }
 }

@@ -162,18 +162,19 @@ impl Store {
         let newest = self.db.with_tx(|tx| {
             Ok(tx
                 .rows(
-                    "SELECT j.application_id, i.record FROM job_inputs i JOIN jobs j ON j.id = i.job_id \
+                    "SELECT j.application_id, i.record, h.document_key FROM job_inputs i JOIN jobs j ON j.id = i.job_id \
+                     LEFT JOIN job_holders h ON h.job_id = i.job_id \
                      WHERE i.record LIKE 'enc1:%' ORDER BY i.job_id DESC LIMIT 5",
                     &[],
                 )?
                 .into_iter()
-                .filter_map(|r| Some((r[0].text()?, r[1].text()?)))
+                .filter_map(|r| Some((r[0].text()?, r[1].text()?, r[2].text())))
                 .collect::<Vec<_>>())
         })?;
         let mut first_error = None;
-        for (app, record) in newest {
+        for (app, record, stored_key) in newest {
             match self.open_input(RECORD, &app, record) {
-                Ok(_) => return Ok(()),
+                Ok(plain) => return self.check_pseudonyms(&app, &plain, stored_key),
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
@@ -191,6 +192,32 @@ impl Store {
             }
             Some(other) => Err(other),
         }
+    }
+
+    /// The holder pseudonyms of a record that opened must be this station's: a station with
+    /// another pseudonym key would not see the other stations' holders in the one-card rule.
+    fn check_pseudonyms(
+        &self,
+        app: &str,
+        record: &str,
+        stored: Option<String>,
+    ) -> Result<(), StoreError> {
+        let (Some(vault), Some(stored)) = (&self.vault, stored) else {
+            return Ok(());
+        };
+        if !stored.starts_with(super::holders::KEYED) {
+            return Ok(());
+        }
+        let Some(keys) = super::holders::HolderKeys::of_record(record) else {
+            return Ok(());
+        };
+        if keys.keyed(vault)?.document == stored {
+            return Ok(());
+        }
+        Err(StoreError::Vault(VaultError::Unreadable {
+            context: format!("job_holders of application {app}"),
+            reason: "the holder pseudonyms were made with another pseudonym key; every station sharing this database must use the same data key and pseudonym key (data_key_label in a shared token, or data_key_file)".into(),
+        }))
     }
 
     /// How many job inputs and CANs are stored in clear (0 once [`Store::seal_clear_rows`] ran).
