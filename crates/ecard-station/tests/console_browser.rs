@@ -9,108 +9,12 @@
 
 mod console_common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-struct Driver {
-    child: Child,
-    base: String,
-    agent: ureq::Agent,
-    session: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self
-            .agent
-            .delete(&format!("{}/session/{}", self.base, self.session))
-            .call();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Driver {
-    fn cmd(&self, method: &str, path: &str, body: Value) -> Value {
-        call(
-            &self.agent,
-            method,
-            &format!("{}/session/{}{path}", self.base, self.session),
-            body,
-        )
-    }
-
-    fn find(&self, css: &str) -> String {
-        let v = self.cmd(
-            "POST",
-            "/element",
-            json!({"using": "css selector", "value": css}),
-        );
-        v[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("no element {css}: {v}"))
-            .to_string()
-    }
-
-    fn script(&self, js: &str) -> Value {
-        self.cmd("POST", "/execute/sync", json!({"script": js, "args": []}))
-    }
-
-    fn wait_for(&self, what: &str, js: &str, limit: Duration) -> Value {
-        let start = Instant::now();
-        loop {
-            let v = self.script(js);
-            if !v.is_null() && v != json!(false) {
-                return v;
-            }
-            assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-fn call(agent: &ureq::Agent, method: &str, url: &str, body: Value) -> Value {
-    let resp = match method {
-        "GET" => agent.get(url).call(),
-        _ => agent
-            .post(url)
-            .header("Content-Type", "application/json")
-            .send(body.to_string()),
-    };
-    let mut resp = resp.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = resp.status();
-    let text = resp
-        .body_mut()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_string()
-        .unwrap();
-    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    assert!(status.is_success(), "{method} {url}: {status} {text}");
-    v["value"].clone()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn artifacts() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let dir = target.join("test-artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod webdriver;
+use webdriver::{Driver, artifacts};
 
 #[test]
 fn console_signs_in_submits_and_watches_a_card_issued() {
@@ -128,46 +32,7 @@ fn console_signs_in_submits_and_watches_a_card_issued() {
     let record_file = work.path().join("MMC-2026-0000777.json");
     std::fs::write(&record_file, console_common::record("MMC-2026-0000777")).unwrap();
 
-    let port = free_port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver not found: apt-get install -y chromium chromium-driver");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into();
-    let base = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while agent.get(&format!("{base}/status")).call().is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "chromedriver did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let profile = work.path().join("chromium-profile");
-    let caps = json!({"capabilities": {"alwaysMatch": {
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu",
-                     "--disable-background-networking", "--disable-component-update",
-                     "--no-first-run", format!("--user-data-dir={}", profile.display()),
-                     "--window-size=1400,900"]
-        }
-    }}});
-    let session = call(&agent, "POST", &format!("{base}/session"), caps);
-    let mut d = Driver {
-        child,
-        base,
-        agent,
-        session: String::new(),
-    };
-    d.session = session["sessionId"].as_str().unwrap().to_string();
+    let d = Driver::launch(work.path(), "1400,900");
 
     d.cmd(
         "POST",
