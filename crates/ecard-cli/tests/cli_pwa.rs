@@ -335,6 +335,16 @@ fn camera_fixture(dir: &Path) -> (std::path::PathBuf, checkpoint_common::Server)
 }
 
 /// Waits for the full-screen verdict and returns (verdict, first check, screen text).
+/// A browser whose fake camera films `qr` on a card (`<dir>/<name>.y4m`), with the phone
+/// checkpoint of the server at `addr` open in it.
+fn camera_on(dir: &Path, name: &str, qr: &image::GrayImage, addr: &str) -> Browser {
+    let y4m = dir.join(format!("{name}.y4m"));
+    write_y4m(&on_card(qr), &y4m);
+    let browser = Browser::start(Some(&y4m));
+    open_app(&browser, addr);
+    browser
+}
+
 fn camera_verdict(b: &Browser) -> (String, String, String) {
     let v = b.wait_for(
         "const v = document.getElementById('verdict'); \
@@ -423,10 +433,7 @@ fn the_fake_camera_shows_red_for_a_forged_card() {
     let forger = Pki::init(&tmp.path().join("forger"));
     let text = ecard_seal::Seal::sign(&p, &forger.signer, &ds).unwrap();
     let qr = ecard_seal::qr_image(&ecard_seal::encode_qr(&text).unwrap(), 4);
-    let y4m = tmp.path().join("forged.y4m");
-    write_y4m(&on_card(&qr), &y4m);
-    let browser = Browser::start(Some(&y4m));
-    open_app(&browser, &srv.addr);
+    let browser = camera_on(tmp.path(), "forged", &qr, &srv.addr);
     let (verdict, check, text) = camera_verdict(&browser);
     browser.screenshot("camera-forged");
     assert_eq!(
@@ -451,10 +458,7 @@ fn the_fake_camera_on_a_non_seal_qr_says_what_it_saw_and_keeps_scanning() {
         &ecard_seal::encode_qr("https://example.org/ticket/42").unwrap(),
         4,
     );
-    let y4m = tmp.path().join("other.y4m");
-    write_y4m(&on_card(&qr), &y4m);
-    let browser = Browser::start(Some(&y4m));
-    open_app(&browser, &srv.addr);
+    let browser = camera_on(tmp.path(), "other", &qr, &srv.addr);
     let seen = browser.wait_for(
         "const s = document.getElementById('seen'); return s.dataset.verdict === 'red' ? s.innerText : null;",
         Duration::from_secs(30),
@@ -637,10 +641,7 @@ fn the_fake_camera_on_a_blurred_seal_asks_to_hold_still_and_shows_no_verdict() {
     let seal = std::fs::read_to_string(demo.join("cards/771000001/seal.txt")).unwrap();
     let qr = ecard_seal::qr_image(&ecard_seal::encode_qr(seal.trim()).unwrap(), 4);
     let blurred = image::imageops::blur(&qr, 6.0);
-    let y4m = tmp.path().join("blurred.y4m");
-    write_y4m(&on_card(&blurred), &y4m);
-    let browser = Browser::start(Some(&y4m));
-    open_app(&browser, &srv.addr);
+    let browser = camera_on(tmp.path(), "blurred", &blurred, &srv.addr);
     let seen = browser.wait_for(
         "const s = document.getElementById('seen'); return s.dataset.verdict === 'hint' ? s.innerText : null;",
         Duration::from_secs(30),
