@@ -330,8 +330,9 @@ function readMap(bytes) {
   return out;
 }
 
-function sealPayload(bytes) {
-  const bad = (field, problem) => new VerifyError(`seal payload: ${field}: ${problem}`);
+// The CBOR map of a payload, and a `take` that removes and returns one field (what is left in
+// the map afterwards is unknown fields).
+function fields(bytes, bad) {
   let f;
   try {
     f = readMap(bytes);
@@ -343,6 +344,12 @@ function sealPayload(bytes) {
     f.delete(k);
     return v;
   };
+  return [f, take];
+}
+
+function sealPayload(bytes) {
+  const bad = (field, problem) => new VerifyError(`seal payload: ${field}: ${problem}`);
+  const [f, take] = fields(bytes, bad);
   const v = take('v');
   if (v === undefined) throw bad('v', 'missing');
   if (v !== 1) throw bad('v', 'version is not 1');
@@ -382,17 +389,7 @@ const REASONS = ['replaced', 'lost', 'damaged', 'details_changed', 'voided'];
 
 function statusPayload(bytes) {
   const bad = (field, problem) => new VerifyError(`status list: ${field}: ${problem}`);
-  let f;
-  try {
-    f = readMap(bytes);
-  } catch (p) {
-    throw bad('map', p);
-  }
-  const take = (k) => {
-    const v = f.get(k);
-    f.delete(k);
-    return v;
-  };
+  const [f, take] = fields(bytes, bad);
   if (take('v') !== 1) throw bad('v', 'missing or not 1');
   if (take('iss') !== 'RUS') throw bad('iss', 'missing or not "RUS"');
   const time = (k) => {
