@@ -615,3 +615,98 @@ impl Hsm {
         run(self.path(), &["verify", &dump, "--trust", "pki/csca.pem"])
     }
 }
+
+/// Runs the `openssl` command in `dir`; panics with its error output when it fails.
+///
+/// # Panics
+/// When openssl is missing or fails.
+#[allow(clippy::expect_used)]
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl missing: tools/install-deps.sh");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A P-256 test CA `name` (`name.pem`, `name.key`) in `dir`, valid two days.
+pub fn test_ca(dir: &Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=ecard test {name}"),
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+        ],
+    );
+}
+
+/// A TLS server certificate `server.pem` / `server.key` in `dir` for the subject alternative
+/// names `san` (e.g. `DNS:localhost`), signed by the CA `ca` made by [`test_ca`].
+///
+/// # Panics
+/// When openssl fails or the folder cannot be written.
+#[allow(clippy::unwrap_used)]
+pub fn test_server_cert(dir: &Path, ca: &str, san: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        format!(
+            "subjectAltName = {san}\nbasicConstraints = CA:FALSE\nkeyUsage = digitalSignature\nextendedKeyUsage = serverAuth\n"
+        ),
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+}

@@ -13,42 +13,7 @@ use ecard_station::store::{PgOptions, PgSslMode, Store, StoreError};
 
 mod fleet;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the openssl command");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA `name` (`name.pem`, `name.key`) in `dir`.
-fn make_ca(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=ecard test {name}"),
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-        ],
-    );
-}
+use ecard_system_tests::{test_ca, test_server_cert};
 
 fn options(mode: PgSslMode, ca: Option<&Path>) -> PgOptions {
     let mut o = PgOptions::for_lanes(0);
@@ -88,51 +53,10 @@ fn postgres_over_tls_is_verified() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let pki = tmp.path();
-    make_ca(pki, "ca");
-    make_ca(pki, "other-ca");
+    test_ca(pki, "ca");
+    test_ca(pki, "other-ca");
     // The server's certificate: for the name localhost only, signed by `ca`.
-    openssl(
-        pki,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    );
-    std::fs::write(
-        pki.join("server.ext"),
-        "subjectAltName = DNS:localhost\nextendedKeyUsage = serverAuth\nbasicConstraints = CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(
-        pki,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
+    test_server_cert(pki, "ca", "DNS:localhost");
     let data = server.data();
     for f in ["server.pem", "server.key"] {
         std::fs::copy(pki.join(f), data.join(f)).unwrap();
