@@ -12,7 +12,7 @@ use ecard_station::store::Store;
 
 mod fleet;
 
-use fleet::{Daemon, check_batch, config, http, jobs, record, start};
+use fleet::{Daemon, check_batch, jobs};
 
 const LEASE_SECONDS: u64 = 5;
 const TEN_MINUTES_MS: i64 = 10 * 60 * 1000;
@@ -30,32 +30,18 @@ fn a_station_ten_minutes_fast_takes_nothing_from_the_others() {
     };
     let (url, schema) = (pg.url.clone(), pg.schema.clone());
     let tmp = tempfile::tempdir().unwrap();
-    let key = fleet::shared_key(tmp.path());
-    let offset = TEN_MINUTES_MS.to_string();
-    let daemons: Vec<Daemon> = (1..=3)
-        .map(|n| {
-            let d = tmp.path().join(format!("station-{n}"));
-            std::fs::create_dir_all(&d).unwrap();
-            let text = config(&format!("skew-{n}"), &url, &schema, LEASE_SECONDS, &key);
-            std::fs::write(d.join("station.toml"), text).unwrap();
+    let daemons: Vec<Daemon> =
+        fleet::three_stations(tmp.path(), "skew", &url, &schema, LEASE_SECONDS, |n| {
             // skew-3 runs ten minutes fast.
-            let env: &[(&str, &str)] = if n == 3 {
-                &[("ECARD_TEST_CLOCK_OFFSET_MS", &offset)]
+            if n == 3 {
+                vec![("ECARD_TEST_CLOCK_OFFSET_MS", TEN_MINUTES_MS.to_string())]
             } else {
-                &[]
-            };
-            start(&d, env)
-        })
-        .collect();
+                Vec::new()
+            }
+        });
 
     let total = 60;
-    let mut ids = BTreeSet::new();
-    for n in 0..total {
-        let d = &daemons[(n % 3) as usize];
-        let (status, job) = http(d, "POST", "/api/v1/enrollments", &record("SKW", n));
-        assert_eq!(status, 202, "enrollment {n}: {job}");
-        ids.insert(job["id"].as_i64().unwrap());
-    }
+    let ids = fleet::submit_batch(&daemons, "SKW", total);
 
     // While the batch runs, the fast station's leases are as long as anyone's on the server's
     // clock (the test's clock is the server's: same machine).

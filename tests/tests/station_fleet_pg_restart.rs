@@ -12,7 +12,7 @@ use ecard_station::store::Store;
 
 mod fleet;
 
-use fleet::{Daemon, check_batch, config, http, jobs, record, start};
+use fleet::{Daemon, check_batch, http, jobs};
 
 /// Longer than the outage, so that a lease does not run out while the server is away.
 const LEASE_SECONDS: u64 = 10;
@@ -31,25 +31,13 @@ fn three_stations_ride_out_a_postgres_restart_mid_batch() {
     };
     let (url, schema) = (server.url(), "fleet".to_string());
     let tmp = tempfile::tempdir().unwrap();
-    let key = fleet::shared_key(tmp.path());
-    let daemons: Vec<Daemon> = (1..=3)
-        .map(|n| {
-            let d = tmp.path().join(format!("station-{n}"));
-            std::fs::create_dir_all(&d).unwrap();
-            let text = config(&format!("pgr-{n}"), &url, &schema, LEASE_SECONDS, &key);
-            std::fs::write(d.join("station.toml"), text).unwrap();
-            start(&d, &[])
-        })
-        .collect();
+    let daemons: Vec<Daemon> =
+        fleet::three_stations(tmp.path(), "pgr", &url, &schema, LEASE_SECONDS, |_| {
+            Vec::new()
+        });
 
     let total = 60;
-    let mut ids = BTreeSet::new();
-    for n in 0..total {
-        let d = &daemons[(n % 3) as usize];
-        let (status, job) = http(d, "POST", "/api/v1/enrollments", &record("PGR", n));
-        assert_eq!(status, 202, "enrollment {n}: {job}");
-        ids.insert(job["id"].as_i64().unwrap());
-    }
+    let ids = fleet::submit_batch(&daemons, "PGR", total);
 
     // Restart once every station's lanes hold cards and a few cards are out.
     let deadline = Instant::now() + Duration::from_secs(90);

@@ -196,6 +196,42 @@ pub fn config(id: &str, url: &str, schema: &str, lease_seconds: u64, key: &Path)
     )
 }
 
+/// Three stations `<tag>-1` to `<tag>-3` on `url`/`schema`, each in `dir/station-<n>`, sharing
+/// one data key; `env(n)` is added to station `n`'s environment.
+pub fn three_stations(
+    dir: &Path,
+    tag: &str,
+    url: &str,
+    schema: &str,
+    lease_seconds: u64,
+    env: impl Fn(u32) -> Vec<(&'static str, String)>,
+) -> Vec<Daemon> {
+    let key = shared_key(dir);
+    (1..=3)
+        .map(|n| {
+            let d = dir.join(format!("station-{n}"));
+            std::fs::create_dir_all(&d).unwrap();
+            let text = config(&format!("{tag}-{n}"), url, schema, lease_seconds, &key);
+            std::fs::write(d.join("station.toml"), text).unwrap();
+            let env = env(n);
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            start(&d, &env)
+        })
+        .collect()
+}
+
+/// `total` enrollments of test `tag`, sent to the daemons in turn; returns their job ids.
+pub fn submit_batch(daemons: &[Daemon], tag: &str, total: u32) -> BTreeSet<i64> {
+    let mut ids = BTreeSet::new();
+    for n in 0..total {
+        let d = &daemons[n as usize % daemons.len()];
+        let (status, job) = http(d, "POST", "/api/v1/enrollments", &record(tag, n));
+        assert_eq!(status, 202, "enrollment {n}: {job}");
+        ids.insert(job["id"].as_i64().unwrap());
+    }
+    ids
+}
+
 /// Starts the daemon of `dir` (its `station.toml`) with `env` added.
 pub fn start(dir: &Path, env: &[(&str, &str)]) -> Daemon {
     let mut ecard = Command::new(ecard_system_tests::ecard_bin());
