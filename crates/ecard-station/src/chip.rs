@@ -342,6 +342,33 @@ pub struct ChipEncoder {
     signer_down: std::sync::atomic::AtomicBool,
 }
 
+/// A signer that remembers why it failed, so the lane can tell the signer's outage from the
+/// card's fault without reading error texts.
+struct WatchedSigner<'a> {
+    inner: &'a (dyn Signer + Send + Sync),
+    failed: std::cell::RefCell<Option<String>>,
+}
+
+impl Signer for WatchedSigner<'_> {
+    fn public_key(&self) -> p256::PublicKey {
+        self.inner.public_key()
+    }
+    fn sign_sha256_digest(
+        &self,
+        digest: &[u8; 32],
+    ) -> Result<p256::ecdsa::Signature, ecard_chip::pki::SignerError> {
+        self.inner.sign_sha256_digest(digest).inspect_err(|e| {
+            self.failed.replace(Some(e.to_string()));
+        })
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn insecure(&self) -> bool {
+        self.inner.insecure()
+    }
+}
+
 fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
@@ -564,11 +591,16 @@ impl ChipEncoder {
             _ => None,
         };
         let t = channel.transport();
+        // The Document Signer, watched: a failure of its token is told apart from the card's.
+        let watched = WatchedSigner {
+            inner: signing.ds_key.as_ref(),
+            failed: std::cell::RefCell::new(None),
+        };
         let issued = issue(
             t,
             &self.profile,
             &content,
-            &signing.ds_key,
+            &watched,
             &signing.ds,
             job.personalized_at,
             self.profile.pace.offered.then_some(job.can.0.as_str()),
@@ -586,19 +618,15 @@ impl ChipEncoder {
                 tracing::warn!(lane = %self.lane, "blank ledger: {e}");
             }
         }
-        let issued = issued.map_err(|e| match &e.kind {
+        let issued = issued.map_err(|e| match watched.failed.take() {
             // The Document Signer's token failed while the card waited for its files: nothing
             // signed reached it (its Active Authentication key was made, so it is spoiled); the
             // job waits for the token, not counted against it.
-            ecard_chip::perso::PersoErrorKind::Provide { reason }
-                if reason.contains("signer unavailable") =>
-            {
-                CardError::SignerUnavailable {
-                    lane: self.lane.clone(),
-                    reason: reason.clone(),
-                }
-            }
-            _ => card_err(job.job_id, "personalizing", e),
+            Some(reason) => CardError::SignerUnavailable {
+                lane: self.lane.clone(),
+                reason,
+            },
+            None => card_err(job.job_id, "personalizing", e),
         });
         if matches!(issued, Err(CardError::SignerUnavailable { .. })) {
             self.signer_down
