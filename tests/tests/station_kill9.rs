@@ -211,7 +211,7 @@ fn kill_test(dir: &Path, open: &dyn Fn() -> Store, label: &str) {
         assert_eq!(r, n.status == "voided", "{}", n.document_number);
     }
     let (entries, head, states) = store.audit_snapshot().unwrap();
-    ecard_station::audit::verify_chain(&entries, (head.0, &head.1)).unwrap();
+    ecard_station::audit::verify_chain(&entries, &head).unwrap();
     ecard_station::audit::verify_jobs(&entries, &states).unwrap();
     for j in &jobs {
         let trail: Vec<&str> = entries

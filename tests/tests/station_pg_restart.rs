@@ -130,7 +130,7 @@ fn a_postgres_restart_mid_batch_loses_and_doubles_nothing() {
     let jobs_with_number: BTreeSet<i64> = issued.iter().map(|n| n.job_id).collect();
     assert_eq!(jobs_with_number, ids);
     let (entries, head, states) = store.audit_snapshot().unwrap();
-    ecard_station::audit::verify_chain(&entries, (head.0, &head.1)).unwrap();
+    ecard_station::audit::verify_chain(&entries, &head).unwrap();
     ecard_station::audit::verify_jobs(&entries, &states).unwrap();
     let issued_entries = entries.iter().filter(|e| e.to_state == "issued").count();
     assert_eq!(issued_entries, total as usize, "a job was issued twice");

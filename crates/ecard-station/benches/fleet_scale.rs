@@ -97,7 +97,7 @@ fn run(stations: usize) -> Row {
     }
     drop(first);
     let stores: Vec<Arc<Store>> = (0..stations)
-        .map(|_| {
+        .map(|s| {
             let mut options = PgOptions::for_lanes(LANES);
             if let Some(n) = std::env::var("FLEET_POOL")
                 .ok()
@@ -105,7 +105,11 @@ fn run(stations: usize) -> Row {
             {
                 options.pool = n;
             }
-            Arc::new(Store::open_postgres_with(&url, &schema, &options).unwrap())
+            Arc::new(
+                Store::open_postgres_with(&url, &schema, &options)
+                    .unwrap()
+                    .for_station(&format!("s{s}")),
+            )
         })
         .collect();
     let started = Instant::now();

@@ -7,6 +7,12 @@
 //! caught too, and every job's current state must be the target of its last entry. The store
 //! appends entries in the same transaction as the transition they record. No personal data goes
 //! in: job id, application id, number, states, lane, actor name, certificate hash.
+//!
+//! The log is several chains, one per station (its `chain`; `""` holds what was written before
+//! stations had their own, and what tools write), each with its own head: stations sharing one
+//! database append without waiting for each other's commits. Sequence numbers are unique across
+//! the whole log and rise in the order entries were appended, so a job's history reads in order
+//! across chains; within a chain they rise but are not consecutive.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -17,8 +23,11 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// One entry of the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
-    /// 1, 2, 3, ... with no gap.
+    /// Unique over the log, rising in the order entries were appended.
     pub seq: i64,
+    /// The chain the entry is linked into: the station that wrote it (`""`: before stations had
+    /// chains of their own, or a tool without a station).
+    pub chain: String,
     /// RFC 3339 UTC time of the transition.
     pub at: String,
     /// Who caused it: a token's name, or `lane:<station>/<lane>`, or `station:<id>`.
@@ -70,23 +79,27 @@ impl AuditEntry {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuditError {
-    /// A sequence number is missing or repeated: an entry was deleted or inserted.
+    /// Entries of a chain that has no head row: the head was deleted, or entries were inserted.
     #[error(
-        "audit entry {got} follows entry {previous}; expected {expected} (an entry was deleted or inserted)"
+        "audit entry {seq} is in chain {chain:?}, which has no head row (the head was deleted or the entry inserted)"
     )]
-    Gap {
-        /// The sequence number found.
-        got: i64,
-        /// The one before it.
-        previous: i64,
-        /// The one expected.
-        expected: i64,
+    NoHead {
+        /// The first entry of that chain.
+        seq: i64,
+        /// The chain.
+        chain: String,
     },
-    /// An entry's link to its predecessor does not match.
-    #[error("audit entry {seq} links to hash {got}, but entry {} has hash {expected} (an entry was edited, inserted or deleted)", seq - 1)]
+    /// An entry's link to its predecessor in its chain does not match.
+    #[error(
+        "audit entry {seq} of chain {chain:?} links to hash {got}, but the entry before it in that chain (entry {previous}; 0: none) has hash {expected} (an entry was edited, inserted or deleted)"
+    )]
     BrokenLink {
         /// The entry.
         seq: i64,
+        /// Its chain.
+        chain: String,
+        /// The entry before it in the chain (0: none).
+        previous: i64,
         /// The `prev_hash` it carries.
         got: String,
         /// The predecessor's hash.
@@ -102,11 +115,13 @@ pub enum AuditError {
         /// Hash stored with it.
         stored: String,
     },
-    /// The head row does not name the last entry.
+    /// The head row does not name the last entry of its chain.
     #[error(
-        "audit head says entry {head_seq} with hash {head_hash}, but the log ends at entry {last_seq} with hash {last_hash} (entries were cut off or appended)"
+        "audit head of chain {chain:?} says entry {head_seq} with hash {head_hash}, but the chain ends at entry {last_seq} with hash {last_hash} (entries were cut off or appended)"
     )]
     Head {
+        /// The chain.
+        chain: String,
         /// Sequence number in the head row.
         head_seq: i64,
         /// Hash in the head row.
@@ -128,24 +143,43 @@ pub enum AuditError {
     },
 }
 
-/// Checks the chain: contiguous sequence numbers from 1, each link, each hash, and the head.
-/// Returns the number of entries.
-pub fn verify_chain(entries: &[AuditEntry], head: (i64, &str)) -> Result<i64, AuditError> {
-    let mut prev_seq = 0;
-    let mut prev_hash = GENESIS.to_string();
+/// The head row of one chain: its last entry's sequence number and hash (0 and [`GENESIS`]
+/// while it has none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ChainHead {
+    /// The chain (a station id, or `""`).
+    pub chain: String,
+    /// Sequence number of its last entry.
+    pub seq: i64,
+    /// Hash of its last entry.
+    pub hash: String,
+}
+
+/// Checks every chain: each link and each hash, in sequence order, and each chain's head.
+/// `entries` are the whole log in rising sequence order. Returns the number of entries.
+pub fn verify_chain(entries: &[AuditEntry], heads: &[ChainHead]) -> Result<i64, AuditError> {
+    use std::collections::BTreeMap;
+    // Per chain: (last seq, last hash) so far.
+    let mut tips: BTreeMap<&str, (i64, String)> = BTreeMap::new();
+    let known: std::collections::BTreeSet<&str> = heads.iter().map(|h| h.chain.as_str()).collect();
+    let mut count = 0;
     for e in entries {
-        if e.seq != prev_seq + 1 {
-            return Err(AuditError::Gap {
-                got: e.seq,
-                previous: prev_seq,
-                expected: prev_seq + 1,
+        if !known.contains(e.chain.as_str()) {
+            return Err(AuditError::NoHead {
+                seq: e.seq,
+                chain: e.chain.clone(),
             });
         }
-        if e.prev_hash != prev_hash {
+        let tip = tips
+            .entry(e.chain.as_str())
+            .or_insert_with(|| (0, GENESIS.to_string()));
+        if e.prev_hash != tip.1 || e.seq <= tip.0 {
             return Err(AuditError::BrokenLink {
                 seq: e.seq,
+                chain: e.chain.clone(),
+                previous: tip.0,
                 got: e.prev_hash.clone(),
-                expected: prev_hash,
+                expected: tip.1.clone(),
             });
         }
         let computed = e.compute_hash();
@@ -156,18 +190,49 @@ pub fn verify_chain(entries: &[AuditEntry], head: (i64, &str)) -> Result<i64, Au
                 stored: e.hash.clone(),
             });
         }
-        prev_seq = e.seq;
-        prev_hash = e.hash.clone();
+        *tip = (e.seq, e.hash.clone());
+        count += 1;
     }
-    if head.0 != prev_seq || head.1 != prev_hash {
-        return Err(AuditError::Head {
-            head_seq: head.0,
-            head_hash: head.1.to_string(),
-            last_seq: prev_seq,
-            last_hash: prev_hash,
-        });
+    for h in heads {
+        let (last_seq, last_hash) = tips
+            .get(h.chain.as_str())
+            .cloned()
+            .unwrap_or_else(|| (0, GENESIS.to_string()));
+        if h.seq != last_seq || h.hash != last_hash {
+            return Err(AuditError::Head {
+                chain: h.chain.clone(),
+                head_seq: h.seq,
+                head_hash: h.hash.clone(),
+                last_seq,
+                last_hash,
+            });
+        }
     }
-    Ok(prev_seq)
+    Ok(count)
+}
+
+/// One line about the heads, for reports: `2 chain(s): s1 at 14 <hash>, s2 at 12 <hash>`.
+pub fn describe_heads(heads: &[ChainHead]) -> String {
+    let chains: Vec<String> = heads
+        .iter()
+        .map(|h| {
+            let name = if h.chain.is_empty() {
+                "(station-less)"
+            } else {
+                h.chain.as_str()
+            };
+            format!("{name} at {} {}", h.seq, h.hash)
+        })
+        .collect();
+    format!(
+        "{} chain(s): {}",
+        heads.len(),
+        if chains.is_empty() {
+            "none yet".to_string()
+        } else {
+            chains.join(", ")
+        }
+    )
 }
 
 /// Checks that every job's state is the target of its last entry.
@@ -193,14 +258,16 @@ pub fn verify_jobs(entries: &[AuditEntry], jobs: &[(i64, String)]) -> Result<(),
 mod tests {
     use super::*;
 
-    fn chain(n: i64) -> Vec<AuditEntry> {
+    /// Entries `seqs` (rising) linked into `chain`.
+    fn chain(name: &str, seqs: &[i64]) -> Vec<AuditEntry> {
         let mut prev = GENESIS.to_string();
-        (1..=n)
-            .map(|seq| {
+        seqs.iter()
+            .map(|&seq| {
                 let mut e = AuditEntry {
                     seq,
+                    chain: name.into(),
                     at: "2026-11-25T12:00:00Z".into(),
-                    actor: "lane:s/l1".into(),
+                    actor: format!("lane:{name}/l1"),
                     job_id: seq,
                     from_state: None,
                     to_state: "received".into(),
@@ -218,42 +285,62 @@ mod tests {
             .collect()
     }
 
+    fn head(c: &[AuditEntry], name: &str) -> ChainHead {
+        c.iter()
+            .rfind(|e| e.chain == name)
+            .map(|e| ChainHead {
+                chain: name.into(),
+                seq: e.seq,
+                hash: e.hash.clone(),
+            })
+            .unwrap_or(ChainHead {
+                chain: name.into(),
+                seq: 0,
+                hash: GENESIS.into(),
+            })
+    }
+
+    fn by_seq(mut c: Vec<AuditEntry>) -> Vec<AuditEntry> {
+        c.sort_by_key(|e| e.seq);
+        c
+    }
+
     #[test]
     fn detects_edit_insert_delete_and_truncation() {
-        let c = chain(4);
-        let head = (4, c[3].hash.clone());
-        assert_eq!(verify_chain(&c, (head.0, &head.1)), Ok(4));
+        let c = chain("", &[1, 2, 3, 4]);
+        let heads = [head(&c, "")];
+        assert_eq!(verify_chain(&c, &heads), Ok(4));
 
         let mut edited = c.clone();
         edited[1].document_number = Some("770000099".into());
         assert!(matches!(
-            verify_chain(&edited, (head.0, &head.1)),
+            verify_chain(&edited, &heads),
             Err(AuditError::Edited { seq: 2, .. })
         ));
 
         let mut deleted = c.clone();
         deleted.remove(1);
-        assert_eq!(
-            verify_chain(&deleted, (head.0, &head.1)),
-            Err(AuditError::Gap {
-                got: 3,
+        assert!(matches!(
+            verify_chain(&deleted, &heads),
+            Err(AuditError::BrokenLink {
+                seq: 3,
                 previous: 1,
-                expected: 2
+                ..
             })
-        );
+        ));
 
         // Deleting and renumbering still breaks the link.
         let mut renumbered = deleted.clone();
         renumbered[1].seq = 2;
         renumbered[2].seq = 3;
         assert!(matches!(
-            verify_chain(&renumbered, (head.0, &head.1)),
+            verify_chain(&renumbered, &heads),
             Err(AuditError::BrokenLink { seq: 2, .. })
         ));
 
         let truncated = &c[..3];
         assert!(matches!(
-            verify_chain(truncated, (head.0, &head.1)),
+            verify_chain(truncated, &heads),
             Err(AuditError::Head {
                 head_seq: 4,
                 last_seq: 3,
@@ -269,5 +356,46 @@ mod tests {
                 audited: "none".into()
             })
         );
+    }
+
+    /// Two stations' chains interleaved in one log: each checks on its own, and a change to one
+    /// is found in that one.
+    #[test]
+    fn interleaved_chains_check_apart() {
+        let a = chain("a", &[1, 3, 4, 8]);
+        let b = chain("b", &[2, 5, 6, 7]);
+        let heads = [head(&a, "a"), head(&b, "b")];
+        let log = by_seq([a.clone(), b.clone()].concat());
+        assert_eq!(verify_chain(&log, &heads), Ok(8));
+
+        // An entry moved from one chain to the other breaks both.
+        let mut moved = log.clone();
+        moved[4].chain = "a".into(); // seq 5, of b
+        assert!(matches!(
+            verify_chain(&moved, &heads),
+            Err(AuditError::BrokenLink { seq: 5, ref chain, previous: 4, .. }) if chain == "a"
+        ));
+
+        // A chain's last entry cut off, with the other chain intact.
+        let cut: Vec<_> = log.iter().filter(|e| e.seq != 7).cloned().collect();
+        assert!(matches!(
+            verify_chain(&cut, &heads),
+            Err(AuditError::Head { ref chain, head_seq: 7, last_seq: 6, .. }) if chain == "b"
+        ));
+
+        // A chain whose head row is gone.
+        assert!(matches!(
+            verify_chain(&log, &heads[..1]),
+            Err(AuditError::NoHead { seq: 2, ref chain }) if chain == "b"
+        ));
+
+        // An empty chain's head is 0 and the genesis hash.
+        let empty = ChainHead {
+            chain: "c".into(),
+            seq: 0,
+            hash: GENESIS.into(),
+        };
+        let all = [heads[0].clone(), heads[1].clone(), empty];
+        assert_eq!(verify_chain(&log, &all), Ok(8));
     }
 }

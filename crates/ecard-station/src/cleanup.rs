@@ -232,7 +232,7 @@ mod tests {
         let listed = s.cards_to_destroy().unwrap();
         assert_eq!(listed.len(), 1);
         let (entries, head, jobs) = s.audit_snapshot().unwrap();
-        crate::audit::verify_chain(&entries, (head.0, &head.1)).unwrap();
+        crate::audit::verify_chain(&entries, &head).unwrap();
         crate::audit::verify_jobs(&entries, &jobs).unwrap();
         assert!(entries.iter().any(|e| e.to_state == "card_to_destroy"));
         // Nothing left to sweep.

@@ -291,14 +291,14 @@ pub fn run_audit(cmd: &AuditCommand) -> Result<u8, CliError> {
     }
     let store = open_store(&config.store)?;
     let (entries, head, jobs) = store.audit_snapshot()?;
-    let verdict = crate::audit::verify_chain(&entries, (head.0, &head.1))
+    let verdict = crate::audit::verify_chain(&entries, &head)
         .and_then(|n| crate::audit::verify_jobs(&entries, &jobs).map(|()| n));
     match verdict {
         Ok(n) => {
             println!(
-                "audit log intact: {n} entries, {} jobs, head {}",
+                "audit log intact: {n} entries, {} jobs; {}",
                 jobs.len(),
-                head.1
+                crate::audit::describe_heads(&head)
             );
             Ok(0)
         }
@@ -496,7 +496,13 @@ pub fn assemble(config: &StationConfig) -> Result<Assembled, CliError> {
     }
     // After the signer's checks: the data key sits beside the signing keys.
     let vault = data_vault(config, &pki, &mut notes)?;
-    let store = Arc::new(store.with_vault(vault));
+    // The station appends to its own audit chain: stations sharing a database never wait on
+    // each other's audit appends.
+    let store = Arc::new(
+        store
+            .with_vault(vault)
+            .for_station(&config.settings.station_id),
+    );
     seal_store(&store, &mut notes)?;
     let mut auth = Auth::new(config.tokens.clone());
     let mut admin_token_file = None;

@@ -84,7 +84,7 @@ impl Rig {
     fn check_invariants_blocking(&self) {
         let store = self.station.store();
         let (entries, head, jobs) = store.audit_snapshot().unwrap();
-        verify_chain(&entries, (head.0, &head.1)).unwrap();
+        verify_chain(&entries, &head).unwrap();
         verify_jobs(&entries, &jobs).unwrap();
         // Each issued job went through verifying just before printing, on its final number.
         // (A card an operator confirmed after review has needs_review between.)

@@ -314,8 +314,20 @@ pub fn check_batch(store: &Store, ids: &BTreeSet<i64>) -> Vec<(String, String)> 
         "a number was left assigned"
     );
     let (entries, head, states) = store.audit_snapshot().unwrap();
-    ecard_station::audit::verify_chain(&entries, (head.0, &head.1)).unwrap();
+    ecard_station::audit::verify_chain(&entries, &head).unwrap();
     ecard_station::audit::verify_jobs(&entries, &states).unwrap();
+    // Each station appended to its own chain: the lanes' entries are all in their station's.
+    for e in &entries {
+        let Some(station) = e.actor.strip_prefix("lane:").map(|l| l.split('/').next()) else {
+            continue;
+        };
+        assert_eq!(
+            Some(e.chain.as_str()),
+            station,
+            "entry {} of a lane in another station's chain",
+            e.seq
+        );
+    }
     let mut issued_entries: BTreeMap<i64, usize> = BTreeMap::new();
     for e in entries.iter().filter(|e| e.to_state == "issued") {
         *issued_entries.entry(e.job_id).or_default() += 1;

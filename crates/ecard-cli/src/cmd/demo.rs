@@ -304,7 +304,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot write {}", status_path.display()))?;
 
     let (entries, head, states) = station.store().audit_snapshot()?;
-    let audit_entries = ecard_station::audit::verify_chain(&entries, (head.0, &head.1))
+    let audit_entries = ecard_station::audit::verify_chain(&entries, &head)
         .and_then(|n| ecard_station::audit::verify_jobs(&entries, &states).map(|()| n))
         .map_err(|e| anyhow::anyhow!("the demo station's audit log does not verify: {e}"))?;
 

@@ -136,12 +136,11 @@ pub fn backup(args: &BackupArgs) -> Result<u8, CliError> {
         .map(|(s, n)| format!("series {s:02}: {}", n.as_deref().unwrap_or("none yet")))
         .collect();
     println!(
-        "backup of station {} written to {}: {} jobs, audit head {} {}, schema version {}, highest numbers {}",
+        "backup of station {} written to {}: {} jobs, audit {}, schema version {}, highest numbers {}",
         m.station_id,
         args.out.display(),
         m.jobs,
-        m.audit_head.0,
-        m.audit_head.1,
+        crate::audit::describe_heads(&m.audit_heads),
         m.schema_version,
         highest.join(", ")
     );
@@ -165,12 +164,12 @@ pub fn restore(args: &RestoreArgs) -> Result<u8, CliError> {
     )
     .map_err(backup_err)?;
     println!(
-        "restored the backup of station {} taken {} into {}: {} jobs, audit log intact ({} entries before the restore)",
+        "restored the backup of station {} taken {} into {}: {} jobs, audit log intact ({} before the restore)",
         r.manifest.station_id,
         r.manifest.created,
         args.data_dir.display(),
         r.manifest.jobs,
-        r.manifest.audit_head.0
+        crate::audit::describe_heads(&r.manifest.expected_heads())
     );
     print_blocks(&r.blocks);
     if let Some(old) = &r.old_kept_at {
@@ -193,7 +192,7 @@ pub fn restore_check(args: &RestoreCheckArgs) -> Result<u8, CliError> {
     }
     let store = open_store(&config.store)?;
     let (entries, head, jobs) = store.audit_snapshot()?;
-    let chain = crate::audit::verify_chain(&entries, (head.0, &head.1))
+    let chain = crate::audit::verify_chain(&entries, &head)
         .and_then(|n| crate::audit::verify_jobs(&entries, &jobs).map(|()| n));
     let n = match chain {
         Ok(n) => n,

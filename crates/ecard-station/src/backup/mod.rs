@@ -32,7 +32,7 @@ use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::audit::{verify_chain, verify_jobs};
+use crate::audit::{ChainHead, verify_chain, verify_jobs};
 
 pub mod cli;
 use crate::store::restore::{NumberingRule, ReservedBlock};
@@ -185,8 +185,13 @@ pub struct Manifest {
     pub station_id: String,
     /// The schema version of the copy.
     pub schema_version: i64,
-    /// The audit chain's last sequence number and hash.
-    pub audit_head: (i64, String),
+    /// Each audit chain's head (last sequence number and hash).
+    #[serde(default)]
+    pub audit_heads: Vec<ChainHead>,
+    /// A backup taken before the audit log had a chain per station: its one head, which is
+    /// chain `""` once restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<(i64, String)>,
     /// Jobs in the copy.
     pub jobs: usize,
     /// Per series: the highest number given out (9 digits), if any.
@@ -197,15 +202,30 @@ pub struct Manifest {
     pub database_bytes: u64,
 }
 
-/// What [`describe`] reads: schema version, audit head, job count, highest number per series.
-type Description = (i64, (i64, String), usize, Vec<(u8, Option<String>)>);
+impl Manifest {
+    /// The audit heads the backed-up database must have once opened (and so migrated).
+    pub fn expected_heads(&self) -> Vec<ChainHead> {
+        match &self.audit_head {
+            Some((seq, hash)) if *seq > 0 => vec![ChainHead {
+                chain: String::new(),
+                seq: *seq,
+                hash: hash.clone(),
+            }],
+            Some(_) => Vec::new(),
+            None => self.audit_heads.clone(),
+        }
+    }
+}
+
+/// What [`describe`] reads: schema version, audit heads, job count, highest number per series.
+type Description = (i64, Vec<ChainHead>, usize, Vec<(u8, Option<String>)>);
 
 /// Checks a store's audit chain and reads what a manifest records.
 fn describe(store: &Store) -> Result<Description, String> {
     let versions = store.schema_versions().map_err(|e| e.to_string())?;
     let version = versions.last().map_or(0, |v| v.0);
     let (entries, head, jobs) = store.audit_snapshot().map_err(|e| e.to_string())?;
-    verify_chain(&entries, (head.0, &head.1)).map_err(|e| format!("audit log: {e}"))?;
+    verify_chain(&entries, &head).map_err(|e| format!("audit log: {e}"))?;
     verify_jobs(&entries, &jobs).map_err(|e| format!("audit log: {e}"))?;
     let highest = store
         .series_state()
@@ -259,7 +279,8 @@ pub fn backup_sqlite(
             created: created.to_string(),
             station_id: station_id.to_string(),
             schema_version: version,
-            audit_head: head,
+            audit_heads: head,
+            audit_head: None,
             jobs,
             highest_numbers: highest,
             database_sha256: sha,
@@ -604,10 +625,12 @@ pub fn restore_sqlite(
         }
         let store = Store::open_sqlite(&db)?;
         let (_, head, _, _) = describe(&store).map_err(inconsistent)?;
-        if head != manifest.audit_head {
+        let expected = manifest.expected_heads();
+        if head != expected {
             return Err(inconsistent(format!(
-                "the audit head is {} {}, the manifest says {} {}",
-                head.0, head.1, manifest.audit_head.0, manifest.audit_head.1
+                "the audit heads are {}, the manifest says {}",
+                crate::audit::describe_heads(&head),
+                crate::audit::describe_heads(&expected)
             )));
         }
         let why = format!(
@@ -665,6 +688,26 @@ mod tests {
         );
         let bytes = std::fs::read(&out).unwrap();
         (out, key, bytes)
+    }
+
+    /// A manifest written before the audit log had a chain per station names one head; once
+    /// restored (and migrated) that log is chain `""`, which is what is then expected.
+    #[test]
+    fn a_manifest_of_one_audit_head_expects_chain_empty() {
+        let json = r#"{"format":1,"created":"2026-12-01T00:00:00Z","station_id":"s-1","schema_version":8,
+            "audit_head":[14,"ab"],"jobs":3,"highest_numbers":[[77,"770000003"]],
+            "database_sha256":"00","database_bytes":1}"#;
+        let m: Manifest = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            m.expected_heads(),
+            vec![ChainHead {
+                chain: String::new(),
+                seq: 14,
+                hash: "ab".into()
+            }]
+        );
+        let empty: Manifest = serde_json::from_str(&json.replace("[14,", "[0,")).unwrap();
+        assert_eq!(empty.expected_heads(), vec![]);
     }
 
     fn header_end(bytes: &[u8]) -> usize {

@@ -307,6 +307,7 @@ mod tests {
 
     fn entry(from: Option<&str>, to: &str, detail: Option<&str>, ds: Option<&str>) -> AuditEntry {
         AuditEntry {
+            chain: "s1".into(),
             seq: 1,
             at: "2026-11-25T10:00:00.000Z".into(),
             actor: "lane:s/lane-1".into(),

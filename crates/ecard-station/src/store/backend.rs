@@ -261,6 +261,10 @@ impl PgTx<'_, '_, '_> {
 /// A SELECT that takes no lock: it may run beside writers.
 fn is_plain_read(sql: &str) -> bool {
     let upper = sql.trim_start().to_ascii_uppercase();
+    if upper.starts_with("SET TRANSACTION ISOLATION LEVEL") {
+        // Names how this transaction reads; locks nothing.
+        return true;
+    }
     upper.starts_with("SELECT")
         && ![
             "FOR UPDATE",
@@ -367,7 +371,7 @@ mod tests {
         assert!(is_plain_read("SELECT id FROM jobs WHERE state = ?1"));
         assert!(is_plain_read("  select 1"));
         for locking in [
-            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            "SELECT seq, hash FROM audit_chains WHERE chain = ?1 FOR UPDATE",
             "SELECT id FROM jobs WHERE state = 'validated' LIMIT 1 FOR UPDATE SKIP LOCKED",
             "SELECT * FROM lanes FOR NO KEY UPDATE",
             "SELECT pg_advisory_xact_lock(4712)",

@@ -93,6 +93,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: super::stats::DDL_COVERING,
         data: None,
     },
+    Migration {
+        version: 9,
+        name: "audit chains: one hash chain per station, so stations do not wait on each other's commits",
+        sqlite: schema::AUDIT_CHAINS_SQLITE,
+        postgres: schema::AUDIT_CHAINS_POSTGRES,
+        data: None,
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -29,7 +29,7 @@ fn assert_fixture_intact(s: &Store, numbers: [&str; 2]) {
     assert_eq!(issued, numbers);
     let (entries, head, states) = s.audit_snapshot().unwrap();
     verify_jobs(&entries, &states).unwrap();
-    assert_eq!(verify_chain(&entries, (head.0, &head.1)).unwrap(), 14);
+    assert_eq!(verify_chain(&entries, &head).unwrap(), 14);
     for j in &jobs {
         let (record, _) = s.inputs(j.id).unwrap();
         assert!(

@@ -46,7 +46,6 @@ pub use pg::{PgOptions, PgSslMode};
 pub use qa::{IssuedCardRow, QaResultRow};
 pub(crate) use rows::rfc3339_ms;
 
-use crate::audit::GENESIS;
 use crate::job::{Job, JobState};
 
 /// What went wrong in the store.
@@ -305,6 +304,8 @@ pub struct Store {
     /// Seals personal data (records, chip images, CANs) before it is written, and opens it when
     /// read ([`Store::with_vault`]); `None` stores them as given (tools and tests).
     vault: Option<crate::vault::Vault>,
+    /// The audit chain this handle appends to: its station's ([`Store::for_station`]), or `""`.
+    chain: String,
 }
 
 impl Store {
@@ -323,9 +324,9 @@ impl Store {
             kind: "sqlite",
             stats_cache: stats::Cache::default(),
             vault: None,
+            chain: String::new(),
         };
         store.migrate()?;
-        store.init_head()?;
         Ok(store)
     }
 
@@ -366,9 +367,9 @@ impl Store {
             kind: "postgresql",
             stats_cache: stats::Cache::default(),
             vault: None,
+            chain: String::new(),
         };
         store.migrate()?;
-        store.init_head()?;
         Ok(store)
     }
 
@@ -414,14 +415,11 @@ impl Store {
         }
     }
 
-    fn init_head(&self) -> Result<(), StoreError> {
-        self.db.with_tx(|tx| {
-            tx.exec(
-                "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, ?1) ON CONFLICT (id) DO NOTHING",
-                &[GENESIS.into()],
-            )?;
-            Ok(())
-        })
+    /// This handle appends its audit entries to `station`'s own chain, so the stations sharing
+    /// a database do not wait on each other's audit appends (crate::audit).
+    pub fn for_station(mut self, station: &str) -> Store {
+        self.chain = station.to_string();
+        self
     }
 
     /// Makes sure `series` exists, starting at number 1 (0000000 is never issued).
@@ -462,7 +460,7 @@ impl Store {
             })
             .transpose()?;
         self.db.with_tx(|tx| {
-            let mut head = lock_head(tx)?;
+            let mut head = lock_head(tx, &self.chain)?;
             let existing = tx.rows(
                 &format!("SELECT {JOB_COLS} FROM jobs WHERE application_id = ?1"),
                 &[new.application_id.as_str().into()],
@@ -549,7 +547,7 @@ impl Store {
             });
         }
         self.tx(|tx| {
-            let mut head = lock_head(tx)?;
+            let mut head = lock_head(tx, &self.chain)?;
             let mut job = load_job(tx, id, true)?;
             check_step(&job, to, actor, &format!("moving to {to}"))?;
             if to == JobState::Issued {
@@ -595,7 +593,7 @@ impl Store {
         lease_until_ms: i64,
     ) -> Result<Option<Job>, StoreError> {
         self.db.with_tx(|tx| {
-            let mut head = lock_head(tx)?;
+            let mut head = lock_head(tx, &self.chain)?;
             claim_in(tx, &mut head, station, lane, series, now_ms, lease_until_ms)
         })
     }
@@ -613,7 +611,7 @@ impl Store {
     ) -> Result<Option<Claimed>, StoreError> {
         let actor = Actor::lane(station, lane);
         self.db.with_tx(|tx| {
-            let mut head = lock_head(tx)?;
+            let mut head = lock_head(tx, &self.chain)?;
             let Some(mut job) =
                 claim_in(tx, &mut head, station, lane, series, now_ms, lease_until_ms)?
             else {
@@ -679,7 +677,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Job, StoreError> {
         self.tx(|tx| {
-            let mut head = lock_head(tx)?;
+            let mut head = lock_head(tx, &self.chain)?;
             let mut job = load_job(tx, id, true)?;
             check_step(&job, JobState::Spoiled, actor, "spoiling the card")?;
             if let Some(n) = &job.document_number {
@@ -704,7 +702,7 @@ impl Store {
     /// Operator: puts a failed job back in the queue with its attempts reset.
     pub fn retry(&self, id: i64, actor: &Actor, now_ms: i64) -> Result<Job, StoreError> {
         self.db.with_tx(|tx| {
-            let mut head = lock_head(tx)?;
+            let mut head = lock_head(tx, &self.chain)?;
             let mut job = load_job(tx, id, true)?;
             if job.state != JobState::Failed {
                 return Err(StoreError::WrongState {
@@ -734,7 +732,7 @@ impl Store {
     /// (an issued card becomes invalid).
     pub fn void(&self, id: i64, actor: &Actor, now_ms: i64) -> Result<Job, StoreError> {
         self.db.with_tx(|tx| {
-            let mut head = lock_head(tx)?;
+            let mut head = lock_head(tx, &self.chain)?;
             let mut job = load_job(tx, id, true)?;
             check_step(&job, JobState::Voided, actor, "void")?;
             if let Some(n) = &job.document_number {
@@ -828,7 +826,7 @@ impl Store {
 /// The claim itself, inside the caller's transaction (the audit head already locked).
 fn claim_in(
     tx: &mut dyn backend::Tx,
-    head: &mut (i64, String),
+    head: &mut crate::audit::ChainHead,
     station: &str,
     lane: &str,
     series: u8,

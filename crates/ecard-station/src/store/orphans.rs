@@ -66,9 +66,10 @@ impl Store {
                     now_ms.into(),
                 ],
             )?;
-            let mut head = lock_head(tx)?;
+            let mut head = lock_head(tx, &self.chain)?;
             let entry = AuditEntry {
-                seq: head.0 + 1,
+                seq: 0, // set by insert_audit, as are chain and prev_hash
+                chain: String::new(),
                 at: rfc3339_ms(now_ms),
                 actor: format!("station:{}", card.station),
                 job_id: 0,
@@ -81,7 +82,7 @@ impl Store {
                     "a card of job {} was left in the lane's slot and no live job owns it; moved to {}: destroy it",
                     card.job_id, card.path
                 )),
-                prev_hash: head.1.clone(),
+                prev_hash: String::new(),
                 hash: String::new(),
             };
             insert_audit(tx, &mut head, entry)

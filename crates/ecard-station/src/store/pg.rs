@@ -1,6 +1,7 @@
 //! The PostgreSQL connections of one store: a pool per daemon, so that its requests read beside
-//! its lanes' writes instead of queueing behind one client (writes still take turns through
-//! [`PgPool::write_gate`] while the audit chain serializes them), over plain TCP or rustls.
+//! its lanes' writes instead of queueing behind one client (a station's writes take turns through
+//! [`PgPool::write_gate`], as its own audit chain would make them anyway), over plain TCP or
+//! rustls.
 //!
 //! r2d2 keeps the connections; the manager here opens them (with the schema's search path and the
 //! session's timeouts), and tells a lost one from a sound one without a round trip to the server.

@@ -1,8 +1,8 @@
 //! Read-only queries: jobs, numbers, revocations, leases and the audit log as stored.
 
-use super::rows::{JOB_COLS, job_from, load_job, lock_head};
+use super::rows::{JOB_COLS, job_from, load_job};
 use super::{LeaseRow, NumberRow, Store, StoreError, backend};
-use crate::audit::AuditEntry;
+use crate::audit::{AuditEntry, ChainHead};
 use crate::job::{Job, JobState};
 
 impl Store {
@@ -183,14 +183,29 @@ impl Store {
         })
     }
 
-    /// The whole audit log in order, the head row, and every job's state: what
-    /// [`crate::audit`] checks.
+    /// The whole audit log in order, every chain's head row, and every job's state: what
+    /// [`crate::audit`] checks. One snapshot, without locks: on PostgreSQL a repeatable-read
+    /// transaction, so stations appending meanwhile neither wait nor tear the picture.
     #[allow(clippy::type_complexity)]
     pub fn audit_snapshot(
         &self,
-    ) -> Result<(Vec<AuditEntry>, (i64, String), Vec<(i64, String)>), StoreError> {
+    ) -> Result<(Vec<AuditEntry>, Vec<ChainHead>, Vec<(i64, String)>), StoreError> {
         self.db.with_tx(|tx| {
-            let head = lock_head(tx)?;
+            if tx.is_postgres() {
+                tx.batch("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+            }
+            let heads = tx
+                .rows(
+                    "SELECT chain, seq, hash FROM audit_chains ORDER BY chain",
+                    &[],
+                )?
+                .iter()
+                .map(|r| ChainHead {
+                    chain: r[0].text().unwrap_or_default(),
+                    seq: r[1].int().unwrap_or(-1),
+                    hash: r[2].text().unwrap_or_default(),
+                })
+                .collect();
             let rows = tx.rows(&format!("SELECT {AUDIT_COLS} FROM audit ORDER BY seq"), &[])?;
             let entries = rows.iter().map(|r| audit_from(r)).collect();
             let jobs = tx
@@ -198,7 +213,7 @@ impl Store {
                 .iter()
                 .map(|r| (r[0].int().unwrap_or(-1), r[1].text().unwrap_or_default()))
                 .collect();
-            Ok((entries, head, jobs))
+            Ok((entries, heads, jobs))
         })
     }
 
@@ -231,23 +246,24 @@ impl Store {
 }
 
 /// The audit columns [`audit_from`] reads, in its order.
-const AUDIT_COLS: &str = "seq, at, actor, job_id, from_state, to_state, lane, document_number, ds_cert, detail, prev_hash, hash";
+const AUDIT_COLS: &str = "seq, chain, at, actor, job_id, from_state, to_state, lane, document_number, ds_cert, detail, prev_hash, hash";
 
 /// An audit entry from a row of [`AUDIT_COLS`]; a missing value reads as empty and fails the
 /// hash check, so a damaged row is reported, not hidden.
 fn audit_from(r: &[backend::Val]) -> AuditEntry {
     AuditEntry {
         seq: r[0].int().unwrap_or(-1),
-        at: r[1].text().unwrap_or_default(),
-        actor: r[2].text().unwrap_or_default(),
-        job_id: r[3].int().unwrap_or(-1),
-        from_state: r[4].text(),
-        to_state: r[5].text().unwrap_or_default(),
-        lane: r[6].text(),
-        document_number: r[7].text(),
-        ds_certificate: r[8].text(),
-        detail: r[9].text(),
-        prev_hash: r[10].text().unwrap_or_default(),
-        hash: r[11].text().unwrap_or_default(),
+        chain: r[1].text().unwrap_or_default(),
+        at: r[2].text().unwrap_or_default(),
+        actor: r[3].text().unwrap_or_default(),
+        job_id: r[4].int().unwrap_or(-1),
+        from_state: r[5].text(),
+        to_state: r[6].text().unwrap_or_default(),
+        lane: r[7].text(),
+        document_number: r[8].text(),
+        ds_certificate: r[9].text(),
+        detail: r[10].text(),
+        prev_hash: r[11].text().unwrap_or_default(),
+        hash: r[12].text().unwrap_or_default(),
     }
 }

@@ -57,7 +57,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Vec<ReservedBlock>, StoreError> {
         self.db.with_tx(|tx| {
-            let mut head = lock_head(tx)?;
+            let mut head = lock_head(tx, &self.chain)?;
             let state = series_state(tx)?;
             let targets: Vec<(u8, i64, i64)> = match rule {
                 NumberingRule::Reserve(n) => state
@@ -178,13 +178,14 @@ fn parse_number(number: &str) -> Result<(u8, i64), StoreError> {
 /// An audit entry about the station, not a job (job id 0).
 fn append_station_entry(
     tx: &mut dyn Tx,
-    head: &mut (i64, String),
+    head: &mut crate::audit::ChainHead,
     now_ms: i64,
     actor: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
     let entry = AuditEntry {
-        seq: head.0 + 1,
+        seq: 0, // set by insert_audit, as are chain and prev_hash
+        chain: String::new(),
         at: rfc3339_ms(now_ms),
         actor: actor.to_string(),
         job_id: 0,
@@ -194,7 +195,7 @@ fn append_station_entry(
         document_number: None,
         ds_certificate: None,
         detail: Some(detail.to_string()),
-        prev_hash: head.1.clone(),
+        prev_hash: String::new(),
         hash: String::new(),
     };
     insert_audit(tx, head, entry)

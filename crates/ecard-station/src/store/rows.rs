@@ -4,7 +4,7 @@
 
 use super::backend::{Tx, Val};
 use super::{Actor, StepInfo, StoreError};
-use crate::audit::AuditEntry;
+use crate::audit::{AuditEntry, ChainHead, GENESIS};
 use crate::job::{Job, JobState};
 
 pub(super) const JOB_COLS: &str = "id, application_id, state, document_number, attempts, station, lane, late_notification, previous_number, last_error, ds_cert, created_ms, updated_ms";
@@ -64,21 +64,54 @@ pub(super) fn load_job(tx: &mut dyn Tx, id: i64, lock: bool) -> Result<Job, Stor
         .unwrap_or(Err(StoreError::NoJob { id }))
 }
 
-/// Serializes every writer on the audit head (PostgreSQL; SQLite's IMMEDIATE transaction already
-/// holds the only write lock) and returns the last sequence number and hash.
-pub(super) fn lock_head(tx: &mut dyn Tx) -> Result<(i64, String), StoreError> {
+/// Locks the head of `chain` (a station's own audit chain) and returns it, creating the chain
+/// at its first entry. Writers of one chain serialize here (PostgreSQL; SQLite's IMMEDIATE
+/// transaction already holds the only write lock); writers of other chains do not wait.
+pub(super) fn lock_head(tx: &mut dyn Tx, chain: &str) -> Result<ChainHead, StoreError> {
     let sql = if tx.is_postgres() {
-        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+        "SELECT seq, hash FROM audit_chains WHERE chain = ?1 FOR UPDATE"
     } else {
-        "SELECT seq, hash FROM audit_head WHERE id = 1"
+        "SELECT seq, hash FROM audit_chains WHERE chain = ?1"
     };
-    let rows = tx.rows(sql, &[])?;
-    match rows.first().map(|r| (r[0].int(), r[1].text())) {
-        Some((Some(seq), Some(hash))) => Ok((seq, hash)),
-        _ => Err(StoreError::Corrupt {
-            what: "audit_head row 1 is missing".into(),
-        }),
+    for _ in 0..2 {
+        let rows = tx.rows(sql, &[chain.into()])?;
+        match rows.first().map(|r| (r[0].int(), r[1].text())) {
+            Some((Some(seq), Some(hash))) => {
+                return Ok(ChainHead {
+                    chain: chain.to_string(),
+                    seq,
+                    hash,
+                });
+            }
+            Some(_) => break,
+            None => {
+                tx.exec(
+                    "INSERT INTO audit_chains (chain, seq, hash) VALUES (?1, 0, ?2) ON CONFLICT (chain) DO NOTHING",
+                    &[chain.into(), GENESIS.into()],
+                )?;
+            }
+        }
     }
+    Err(StoreError::Corrupt {
+        what: format!("audit_chains row {chain:?} is unreadable"),
+    })
+}
+
+/// The next sequence number of the whole log: a PostgreSQL sequence, so stations appending to
+/// their own chains do not wait for each other; SQLite has one writer at a time.
+fn next_seq(tx: &mut dyn Tx) -> Result<i64, StoreError> {
+    let sql = if tx.is_postgres() {
+        "SELECT nextval('audit_seq')"
+    } else {
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM audit"
+    };
+    tx.rows(sql, &[])?
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Val::int)
+        .ok_or_else(|| StoreError::Corrupt {
+            what: "the audit log's next sequence number is unreadable".into(),
+        })
 }
 
 pub(super) struct Entry<'a> {
@@ -92,12 +125,13 @@ pub(super) struct Entry<'a> {
 
 pub(super) fn append_audit(
     tx: &mut dyn Tx,
-    head: &mut (i64, String),
+    head: &mut ChainHead,
     now_ms: i64,
     e: Entry<'_>,
 ) -> Result<(), StoreError> {
     let entry = AuditEntry {
-        seq: head.0 + 1,
+        seq: 0,
+        chain: String::new(),
         at: rfc3339_ms(now_ms),
         actor: e.actor.name.clone(),
         job_id: e.job_id,
@@ -107,22 +141,27 @@ pub(super) fn append_audit(
         document_number: e.number,
         ds_certificate: e.info.ds_certificate.clone(),
         detail: e.info.detail.clone().or_else(|| e.info.note.clone()),
-        prev_hash: head.1.clone(),
+        prev_hash: String::new(),
         hash: String::new(),
     };
     insert_audit(tx, head, entry)
 }
 
-/// Hashes `entry` onto the chain, inserts it and moves the head (the caller holds the head's
-/// lock). Job transitions and station events (a numbering reservation) both come through here.
+/// Gives `entry` the next sequence number, links it onto `head`'s chain, inserts it and moves
+/// the head (the caller holds the head's lock): `entry`'s `seq`, `chain` and `prev_hash` are
+/// set here. Job transitions and station events (a numbering reservation) both come through
+/// here.
 pub(super) fn insert_audit(
     tx: &mut dyn Tx,
-    head: &mut (i64, String),
+    head: &mut ChainHead,
     mut entry: AuditEntry,
 ) -> Result<(), StoreError> {
+    entry.seq = next_seq(tx)?;
+    entry.chain = head.chain.clone();
+    entry.prev_hash = head.hash.clone();
     entry.hash = entry.compute_hash();
     tx.exec(
-        "INSERT INTO audit (seq, at, actor, job_id, from_state, to_state, lane, document_number, ds_cert, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO audit (seq, chain, at, actor, job_id, from_state, to_state, lane, document_number, ds_cert, detail, prev_hash, hash) VALUES (?1, ?13, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         &[
             entry.seq.into(),
             entry.at.clone().into(),
@@ -136,13 +175,19 @@ pub(super) fn insert_audit(
             entry.detail.clone().into(),
             entry.prev_hash.clone().into(),
             entry.hash.clone().into(),
+            entry.chain.clone().into(),
         ],
     )?;
     tx.exec(
-        "UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1",
-        &[entry.seq.into(), entry.hash.clone().into()],
+        "UPDATE audit_chains SET seq = ?1, hash = ?2 WHERE chain = ?3",
+        &[
+            entry.seq.into(),
+            entry.hash.clone().into(),
+            entry.chain.clone().into(),
+        ],
     )?;
-    *head = (entry.seq, entry.hash);
+    head.seq = entry.seq;
+    head.hash = entry.hash;
     Ok(())
 }
 
@@ -184,7 +229,7 @@ pub(super) fn check_step(
 /// Moves the job and records it; the caller has checked the step.
 pub(super) fn set_state(
     tx: &mut dyn Tx,
-    head: &mut (i64, String),
+    head: &mut ChainHead,
     job: &mut Job,
     to: JobState,
     actor: &Actor,

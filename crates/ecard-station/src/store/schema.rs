@@ -99,3 +99,27 @@ pub(super) const POSTGRES: &str = concat!(
     "\nCREATE TABLE IF NOT EXISTS jobs (\n    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n",
     tables!()
 );
+
+/// Migration 9, both stores: the audit log becomes one chain per station. The one chain so far
+/// keeps its entries and head as chain `""`.
+macro_rules! audit_chains {
+    () => {
+        "
+ALTER TABLE audit ADD COLUMN chain TEXT NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS audit_chains (chain TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+INSERT INTO audit_chains (chain, seq, hash) SELECT '', seq, hash FROM audit_head WHERE id = 1 AND seq > 0;
+DROP TABLE audit_head;
+"
+    };
+}
+
+/// Migration 9, SQLite (one writer at a time: the next sequence number is the highest + 1).
+pub(super) const AUDIT_CHAINS_SQLITE: &str = audit_chains!();
+
+/// Migration 9, PostgreSQL: the sequence numbers come from a sequence, which no writer waits on.
+pub(super) const AUDIT_CHAINS_POSTGRES: &str = concat!(
+    audit_chains!(),
+    "CREATE SEQUENCE IF NOT EXISTS audit_seq;
+SELECT setval('audit_seq', COALESCE((SELECT MAX(seq) FROM audit), 0) + 1, false);
+"
+);

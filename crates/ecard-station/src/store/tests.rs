@@ -43,7 +43,7 @@ fn validated(s: &Store, app: &str, at: i64) -> Job {
 fn verified_log(s: &Store) -> i64 {
     let (entries, head, jobs) = s.audit_snapshot().unwrap();
     verify_jobs(&entries, &jobs).unwrap();
-    verify_chain(&entries, (head.0, &head.1)).unwrap()
+    verify_chain(&entries, &head).unwrap()
 }
 
 /// received → validated → numbered → encoding → verifying → printing → issued.
@@ -435,7 +435,7 @@ fn audit_tamper(s: &Store) {
     assert_eq!(verified_log(s), 6);
     let check = |s: &Store| {
         let (entries, head, jobs) = s.audit_snapshot().unwrap();
-        verify_chain(&entries, (head.0, &head.1)).and_then(|_| verify_jobs(&entries, &jobs))
+        verify_chain(&entries, &head).and_then(|_| verify_jobs(&entries, &jobs))
     };
     s.exec_raw("UPDATE audit SET actor = 'someone-else' WHERE seq = 3")
         .unwrap();
@@ -455,18 +455,18 @@ fn audit_tamper(s: &Store) {
             ..
         })
     ));
-    s.exec_raw("UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit WHERE seq = 5)")
+    s.exec_raw("UPDATE audit_chains SET seq = 5, hash = (SELECT hash FROM audit WHERE seq = 5)")
         .unwrap();
     assert!(
         matches!(check(s), Err(crate::audit::AuditError::JobMismatch { state, .. }) if state == "validated")
     );
-    s.exec_raw("INSERT INTO audit SELECT 7, at, actor, job_id, from_state, to_state, lane, document_number, ds_cert, detail, prev_hash, hash FROM audit WHERE seq = 5").unwrap();
+    s.exec_raw("INSERT INTO audit (seq, chain, at, actor, job_id, from_state, to_state, lane, document_number, ds_cert, detail, prev_hash, hash) SELECT 7, chain, at, actor, job_id, from_state, to_state, lane, document_number, ds_cert, detail, prev_hash, hash FROM audit WHERE seq = 5").unwrap();
     assert!(matches!(
         check(s),
-        Err(crate::audit::AuditError::Gap {
-            got: 7,
+        Err(crate::audit::AuditError::BrokenLink {
+            seq: 7,
             previous: 5,
-            expected: 6
+            ..
         })
     ));
 }
@@ -668,4 +668,109 @@ fn a_station_with_a_clock_ten_minutes_fast_holds_no_lease_longer_postgres() {
         ),
         Err(StoreError::NotYourJob { .. })
     ));
+}
+
+/// Two stations on one database append to chains of their own; a job's history reads in order
+/// across them, the whole log verifies, and a cut in one chain is found in that chain.
+fn stations_chain_apart(a: &Store, b: &Store) {
+    let (one, _) = a.submit(&new_job("MMC-CHAIN-1"), &intake(), 1).unwrap();
+    let two = validated(b, "MMC-CHAIN-2", 3);
+    // Job one moves on at station b: its history spans both chains.
+    b.step(
+        one.id,
+        JobState::Validated,
+        &intake(),
+        &StepInfo::default(),
+        5,
+    )
+    .unwrap();
+    let (entries, heads, jobs) = a.audit_snapshot().unwrap();
+    assert_eq!(
+        heads.iter().map(|h| h.chain.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(verify_chain(&entries, &heads), Ok(4));
+    verify_jobs(&entries, &jobs).unwrap();
+    let history: Vec<_> = a
+        .history(one.id)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.chain, e.to_state))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("a".to_string(), "received".to_string()),
+            ("b".into(), "validated".into())
+        ]
+    );
+    assert_eq!(b.history(two.id).unwrap().len(), 2);
+    // Station b's last entry cut off (and its job's state with it): b's head says so.
+    let last_b = heads.iter().find(|h| h.chain == "b").unwrap().seq;
+    a.exec_raw(&format!("DELETE FROM audit WHERE seq = {last_b}"))
+        .unwrap();
+    a.exec_raw(&format!(
+        "UPDATE jobs SET state = 'received' WHERE id = {}",
+        one.id
+    ))
+    .unwrap();
+    let (entries, heads, _) = b.audit_snapshot().unwrap();
+    assert!(matches!(
+        verify_chain(&entries, &heads),
+        Err(crate::audit::AuditError::Head { chain, head_seq, .. }) if chain == "b" && head_seq == last_b
+    ));
+}
+
+#[test]
+fn stations_chain_apart_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("station.db");
+    let a = Store::open_sqlite(&path).unwrap().for_station("a");
+    let b = Store::open_sqlite(&path).unwrap().for_station("b");
+    stations_chain_apart(&a, &b);
+}
+
+#[test]
+fn stations_chain_apart_postgres() {
+    let Some(t) = testutil::postgres() else {
+        return;
+    };
+    let a = testutil::postgres_peer(&t).for_station("a");
+    let b = testutil::postgres_peer(&t).for_station("b");
+    stations_chain_apart(&a, &b);
+}
+
+/// Issue 19: a station's audit append does not wait for another station's open transaction.
+/// Station a holds its chain's head (as a transaction between its append and its commit does)
+/// while station b submits and validates a job; b finishes before a lets go, and both commit.
+/// With one head row for the whole log, b would wait for a, and the wait below would run out.
+#[test]
+fn a_station_appends_while_another_holds_its_chain_postgres() {
+    let Some(t) = testutil::postgres() else {
+        return;
+    };
+    let a = testutil::postgres_peer(&t).for_station("a");
+    let b = Arc::new(testutil::postgres_peer(&t).for_station("b"));
+    validated(&a, "MMC-HOLD-0", 1);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let waited = a.db.with_tx(|tx| {
+        let head = super::rows::lock_head(tx, "a")?;
+        let b = b.clone();
+        let worker = std::thread::spawn(move || {
+            let _ = done_tx.send(
+                b.submit(&new_job("MMC-HOLD-1"), &intake(), 2)
+                    .map(|(j, _)| j.id),
+            );
+        });
+        let got = done_rx.recv_timeout(std::time::Duration::from_secs(30));
+        Ok((head, got, worker))
+    });
+    let (head, got, worker) = waited.unwrap();
+    worker.join().unwrap();
+    let id = got
+        .expect("station b waited for station a's open transaction")
+        .unwrap();
+    assert_eq!(head.chain, "a");
+    assert_eq!(b.get(id).unwrap().unwrap().state, JobState::Received);
+    assert_eq!(verified_log(&a), 3);
 }
