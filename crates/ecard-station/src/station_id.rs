@@ -177,7 +177,10 @@ impl StationGuard {
 
     /// Releases the id (a clean stop), so the next daemon starts without waiting.
     pub fn release(&self) {
-        if let Err(e) = self.store.release_station(&self.station, &self.instance) {
+        if let Err(e) = self
+            .store
+            .release_station(&self.station, &self.instance, now_ms())
+        {
             tracing::warn!(station = %self.station, "cannot release the station id: {e}");
         }
     }

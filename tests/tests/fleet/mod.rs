@@ -342,3 +342,46 @@ pub fn check_batch(store: &Store, ids: &BTreeSet<i64>) -> Vec<(String, String)> 
         .map(|n| (n.document_number.clone(), n.status.clone()))
         .collect()
 }
+
+/// Stops daemons cleanly (SIGTERM, as systemd does) and waits for each to exit 0.
+pub fn stop_cleanly(daemons: Vec<Daemon>) {
+    for d in &daemons {
+        let status = Command::new("kill")
+            .args(["-TERM", &d.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    for mut d in daemons {
+        assert!(d.child.wait().unwrap().success(), "a graceful stop exits 0");
+    }
+}
+
+/// Once every station has stopped cleanly, the numbers given out so far have no gap: each from
+/// the first to the highest is issued or voided (the stations' number blocks included).
+/// Returns (issued, voided).
+pub fn check_no_gap(store: &Store) -> (usize, usize) {
+    let mut numbers: Vec<(String, String)> = store
+        .numbers()
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.document_number, n.status))
+        .collect();
+    numbers.sort();
+    let values: Vec<u64> = numbers.iter().map(|(n, _)| n.parse().unwrap()).collect();
+    for (i, w) in values.windows(2).enumerate() {
+        assert_eq!(
+            w[1],
+            w[0] + 1,
+            "no record of the numbers between {} and {}",
+            numbers[i].0,
+            numbers[i + 1].0
+        );
+    }
+    assert!(
+        numbers.iter().all(|(_, s)| s == "issued" || s == "voided"),
+        "a number was left assigned: {numbers:?}"
+    );
+    let issued = numbers.iter().filter(|(_, s)| s == "issued").count();
+    (issued, numbers.len() - issued)
+}

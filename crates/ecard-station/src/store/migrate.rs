@@ -100,6 +100,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: schema::AUDIT_CHAINS_POSTGRES,
         data: None,
     },
+    Migration {
+        version: 10,
+        name: "a fleet without hot rows: number blocks per station, statistics generations per station",
+        sqlite: schema::FLEET_ROWS,
+        postgres: schema::FLEET_ROWS,
+        data: None,
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -9,6 +9,7 @@
 //! testable without waiting. Records (personal data) are stored but never logged.
 
 mod backend;
+pub mod blocks;
 mod cans;
 pub mod fleet;
 mod holders;
@@ -812,6 +813,18 @@ impl Store {
                     lane: format!("{station}/{lane}"),
                 });
             }
+            if holder.0 != station {
+                // The station that left it is gone for now: the rest of its number blocks are
+                // recorded as voided, so no gap in the numbers is left unexplained.
+                blocks::void_recorded(
+                    tx,
+                    &self.chain,
+                    Some(&holder.0),
+                    &format!("station:{station}"),
+                    &format!("its lane {} stopped renewing its lease", holder.1),
+                    now_ms,
+                )?;
+            }
             tx.exec(
                 "UPDATE jobs SET station = ?1, lane = ?2 WHERE id = ?3",
                 &[station.into(), lane.into(), id.into()],
@@ -851,19 +864,7 @@ fn claim_in(
         return Ok(None);
     };
     let mut job = job_from(row)?;
-    let next = tx.rows(
-        "UPDATE series SET next = next + 1 WHERE series = ?1 RETURNING next - 1",
-        &[i64::from(series).into()],
-    )?;
-    let n = next
-        .first()
-        .and_then(|r| r[0].int())
-        .ok_or_else(|| StoreError::Corrupt {
-            what: format!("series {series:02} is not in the series table"),
-        })?;
-    if n > 9_999_999 {
-        return Err(StoreError::SeriesExhausted { series });
-    }
+    let n = blocks::take(tx, station, series, now_ms)?;
     let number = format!("{series:02}{n:07}");
     // The primary key makes a second use of a number fail the whole transaction.
     tx.exec(

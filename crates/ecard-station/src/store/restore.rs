@@ -57,6 +57,9 @@ impl Store {
         now_ms: i64,
     ) -> Result<Vec<ReservedBlock>, StoreError> {
         self.db.with_tx(|tx| {
+            // Numbers the stations held in blocks may have been issued after the copy was
+            // taken: never given out again, they are voided with the rest.
+            super::blocks::void_recorded(tx, &self.chain, None, actor, why, now_ms)?;
             let mut head = lock_head(tx, &self.chain)?;
             let state = series_state(tx)?;
             let targets: Vec<(u8, i64, i64)> = match rule {

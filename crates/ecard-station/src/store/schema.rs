@@ -123,3 +123,20 @@ pub(super) const AUDIT_CHAINS_POSTGRES: &str = concat!(
 SELECT setval('audit_seq', COALESCE((SELECT MAX(seq) FROM audit), 0) + 1, false);
 "
 );
+
+/// Migration 10, both stores: number blocks ([`super::blocks`]) and the statistics' generations
+/// counted per station ([`super::stats`]).
+pub(super) const FLEET_ROWS: &str = "
+CREATE TABLE IF NOT EXISTS number_blocks (
+    station TEXT NOT NULL,
+    series BIGINT NOT NULL,
+    next BIGINT NOT NULL,
+    last BIGINT NOT NULL,
+    reserved_ms BIGINT NOT NULL,
+    PRIMARY KEY (station, series)
+);
+CREATE TABLE IF NOT EXISTS stats_generations (id BIGINT NOT NULL, station TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (id, station));
+INSERT INTO stats_generations (id, station, n) SELECT id, '', n FROM stats_generation WHERE true
+    ON CONFLICT (id, station) DO UPDATE SET n = stats_generations.n + excluded.n;
+DROP TABLE stats_generation;
+";

@@ -96,13 +96,29 @@ impl Store {
         })
     }
 
-    /// Releases the claim at a clean stop, so the next daemon starts at once.
-    pub fn release_station(&self, station: &str, instance: &str) -> Result<(), StoreError> {
+    /// Releases the claim at a clean stop, so the next daemon starts at once, and records the
+    /// numbers left in the station's blocks as voided ([`super::blocks`]).
+    pub fn release_station(
+        &self,
+        station: &str,
+        instance: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         self.db.with_tx(|tx| {
-            tx.exec(
+            let released = tx.exec(
                 "UPDATE stations SET heartbeat_ms = 0 WHERE station = ?1 AND instance = ?2",
                 &[station.into(), instance.into()],
             )?;
+            if released == 1 {
+                super::blocks::void_recorded(
+                    tx,
+                    &self.chain,
+                    Some(station),
+                    &format!("station:{station}"),
+                    "the station stopped",
+                    now_ms,
+                )?;
+            }
             Ok(())
         })
     }

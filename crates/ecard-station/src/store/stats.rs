@@ -7,7 +7,7 @@
 //! or free text, so it cannot be joined back to a job, and the personal-data purge
 //! (`store/purge.rs`) does not touch it. The cube `stats_cube` holds the same rows counted per
 //! distinct combination (`n`), kept in step by the same statement pair, so a query over a period
-//! reads at most one row per combination and month instead of one per card. `stats_generation`
+//! reads at most one row per combination and month instead of one per card. `stats_generations`
 //! counts the facts ever written (bumped by the same statements), so a cached suppression
 //! pattern knows when it is out of date without counting rows. Schema migration 8 indexes the
 //! cube on every column and `n`, so a period's rows are one ordered scan of that index; they are
@@ -42,7 +42,7 @@ type ReadMonths = Vec<(Month, (u64, u64), Rows)>;
 
 /// One month's packed cube rows ([`packed_atoms`] order) and the generations they were read at.
 struct MonthRows {
-    /// The month's own generation (its `stats_generation` row, 0 while it has none) and the
+    /// The month's own generation (its `stats_generations` rows, 0 while it has none) and the
     /// facts counted in no month's row ([`unaccounted`]): the rows are the month's while both
     /// are unchanged.
     key: (u64, u64),
@@ -113,18 +113,20 @@ impl Cache {
     }
 }
 
-/// The id of a month's row in `stats_generation` (id 1 counts every fact): `YYYYMM`, or 0 for a
+/// The id of a month's generation in `stats_generations` (id 1 counts every fact): `YYYYMM`, or 0 for a
 /// fact whose month does not parse.
 fn month_generation_id(month: &str) -> i64 {
     Month::parse(month).map_or(0, |m| i64::from(m.year) * 100 + i64::from(m.month))
 }
 
-/// Bumps the generation of a month by `n` facts (its row made at the first).
-fn bump_month(tx: &mut dyn Tx, month: &str, n: i64) -> Result<(), StoreError> {
+/// Adds `n` facts to generation `id` (1: every fact; `YYYYMM`: a month) in `station`'s own row
+/// (made at its first fact): stations sharing a database never wait on each other's counter.
+/// A generation is the sum of its stations' rows ([`generations`]).
+fn bump(tx: &mut dyn Tx, id: i64, station: &str, n: i64) -> Result<(), StoreError> {
     tx.exec(
-        "INSERT INTO stats_generation (id, n) VALUES (?1, ?2) \
-         ON CONFLICT (id) DO UPDATE SET n = stats_generation.n + excluded.n",
-        &[month_generation_id(month).into(), n.into()],
+        "INSERT INTO stats_generations (id, station, n) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (id, station) DO UPDATE SET n = stats_generations.n + excluded.n",
+        &[id.into(), station.into(), n.into()],
     )?;
     Ok(())
 }
@@ -160,6 +162,9 @@ CREATE TABLE IF NOT EXISTS stats_cube (
 );
 CREATE TABLE IF NOT EXISTS stats_generation (id BIGINT PRIMARY KEY, n BIGINT NOT NULL);
 INSERT INTO stats_generation (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+-- Since migration 10 the generations are counted here, per station; the backfill below (run
+-- with this migration) writes here already, and migration 10 folds the old table in.
+CREATE TABLE IF NOT EXISTS stats_generations (id BIGINT NOT NULL, station TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (id, station));
 ";
 
 /// Schema migration 8: the cube's rows of a period read from one index alone. SQLite keeps a
@@ -303,8 +308,9 @@ pub(super) fn insert(tx: &mut dyn Tx, fact: &Fact) -> Result<(), StoreError> {
         ),
         &params,
     )?;
-    tx.exec("UPDATE stats_generation SET n = n + 1 WHERE id = 1", &[])?;
-    bump_month(tx, &fact.0[0], 1)
+    let station = fact.0[1].as_str();
+    bump(tx, 1, station, 1)?;
+    bump(tx, month_generation_id(&fact.0[0]), station, 1)
 }
 
 /// [`insert`] for many facts in one transaction.
@@ -363,16 +369,16 @@ fn insert_many(tx: &mut dyn Tx, facts: &[Fact]) -> Result<(), StoreError> {
             &params,
         )?;
     }
-    tx.exec(
-        "UPDATE stats_generation SET n = n + ?1 WHERE id = 1",
-        &[i64::try_from(facts.len()).unwrap_or(i64::MAX).into()],
-    )?;
-    let mut per_month: std::collections::BTreeMap<&str, i64> = Default::default();
+    let mut per_generation: std::collections::BTreeMap<(i64, &str), i64> = Default::default();
     for f in facts {
-        *per_month.entry(f.0[0].as_str()).or_insert(0) += 1;
+        let station = f.0[1].as_str();
+        *per_generation.entry((1, station)).or_insert(0) += 1;
+        *per_generation
+            .entry((month_generation_id(&f.0[0]), station))
+            .or_insert(0) += 1;
     }
-    for (month, n) in per_month {
-        bump_month(tx, month, n)?;
+    for ((id, station), n) in per_generation {
+        bump(tx, id, station, n)?;
     }
     Ok(())
 }
@@ -561,10 +567,13 @@ fn months_of(from: Month, to: Month) -> Vec<Month> {
     out
 }
 
-/// Every row of `stats_generation` (one per month with facts since the per-month rows, and two
+/// Every generation of `stats_generations`, summed over stations (one per month with facts since the per-month rows, and two
 /// more): id 1 counts every fact, id `YYYYMM` the facts of that month; a missing row is 0.
 fn generations(tx: &mut dyn Tx) -> Result<std::collections::BTreeMap<i64, u64>, StoreError> {
-    let rows = tx.rows("SELECT id, n FROM stats_generation", &[])?;
+    let rows = tx.rows(
+        "SELECT id, CAST(SUM(n) AS BIGINT) FROM stats_generations GROUP BY id",
+        &[],
+    )?;
     Ok(rows
         .iter()
         .filter_map(|r| {
@@ -617,7 +626,7 @@ impl super::Store {
     /// Answers a statistics request: the period's counts from the cube, the period's one
     /// suppression pattern ([`crate::stats::disclosure`]), the requested slice of it.
     ///
-    /// Facts are only ever added, and every addition bumps `stats_generation` in its
+    /// Facts are only ever added, and every addition bumps `stats_generations` in its
     /// transaction (row 1 for every fact, row `YYYYMM` for the fact's month), so the generations
     /// say whether what was read before is still current: the cache holds one pattern, keyed by
     /// period and generation, and each month's cube rows, keyed by that month's generation. After

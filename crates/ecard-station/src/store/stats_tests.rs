@@ -122,11 +122,16 @@ fn written_in_the_step_and_outlive_the_purge(s: &Store) {
     assert_eq!(facts(s), want);
 }
 
-/// Takes a store with one audit chain (`""`) back to before migration 9, so an older migration
-/// can be undone and applied again.
+/// Takes a store with one audit chain (`""`) back to before migrations 9 and 10, so an older
+/// migration can be undone and applied again.
 fn undo_audit_chains(tx: &mut dyn super::super::backend::Tx) -> Result<(), StoreError> {
     tx.batch(
-        "CREATE TABLE audit_head (id BIGINT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+        "CREATE TABLE stats_generation (id BIGINT PRIMARY KEY, n BIGINT NOT NULL);
+         INSERT INTO stats_generation (id, n) SELECT id, CAST(SUM(n) AS BIGINT) FROM stats_generations GROUP BY id;
+         DROP TABLE stats_generations;
+         DROP TABLE number_blocks;
+         DELETE FROM schema_migrations WHERE version = 10;
+         CREATE TABLE audit_head (id BIGINT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);
          INSERT INTO audit_head (id, seq, hash) SELECT 1, seq, hash FROM audit_chains WHERE chain = '';
          DROP TABLE audit_chains;
          ALTER TABLE audit DROP COLUMN chain;
@@ -487,7 +492,10 @@ fn kept_months_answer_as_one_read(s: &Store) {
             ),
             &params,
         )?;
-        tx.exec("UPDATE stats_generation SET n = n + 1 WHERE id = 1", &[])
+        tx.exec(
+            "UPDATE stats_generations SET n = n + 1 WHERE id = 1 AND station = 's1'",
+            &[],
+        )
     })
     .unwrap();
     assert_answers_as_one_read(s, "2026-09", "2026-11");

@@ -385,7 +385,29 @@ fn lease_takeover(s: &Store, peer: &Store) {
         .claim("alive", "l9", 77, 31_004, 61_000)
         .unwrap()
         .unwrap();
-    assert_eq!(j.document_number.as_deref(), Some("770000002"));
+    if s.kind() == "postgresql" {
+        // The dead station's block (770000001 to 770000010): the spoiled card's number voided
+        // by the spoil, the rest at the takeover, with an audit entry; the live station's own
+        // block starts after it.
+        assert_eq!(j.document_number.as_deref(), Some("770000011"));
+        let statuses = testutil::number_statuses(s);
+        let voided: Vec<_> = statuses
+            .iter()
+            .filter(|(_, st)| st == "voided")
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(voided.len(), 10, "{statuses:?}");
+        assert_eq!((voided[0], voided[9]), ("770000001", "770000010"));
+        let (entries, _, _) = s.audit_snapshot().unwrap();
+        assert!(entries.iter().any(|e| {
+            e.to_state == blocks::NUMBERS_VOIDED
+                && e.detail
+                    .as_deref()
+                    .is_some_and(|d| d.contains("770000002 to 770000010 reserved for dead"))
+        }));
+    } else {
+        assert_eq!(j.document_number.as_deref(), Some("770000002"));
+    }
     assert_eq!(s.orphaned("alive", 31_005).unwrap().len(), 1);
     verified_log(s);
 }
@@ -773,4 +795,62 @@ fn a_station_appends_while_another_holds_its_chain_postgres() {
     assert_eq!(head.chain, "a");
     assert_eq!(b.get(id).unwrap().unwrap().state, JobState::Received);
     assert_eq!(verified_log(&a), 3);
+}
+
+/// Issue 19: on PostgreSQL a station takes its numbers from a block of its own; a clean stop
+/// records what is left of it as voided (with an audit entry), and the next start takes a new
+/// block, so every number is given out or voided and none twice.
+#[test]
+fn a_clean_stop_voids_the_rest_of_the_station_block_postgres() {
+    let Some(t) = testutil::postgres() else {
+        return;
+    };
+    let a = testutil::postgres_peer(&t).for_station("a");
+    let b = testutil::postgres_peer(&t).for_station("b");
+    for i in 0..3 {
+        validated(&a, &format!("MMC-BLOCK-{i}"), 1);
+    }
+    let claim = stations::StationClaim {
+        instance: "run-1".into(),
+        host: "h".into(),
+        pid: 1,
+        heartbeat_ms: 1,
+    };
+    assert!(a.claim_station("a", &claim, None).unwrap());
+    let first = a.claim("a", "l1", 77, 2, 60_000).unwrap().unwrap();
+    let other = b.claim("b", "l1", 77, 2, 60_000).unwrap().unwrap();
+    assert_eq!(first.document_number.as_deref(), Some("770000001"));
+    assert_eq!(other.document_number.as_deref(), Some("770000011"));
+    // A release by another run of "a" is not this run's stop: nothing is voided.
+    a.release_station("a", "run-0", 3).unwrap();
+    assert!(
+        testutil::number_statuses(&a)
+            .iter()
+            .all(|(_, s)| s != "voided")
+    );
+    a.release_station("a", "run-1", 3).unwrap();
+    let voided: Vec<String> = testutil::number_statuses(&a)
+        .into_iter()
+        .filter(|(_, s)| s == "voided")
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(voided.len(), 9);
+    assert_eq!(
+        (voided[0].as_str(), voided[8].as_str()),
+        ("770000002", "770000010")
+    );
+    // Started again: a new block after b's.
+    let again = a.claim("a", "l1", 77, 4, 60_000).unwrap().unwrap();
+    assert_eq!(again.document_number.as_deref(), Some("770000021"));
+    let (entries, heads, jobs) = a.audit_snapshot().unwrap();
+    assert_eq!(verify_chain(&entries, &heads).map(|_| ()), Ok(()));
+    verify_jobs(&entries, &jobs).unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.to_state == blocks::NUMBERS_VOIDED)
+            .map(|e| e.chain.as_str())
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
 }
