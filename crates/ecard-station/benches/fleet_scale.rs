@@ -8,6 +8,9 @@
 //! as the daemon does (lanes * 2 + 4 at most). Reported: claims a second, p50/p99 of a claim (claim + number + lease in one
 //! transaction, including the wait for the station's connection) and of a state commit, and the
 //! connections open. `--out DIR` also writes `fleet-scale.md` and `fleet-scale.svg` there.
+//! `--device-ms E,P` gives every card an encode time of E ms (after the claim) and a print time
+//! of P ms (before `issued`), a real line's times scaled down (100x: `60,150`); the files are then
+//! `fleet-scale-E-P.*`.
 //! `FLEET_POOL=N` sets every station's pool size instead (1: one connection, as before the pool).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -63,7 +66,7 @@ fn connections(url: &str, schema: &str) -> i64 {
     row.get::<_, i64>(0)
 }
 
-fn run(stations: usize) -> Row {
+fn run(stations: usize, device: (Duration, Duration)) -> Row {
     let url = pg_url();
     let schema = format!("ecard_bench_{:016x}", rand::random::<u64>());
     let baseline = connections(&url, &schema);
@@ -108,7 +111,7 @@ fn run(stations: usize) -> Row {
             Arc::new(
                 Store::open_postgres_with(&url, &schema, &options)
                     .unwrap()
-                    .for_station(&format!("s{s}")),
+                    .for_station(&format!("bench-{s}")),
             )
         })
         .collect();
@@ -130,7 +133,11 @@ fn run(stations: usize) -> Row {
                         .unwrap();
                     claims.push(t.elapsed().as_secs_f64() * 1e3);
                     let Some(c) = claimed else { break };
+                    std::thread::sleep(device.0);
                     for to in [JobState::Verifying, JobState::Printing, JobState::Issued] {
+                        if to == JobState::Issued {
+                            std::thread::sleep(device.1);
+                        }
                         let t = Instant::now();
                         store
                             .step(c.job.id, to, &actor, &StepInfo::default(), now_ms())
@@ -261,6 +268,17 @@ fn main() {
         .position(|a| a == "--out")
         .and_then(|i| args.get(i + 1))
         .cloned();
+    let device_ms: Option<(u64, u64)> = args
+        .iter()
+        .position(|a| a == "--device-ms")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| {
+            let (e, p) = v.split_once(',').expect("--device-ms ENCODE,PRINT");
+            (e.parse().unwrap(), p.parse().unwrap())
+        });
+    let device = device_ms.map_or((Duration::ZERO, Duration::ZERO), |(e, p)| {
+        (Duration::from_millis(e), Duration::from_millis(p))
+    });
     if let Err(e) = postgres::Client::connect(&pg_url(), postgres::NoTls) {
         println!("skipped: PostgreSQL at {} unreachable: {e}", pg_url());
         return;
@@ -273,7 +291,7 @@ fn main() {
     let _ = writeln!(table, "|---|---:|---:|---:|---:|---:|---:|");
     let mut rows = Vec::new();
     for stations in [1, 2, 5, 10] {
-        let r = run(stations);
+        let r = run(stations, device);
         let _ = writeln!(
             table,
             "| {} x {LANES} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
@@ -287,6 +305,12 @@ fn main() {
         );
         rows.push(r);
     }
+    if let Some((e, p)) = device_ms {
+        let _ = writeln!(
+            table,
+            "\nDevice times per card: encode {e} ms, print {p} ms (each lane: claim, encode, verifying, printing, print, issued)."
+        );
+    }
     print!("{table}");
     if let Some(last) = rows.last() {
         println!(
@@ -298,8 +322,12 @@ fn main() {
     }
     if let Some(dir) = out {
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(format!("{dir}/fleet-scale.md"), &table).unwrap();
-        std::fs::write(format!("{dir}/fleet-scale.svg"), svg(&rows)).unwrap();
-        println!("written: {dir}/fleet-scale.md and {dir}/fleet-scale.svg");
+        let name = match device_ms {
+            Some((e, p)) => format!("fleet-scale-{e}-{p}"),
+            None => "fleet-scale".to_string(),
+        };
+        std::fs::write(format!("{dir}/{name}.md"), &table).unwrap();
+        std::fs::write(format!("{dir}/{name}.svg"), svg(&rows)).unwrap();
+        println!("written: {dir}/{name}.md and {dir}/{name}.svg");
     }
 }
