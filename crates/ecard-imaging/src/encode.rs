@@ -14,7 +14,8 @@
 //! from the last rejected one by pixel count is over [`SKIP_MARGIN`] times the budget is skipped
 //! without resizing or encoding. The smallest width is always encoded.
 //!
-//! Encoder: `jpeg-encoder` (baseline, Huffman tables of the standard, AVX2 when the CPU has it).
+//! Encoder: `jpeg-encoder`'s files (baseline, Huffman tables of the standard), written by
+//! [`crate::baseline`], which computes the DCT once per search and makes the same bytes.
 //! The face is 4:2:0 (chroma at half resolution, box-averaged), as cameras and most passport chips
 //! store portraits: at a fixed byte budget it leaves more bytes for the luminance that face
 //! matching uses, and encodes in about 60% of the time of 4:4:4. The sampling is fixed for every
@@ -136,8 +137,16 @@ impl Raster {
     /// The highest quality in `min..=MAX_QUALITY` that fits `budget`, starting the search at
     /// `guess`.
     fn best_fit(&self, budget: usize, min: u8, start: Start<'_>) -> Result<Fit, ImageProblem> {
-        let planes = self.planes()?;
-        best_fit(&mut |q| planes.jpeg(q), budget, min, MAX_QUALITY, start)
+        // The DCT does not depend on the quality: done once, each quality tried only quantizes
+        // and entropy-codes (the same bytes as `jpeg-encoder`, see `crate::baseline`).
+        let coefficients = self.planes()?.coefficients();
+        best_fit(
+            &mut |q| Ok(coefficients.jpeg(q)),
+            budget,
+            min,
+            MAX_QUALITY,
+            start,
+        )
     }
 
     /// The same, guided by encodes of one band of rows in every [`SAMPLE_EVERY`] (see
@@ -160,8 +169,8 @@ impl Raster {
             pixels,
             color: self.color,
         };
-        let sample_planes = sample.planes()?;
-        let mut sample_size = |q| sample_planes.jpeg(q).map(|j| j.len());
+        let sample_coefficients = sample.planes()?.coefficients();
+        let mut sample_size = |q| Ok(sample_coefficients.jpeg(q).len());
         let model = Sampled::new(
             &mut sample_size,
             f64::from(self.height) / f64::from(sample.height),
