@@ -458,6 +458,9 @@ fn ink_box(img: &GrayImage) -> Option<(u32, u32, u32, u32)> {
 }
 
 #[cfg(test)]
+mod sample_tests;
+
+#[cfg(test)]
 mod tests {
     //! The guarantees, with the encoder itself as the judge: never over budget, `q + 1` does not
     //! fit, no larger width would have fitted at quality 70 (so the skip shortcut never cost a
