@@ -221,10 +221,16 @@ fn grey_on_white(img: &DynamicImage) -> GrayImage {
             .map(|p| luma(p[0], p[1], p[2]))
             .collect(),
         // A signature scan with a transparent background usually is RGBA: read it in place.
+        // Most of it is paper (alpha 0, white on white) or solid ink (alpha 255, the colour as
+        // it is): the same values as the blend, without its three divisions.
         DynamicImage::ImageRgba8(rgba) => rgba
             .as_raw()
             .chunks_exact(4)
-            .map(|p| luma(blend(p[0], p[3]), blend(p[1], p[3]), blend(p[2], p[3])))
+            .map(|p| match p[3] {
+                0 => 255,
+                255 => luma(p[0], p[1], p[2]),
+                a => luma(blend(p[0], a), blend(p[1], a), blend(p[2], a)),
+            })
             .collect(),
         other => other
             .to_rgba8()
@@ -443,16 +449,25 @@ pub fn signature_jpeg(bytes: &[u8], budget: usize) -> Result<ChipImage, ImagePro
     })
 }
 
-/// The bounding box (inclusive) of the ink, or `None` for a blank image.
+/// The bounding box (inclusive) of the ink, or `None` for a blank image. Row by row: the first
+/// and the last ink pixel of each row are all a box needs.
 fn ink_box(img: &GrayImage) -> Option<(u32, u32, u32, u32)> {
+    let width = img.width() as usize;
+    if width == 0 {
+        return None;
+    }
     let mut bbox: Option<(u32, u32, u32, u32)> = None;
-    for (x, y, p) in img.enumerate_pixels() {
-        if p.0[0] < INK {
-            bbox = Some(match bbox {
-                None => (x, y, x, y),
-                Some((a, b, c, d)) => (a.min(x), b.min(y), c.max(x), d.max(y)),
-            });
-        }
+    for (y, row) in img.as_raw().chunks_exact(width).enumerate() {
+        let Some(first) = row.iter().position(|p| *p < INK) else {
+            continue;
+        };
+        // Some: `first` is ink.
+        let last = row.iter().rposition(|p| *p < INK).unwrap_or(first);
+        let (x0, x1, y) = (first as u32, last as u32, y as u32);
+        bbox = Some(match bbox {
+            None => (x0, y, x1, y),
+            Some((a, b, c, d)) => (a.min(x0), b.min(y), c.max(x1), d.max(y)),
+        });
     }
     bbox
 }
