@@ -256,10 +256,7 @@ impl Coefficients {
                 let (size, extra) = magnitude(diff);
                 bits.code(dc, size, size, extra);
                 // The non-zero AC coefficients as bits 1..=63, walked lowest first.
-                let mut nonzero = 0u64;
-                for (k, v) in q.iter().enumerate().skip(1) {
-                    nonzero |= u64::from(*v != 0) << k;
-                }
+                let mut nonzero = nonzero_bits(&q) & !1;
                 let mut at = 0u32;
                 while nonzero != 0 {
                     let k = nonzero.trailing_zeros();
@@ -330,6 +327,19 @@ impl Coefficients {
         }
         out.extend_from_slice(&[0, 63, 0]);
     }
+}
+
+/// Bit `k` set where `q[k]` is not zero: eight flags at a time, each a byte 0 or 1, gathered
+/// into one byte by a multiplication (flag `i`, at bit `8i`, times `2^(7 - j)` at byte `j` lands
+/// on bit `56 + i` exactly when `i + j = 7`; every product bit is distinct, so nothing carries).
+fn nonzero_bits(q: &[i16; 64]) -> u64 {
+    let mut bits = 0u64;
+    for (c, chunk) in q.chunks_exact(8).enumerate() {
+        let flags: [u8; 8] = std::array::from_fn(|i| u8::from(chunk[i] != 0));
+        let gathered = u64::from_le_bytes(flags).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+        bits |= gathered << (8 * c);
+    }
+    bits
 }
 
 /// The size category of a coefficient and its extra bits (ITU T.81 F.1.2.1: a negative value
@@ -425,14 +435,14 @@ impl Bits {
     }
 
     /// The code of `symbol` followed by `size` extra bits (at most 16 + 11 bits).
-    #[inline]
+    #[inline(always)]
     fn code(&mut self, codes: &Codes, symbol: u8, size: u8, extra: u16) {
         let (len, code) = codes.by_symbol[usize::from(symbol)];
         let value = (u64::from(code) << size) | u64::from(extra);
         self.put(value, u32::from(len) + u32::from(size));
     }
 
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, value: u64, len: u32) {
         // n < 32 and len <= 27: the shifted accumulator stays under 59 bits.
         self.acc = (self.acc << len) | value;
@@ -654,6 +664,18 @@ mod tests {
             let planes = ycbcr_420(&rgb, w, h);
             let ours = planes.coefficients().jpeg(quality);
             prop_assert_eq!(ours, Planes::Ycbcr(planes).jpeg(quality).unwrap());
+        }
+    }
+
+    proptest! {
+        /// The gathered flags are the plain loop's.
+        #[test]
+        fn nonzero_bits_are_the_non_zero_coefficients(
+            q in proptest::collection::vec(prop_oneof![Just(0i16), any::<i16>()], 64),
+        ) {
+            let q: [i16; 64] = q.try_into().unwrap();
+            let plain = (0..64).fold(0u64, |m, k| m | (u64::from(q[k] != 0) << k));
+            prop_assert_eq!(nonzero_bits(&q), plain);
         }
     }
 
