@@ -111,9 +111,8 @@ impl Raster {
         } else {
             fir::PixelType::U8
         };
-        let src =
-            fir::images::Image::from_vec_u8(self.width, self.height, self.pixels.clone(), pixel)
-                .map_err(|e| resize_failed(&e))?;
+        let src = fir::images::ImageRef::new(self.width, self.height, &self.pixels, pixel)
+            .map_err(|e| resize_failed(&e))?;
         let mut dst = fir::images::Image::new(width, height, pixel);
         let kernel = match filter {
             FilterType::Triangle => fir::FilterType::Bilinear,
@@ -334,7 +333,14 @@ pub fn face_jpeg_from(
                 continue;
             }
         }
-        let scaled = crop.scaled(width, height, FilterType::CatmullRom)?;
+        // The crop itself when it is already this size (a 480x640 portrait): no copy.
+        let resized;
+        let scaled = if (width, height) == (crop.width, crop.height) {
+            &crop
+        } else {
+            resized = crop.scaled(width, height, FilterType::CatmullRom)?;
+            &resized
+        };
         // The hint is for the first width tried; a smaller one has another curve.
         let fit = match start_quality.take() {
             Some(q) => scaled.best_fit(budget, min, Start::Near(q))?,
