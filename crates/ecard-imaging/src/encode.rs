@@ -77,6 +77,13 @@ impl Raster {
             })
         };
         let (width, height) = (dimension(self.width)?, dimension(self.height)?);
+        // `crate::baseline` pads from the last row and column: there must be one (decoding
+        // refuses empty images, so this is our bug if it happens, as jpeg-encoder said too).
+        if width == 0 || height == 0 {
+            return Err(ImageProblem::Encode {
+                reason: format!("cannot encode a {width}x{height} px image"),
+            });
+        }
         Ok(match self.color {
             ColorType::Rgb => Planes::Ycbcr(ycbcr_420(&self.pixels, width, height)),
             _ => Planes::Grey {
