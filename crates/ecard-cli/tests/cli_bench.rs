@@ -35,3 +35,48 @@ fn bench_reports_apdu_and_link_ratios() {
     assert_eq!(perso[0]["extended"], true);
     assert_eq!(perso[1]["extended"], false);
 }
+
+#[test]
+fn bench_throughput_reports_rates_and_ratios_to_the_target() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ecard"))
+        .args(["bench", "throughput", "--records", "3", "--json"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["target_per_second"].as_f64(), Some(200.0));
+    for stage in ["intake", "lanes", "end_to_end"] {
+        let s = &v[stage];
+        assert_eq!(s["count"].as_u64(), Some(3), "{stage}: {s}");
+        let rate = s["per_second"].as_f64().unwrap();
+        assert!(rate > 0.0, "{stage}: {s}");
+        let ratio = s["of_target"].as_f64().unwrap();
+        assert!((ratio - rate / 200.0).abs() < 1e-9, "{stage}: {s}");
+        // CPU per item is there on Linux (from /proc) and positive or zero (10 ms ticks).
+        assert!(
+            s["cpu_ms_each"].as_f64().is_some_and(|ms| ms >= 0.0),
+            "{stage}: {s}"
+        );
+    }
+
+    // The text form names both targets' ratios.
+    let out = Command::new(env!("CARGO_BIN_EXE_ecard"))
+        .args(["bench", "throughput", "--records", "2"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[1].contains("intake alone:") && lines[1].contains("records/s"));
+    assert!(lines[1].contains("of the 200/s target"), "{text}");
+    assert!(lines[2].contains("lanes alone:") && lines[2].contains("cards/s"));
+    assert!(lines[3].contains("end to end:") && lines[3].contains("of the 200/s target"));
+}

@@ -14,7 +14,8 @@
 //! from the last rejected one by pixel count is over [`SKIP_MARGIN`] times the budget is skipped
 //! without resizing or encoding. The smallest width is always encoded.
 //!
-//! Encoder: `jpeg-encoder` (baseline, Huffman tables of the standard, AVX2 when the CPU has it).
+//! Encoder: `jpeg-encoder`'s files (baseline, Huffman tables of the standard), written by
+//! [`crate::baseline`], which computes the DCT once per search and makes the same bytes.
 //! The face is 4:2:0 (chroma at half resolution, box-averaged), as cameras and most passport chips
 //! store portraits: at a fixed byte budget it leaves more bytes for the luminance that face
 //! matching uses, and encodes in about 60% of the time of 4:4:4. The sampling is fixed for every
@@ -76,6 +77,13 @@ impl Raster {
             })
         };
         let (width, height) = (dimension(self.width)?, dimension(self.height)?);
+        // `crate::baseline` pads from the last row and column: there must be one (decoding
+        // refuses empty images, so this is our bug if it happens, as jpeg-encoder said too).
+        if width == 0 || height == 0 {
+            return Err(ImageProblem::Encode {
+                reason: format!("cannot encode a {width}x{height} px image"),
+            });
+        }
         Ok(match self.color {
             ColorType::Rgb => Planes::Ycbcr(ycbcr_420(&self.pixels, width, height)),
             _ => Planes::Grey {
@@ -110,9 +118,8 @@ impl Raster {
         } else {
             fir::PixelType::U8
         };
-        let src =
-            fir::images::Image::from_vec_u8(self.width, self.height, self.pixels.clone(), pixel)
-                .map_err(|e| resize_failed(&e))?;
+        let src = fir::images::ImageRef::new(self.width, self.height, &self.pixels, pixel)
+            .map_err(|e| resize_failed(&e))?;
         let mut dst = fir::images::Image::new(width, height, pixel);
         let kernel = match filter {
             FilterType::Triangle => fir::FilterType::Bilinear,
@@ -136,8 +143,16 @@ impl Raster {
     /// The highest quality in `min..=MAX_QUALITY` that fits `budget`, starting the search at
     /// `guess`.
     fn best_fit(&self, budget: usize, min: u8, start: Start<'_>) -> Result<Fit, ImageProblem> {
-        let planes = self.planes()?;
-        best_fit(&mut |q| planes.jpeg(q), budget, min, MAX_QUALITY, start)
+        // The DCT does not depend on the quality: done once, each quality tried only quantizes
+        // and entropy-codes (the same bytes as `jpeg-encoder`, see `crate::baseline`).
+        let coefficients = self.planes()?.coefficients();
+        best_fit(
+            &mut |q| Ok(coefficients.jpeg(q)),
+            budget,
+            min,
+            MAX_QUALITY,
+            start,
+        )
     }
 
     /// The same, guided by encodes of one band of rows in every [`SAMPLE_EVERY`] (see
@@ -160,8 +175,8 @@ impl Raster {
             pixels,
             color: self.color,
         };
-        let sample_planes = sample.planes()?;
-        let mut sample_size = |q| sample_planes.jpeg(q).map(|j| j.len());
+        let sample_coefficients = sample.planes()?.coefficients();
+        let mut sample_size = |q| Ok(sample_coefficients.jpeg(q).len());
         let model = Sampled::new(
             &mut sample_size,
             f64::from(self.height) / f64::from(sample.height),
@@ -212,10 +227,16 @@ fn grey_on_white(img: &DynamicImage) -> GrayImage {
             .map(|p| luma(p[0], p[1], p[2]))
             .collect(),
         // A signature scan with a transparent background usually is RGBA: read it in place.
+        // Most of it is paper (alpha 0, white on white) or solid ink (alpha 255, the colour as
+        // it is): the same values as the blend, without its three divisions.
         DynamicImage::ImageRgba8(rgba) => rgba
             .as_raw()
             .chunks_exact(4)
-            .map(|p| luma(blend(p[0], p[3]), blend(p[1], p[3]), blend(p[2], p[3])))
+            .map(|p| match p[3] {
+                0 => 255,
+                255 => luma(p[0], p[1], p[2]),
+                a => luma(blend(p[0], a), blend(p[1], a), blend(p[2], a)),
+            })
             .collect(),
         other => other
             .to_rgba8()
@@ -319,7 +340,14 @@ pub fn face_jpeg_from(
                 continue;
             }
         }
-        let scaled = crop.scaled(width, height, FilterType::CatmullRom)?;
+        // The crop itself when it is already this size (a 480x640 portrait): no copy.
+        let resized;
+        let scaled = if (width, height) == (crop.width, crop.height) {
+            &crop
+        } else {
+            resized = crop.scaled(width, height, FilterType::CatmullRom)?;
+            &resized
+        };
         // The hint is for the first width tried; a smaller one has another curve.
         let fit = match start_quality.take() {
             Some(q) => scaled.best_fit(budget, min, Start::Near(q))?,
@@ -434,19 +462,31 @@ pub fn signature_jpeg(bytes: &[u8], budget: usize) -> Result<ChipImage, ImagePro
     })
 }
 
-/// The bounding box (inclusive) of the ink, or `None` for a blank image.
+/// The bounding box (inclusive) of the ink, or `None` for a blank image. Row by row: the first
+/// and the last ink pixel of each row are all a box needs.
 fn ink_box(img: &GrayImage) -> Option<(u32, u32, u32, u32)> {
+    let width = img.width() as usize;
+    if width == 0 {
+        return None;
+    }
     let mut bbox: Option<(u32, u32, u32, u32)> = None;
-    for (x, y, p) in img.enumerate_pixels() {
-        if p.0[0] < INK {
-            bbox = Some(match bbox {
-                None => (x, y, x, y),
-                Some((a, b, c, d)) => (a.min(x), b.min(y), c.max(x), d.max(y)),
-            });
-        }
+    for (y, row) in img.as_raw().chunks_exact(width).enumerate() {
+        let Some(first) = row.iter().position(|p| *p < INK) else {
+            continue;
+        };
+        // Some: `first` is ink.
+        let last = row.iter().rposition(|p| *p < INK).unwrap_or(first);
+        let (x0, x1, y) = (first as u32, last as u32, y as u32);
+        bbox = Some(match bbox {
+            None => (x0, y, x1, y),
+            Some((a, b, c, d)) => (a.min(x0), b.min(y), c.max(x1), d.max(y)),
+        });
     }
     bbox
 }
+
+#[cfg(test)]
+mod sample_tests;
 
 #[cfg(test)]
 mod tests {

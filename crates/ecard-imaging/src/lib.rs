@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod baseline;
 pub mod decode;
 pub mod encode;
 mod planes;

@@ -11,15 +11,23 @@
 //! whose width is a multiple of 16 (a test checks it). On the last MCU column of other widths, the
 //! padding the decoder crops away may differ by one level.
 //!
+//! Since issue 19 the planes are encoded by [`crate::baseline`] (the DCT once per search, the same
+//! bytes); `jpeg-encoder`'s path through `ImageBuffer` remains here, in the tests, as its judge.
+//!
 //! Must not: change what the encoder is asked for (quality, sampling, tables) between the two paths.
 
+#[cfg(test)]
 use jpeg_encoder::{
     ChromaSubsamplingMethod, ColorType, Encoder, ImageBuffer, JpegColorType, SamplingFactor,
 };
 
+#[cfg(test)]
 use crate::ImageProblem;
+use crate::baseline::{Coefficients, Plane};
 
-/// The face's chroma subsampling (see the `encode` module docs).
+/// The face's chroma subsampling (see the `encode` module docs), as `jpeg-encoder` is asked for
+/// it in the tests that judge [`crate::baseline`].
+#[cfg(test)]
 pub(crate) const FACE_SAMPLING: SamplingFactor = SamplingFactor::F_2_2;
 
 /// Full-resolution Y, Cb and Cr planes; the chroma planes hold each 2x2 square's average.
@@ -47,7 +55,28 @@ pub(crate) enum Planes<'a> {
 }
 
 impl Planes<'_> {
-    /// The JPEG at `quality`.
+    /// The DCT coefficients, computed once for every quality a search tries.
+    pub(crate) fn coefficients(&self) -> Coefficients {
+        match self {
+            Planes::Ycbcr(planes) => planes.coefficients(),
+            Planes::Grey {
+                pixels,
+                width,
+                height,
+            } => Coefficients::grey(
+                &Plane {
+                    samples: pixels,
+                    width: usize::from(*width),
+                    height: usize::from(*height),
+                },
+                *width,
+                *height,
+            ),
+        }
+    }
+
+    /// The JPEG at `quality`, by `jpeg-encoder` (the judge of [`crate::baseline`]'s bytes).
+    #[cfg(test)]
     pub(crate) fn jpeg(&self, quality: u8) -> Result<Vec<u8>, ImageProblem> {
         // Room for a typical chip image, so the output is not regrown while encoding.
         let mut out = Vec::with_capacity(32 * 1024);
@@ -72,6 +101,25 @@ impl Planes<'_> {
     }
 }
 
+impl Ycbcr {
+    /// The DCT coefficients of the 4:2:0 scan, for [`crate::baseline`] to encode at any quality.
+    pub(crate) fn coefficients(&self) -> Coefficients {
+        let plane = |samples| Plane {
+            samples,
+            width: usize::from(self.width),
+            height: usize::from(self.height),
+        };
+        Coefficients::ycbcr_420(
+            &plane(&self.y),
+            &plane(&self.cb),
+            &plane(&self.cr),
+            self.width,
+            self.height,
+        )
+    }
+}
+
+#[cfg(test)]
 impl ImageBuffer for &Ycbcr {
     fn get_jpeg_color_type(&self) -> JpegColorType {
         JpegColorType::Ycbcr

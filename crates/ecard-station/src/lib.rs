@@ -6,7 +6,8 @@
 //! per lane with the [`lane::CardEncoder`] and [`lane::Printer`] traits; [`server`] the `Station`
 //! handle, start-up recovery and shutdown; [`api`] the axum routes, one module per resource;
 //! [`auth`] bearer tokens and roles; [`config`] the TOML file; [`cli`] the `ecard station` and
-//! `ecard audit` commands. Personal data (the enrollment record) is stored but never logged: logs
+//! `ecard audit` commands; [`throughput`] issue 19's measurement (the bench's and `ecard bench
+//! throughput`'s). Personal data (the enrollment record) is stored but never logged: logs
 //! carry job ids, application ids and card numbers.
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -40,5 +41,6 @@ pub mod stock;
 pub mod store;
 #[cfg(test)]
 mod testutil;
+pub mod throughput;
 pub mod tls;
 pub mod vault;

@@ -66,6 +66,9 @@ pub enum BenchSub {
     /// Intake with personal data encrypted at rest against in clear, and signatures per second
     /// through the token (ECARD.md section 12).
     AtRest(super::bench_at_rest::Args),
+    /// Issue 19's throughput: records/s of intake, cards/s of the lanes and end to end, CPU per
+    /// record and card, against the 200/s targets (as `cargo bench --bench throughput`).
+    Throughput(super::bench_throughput::Args),
 }
 
 #[derive(Serialize)]
@@ -390,6 +393,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(BenchSub::AtRest(a)) = &args.sub {
         return super::bench_at_rest::run(a);
+    }
+    if let Some(BenchSub::Throughput(t)) = &args.sub {
+        return super::bench_throughput::run(t);
     }
     if let Some(dir) = &args.pki {
         // A folder token: run with its SOFTHSM2_CONF from the start, not after the other timings.

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_at_rest;
 pub mod bench_stats;
+pub mod bench_throughput;
 pub mod card;
 pub mod check;
 pub mod checkpoint;
