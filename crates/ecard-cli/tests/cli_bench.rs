@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::process::Command;
 
-#[test]
-fn bench_reports_apdu_and_link_ratios() {
+/// `ecard ARGS` run from the repository root; exit 0 required; its standard output.
+fn ecard_ok(args: &[&str]) -> Vec<u8> {
     let out = Command::new(env!("CARGO_BIN_EXE_ecard"))
-        .args(["bench", "--cards", "2", "--json"])
+        .args(args)
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
         .output()
         .unwrap();
@@ -17,7 +17,13 @@ fn bench_reports_apdu_and_link_ratios() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    out.stdout
+}
+
+#[test]
+fn bench_reports_apdu_and_link_ratios() {
+    let v: serde_json::Value =
+        serde_json::from_slice(&ecard_ok(&["bench", "--cards", "2", "--json"])).unwrap();
     let perso = v["personalization"].as_array().unwrap();
     assert_eq!(perso.len(), 2);
     for p in perso {
@@ -38,18 +44,14 @@ fn bench_reports_apdu_and_link_ratios() {
 
 #[test]
 fn bench_throughput_reports_rates_and_ratios_to_the_target() {
-    let out = Command::new(env!("CARGO_BIN_EXE_ecard"))
-        .args(["bench", "throughput", "--records", "3", "--json"])
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&ecard_ok(&[
+        "bench",
+        "throughput",
+        "--records",
+        "3",
+        "--json",
+    ]))
+    .unwrap();
     assert_eq!(v["target_per_second"].as_f64(), Some(200.0));
     for stage in ["intake", "lanes", "end_to_end"] {
         let s = &v[stage];
@@ -66,13 +68,7 @@ fn bench_throughput_reports_rates_and_ratios_to_the_target() {
     }
 
     // The text form names both targets' ratios.
-    let out = Command::new(env!("CARGO_BIN_EXE_ecard"))
-        .args(["bench", "throughput", "--records", "2"])
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = String::from_utf8(ecard_ok(&["bench", "throughput", "--records", "2"])).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
     assert!(lines[1].contains("intake alone:") && lines[1].contains("records/s"));
