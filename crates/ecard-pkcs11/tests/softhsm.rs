@@ -332,3 +332,92 @@ fn a_token_that_goes_away_is_unavailable_and_serves_again_once_back() {
         .unwrap();
     assert_eq!(data_key.decrypt(b"c", &sealed).unwrap(), [1; 32]);
 }
+
+/// Puts an AES key of known `value` in the test token under `label` (a test vector's key; the
+/// station's own keys are generated inside the token and never known).
+fn known_aes_key(pin: &str, label: &str, value: &[u8]) {
+    let ctx = cryptoki::context::Pkcs11::new(module()).unwrap();
+    let _ = ctx.initialize(cryptoki::context::CInitializeArgs::new(
+        cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
+    ));
+    let slot = ctx.get_slots_with_token().unwrap()[0];
+    let session = ctx.open_rw_session(slot).unwrap();
+    session
+        .login(
+            cryptoki::session::UserType::User,
+            Some(&pin.to_string().into()),
+        )
+        .unwrap();
+    session
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(cryptoki::object::KeyType::AES),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Value(value.to_vec()),
+            Attribute::Sign(true),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+        ])
+        .unwrap();
+}
+
+/// The token's AES-CMAC through `TokenMacKey` against RFC 4493 section 4, examples 2 and 4
+/// (AES-128, the key of FIPS 197 / SP 800-38B: 2b7e1516...).
+#[test]
+fn the_pseudonym_key_computes_rfc_4493_cmac() {
+    let Some(pin) = child("the_pseudonym_key_computes_rfc_4493_cmac") else {
+        return;
+    };
+    known_aes_key(&pin, "rfc4493", &hex_kmc());
+    let token = Token::open(module(), "ecard-test", &pin).unwrap();
+    let mac = token.mac_key("rfc4493").unwrap();
+    let m16 = hex::decode("6bc1bee22e409f96e93d7e117393172a").unwrap();
+    assert_eq!(
+        hex::encode(mac.cmac(&m16).unwrap()),
+        "070a16b46b4d4144f79bdd9dd04a287c"
+    );
+    let m40 = hex::decode(
+        "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e5130c81c46a35ce411",
+    )
+    .unwrap();
+    assert_eq!(
+        hex::encode(mac.cmac(&m40).unwrap()),
+        "dfa66747de9ae63030ca32611497c827"
+    );
+}
+
+/// The token's AES-256-GCM through `TokenDataKey::decrypt` (nonce || ciphertext || tag, with
+/// additional data) against Test Case 16 of McGrew and Viega, "The Galois/Counter Mode of
+/// Operation (GCM)", appendix B; one changed tag byte is refused.
+#[test]
+fn the_data_key_opens_the_gcm_spec_test_case_16() {
+    let Some(pin) = child("the_data_key_opens_the_gcm_spec_test_case_16") else {
+        return;
+    };
+    let key =
+        hex::decode("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308").unwrap();
+    known_aes_key(&pin, "gcm-tc16", &key);
+    let token = Token::open(module(), "ecard-test", &pin).unwrap();
+    let kek = token.data_key("gcm-tc16").unwrap();
+    let sealed = hex::decode(concat!(
+        "cafebabefacedbaddecaf888",
+        "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa",
+        "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
+        "76fc6ece0f4e1768cddf8853bb2d551b",
+    ))
+    .unwrap();
+    let aad = hex::decode("feedfacedeadbeeffeedfacedeadbeefabaddad2").unwrap();
+    assert_eq!(
+        hex::encode(kek.decrypt(&aad, &sealed).unwrap()),
+        concat!(
+            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72",
+            "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39"
+        )
+    );
+    let mut bad = sealed.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(kek.decrypt(&aad, &bad).is_err());
+}
