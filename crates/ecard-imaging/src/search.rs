@@ -352,6 +352,15 @@ mod tests {
         std::array::from_fn(|q| (base * (slope * log_scale(q.max(1) as u8)).exp()) as usize)
     }
 
+    /// A smooth size curve with `noise` added at each quality: not monotonic.
+    fn noisy(base: usize, noise: &[usize]) -> [usize; 101] {
+        let mut sizes = smooth(base as f64, -0.8);
+        for (s, n) in sizes.iter_mut().zip(noise) {
+            *s += n;
+        }
+        sizes
+    }
+
     fn check(sizes: &[usize; 101], budget: usize, min: u8, max: u8, fit: &Fit, asked: &[u8]) {
         let mut unique = asked.to_vec();
         unique.sort_unstable();
@@ -486,10 +495,7 @@ mod tests {
             min in 1u8..=95,
             hint in 0u8..=100,
         ) {
-            let mut sizes = smooth(base as f64, -0.8);
-            for (s, n) in sizes.iter_mut().zip(&noise) {
-                *s += n;
-            }
+            let sizes = noisy(base, &noise);
             let (fit, asked) = run_near(&sizes, budget, min, hint);
             check(&sizes, budget, min, 95, &fit, &asked);
             prop_assert!(asked.len() <= INTERPOLATED_STEPS as usize + 8, "{:?}", asked);
@@ -505,10 +511,7 @@ mod tests {
             min in 1u8..=95,
             guess in 1u8..=100,
         ) {
-            let mut sizes = smooth(base as f64, -0.8);
-            for (s, n) in sizes.iter_mut().zip(&noise) {
-                *s += n;
-            }
+            let sizes = noisy(base, &noise);
             let (fit, asked) = run(&sizes, budget, min, 95, guess);
             check(&sizes, budget, min, 95, &fit, &asked);
             prop_assert!(asked.len() <= INTERPOLATED_STEPS as usize + 8, "{:?}", asked);
