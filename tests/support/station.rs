@@ -109,18 +109,23 @@ pub fn wait_until_issued(base: &str, token: &str, id: i64) -> serde_json::Value 
     wait_for_state(base, token, id, "issued")
 }
 
+/// `GET {base}/api/v1{path}` with the bearer `token`, its JSON body (any status but an error).
+pub fn get_json(base: &str, token: &str, path: &str) -> serde_json::Value {
+    let body = ureq::get(&format!("{base}/api/v1{path}"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    serde_json::from_str(&body).unwrap()
+}
+
 /// The same for any `state` (`failed`, `needs_review`, ...).
 pub fn wait_for_state(base: &str, token: &str, id: i64, state: &str) -> serde_json::Value {
     let started = Instant::now();
     loop {
-        let body = ureq::get(&format!("{base}/api/v1/jobs/{id}"))
-            .header("Authorization", &format!("Bearer {token}"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        let job: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let job = get_json(base, token, &format!("/jobs/{id}"));
         if job["state"] == state {
             return job;
         }

@@ -13,17 +13,6 @@ use ecard_system_tests::{Hsm, PIN, ecard_bin};
 #[path = "../support/station.rs"]
 mod station;
 
-fn get(base: &str, token: &str, path: &str) -> serde_json::Value {
-    let body = ureq::get(&format!("{base}/api/v1{path}"))
-        .header("Authorization", &format!("Bearer {token}"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    serde_json::from_str(&body).unwrap()
-}
-
 fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     let started = Instant::now();
     while !ok() {
@@ -74,17 +63,18 @@ fn a_pulled_token_holds_the_job_until_it_is_back() {
         serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
     let id = job["id"].as_i64().unwrap();
     wait_for("the lane waits for the signer", || {
-        get(&base, &token, "/lanes")["lanes"]
+        station::get_json(&base, &token, "/lanes")["lanes"]
             .as_array()
             .is_some_and(|l| l.iter().any(|l| l["encoder_stage"] == "signer_unavailable"))
     });
-    let job = get(&base, &token, &format!("/jobs/{id}"));
+    let job = station::get_json(&base, &token, &format!("/jobs/{id}"));
     assert_ne!(job["state"], "issued", "{job}");
     assert_eq!(
         job["attempts"], 0,
         "an outage is not the job's fault: {job}"
     );
-    let history = get(&base, &token, &format!("/console/jobs/{id}"))["history"].clone();
+    let history =
+        station::get_json(&base, &token, &format!("/console/jobs/{id}"))["history"].clone();
     let spoiled: Vec<&serde_json::Value> = history
         .as_array()
         .unwrap()

@@ -385,3 +385,13 @@ pub fn check_no_gap(store: &Store) -> (usize, usize) {
     let issued = numbers.iter().filter(|(_, s)| s == "issued").count();
     (issued, numbers.len() - issued)
 }
+
+/// How many of the jobs `all` (a `jobs()` answer) are issued; none may have gone to review.
+pub fn issued_none_in_review(all: &[serde_json::Value]) -> usize {
+    let review: Vec<_> = all
+        .iter()
+        .filter(|j| j["state"] == "needs_review")
+        .collect();
+    assert!(review.is_empty(), "a card went to review: {review:?}");
+    all.iter().filter(|j| j["state"] == "issued").count()
+}
