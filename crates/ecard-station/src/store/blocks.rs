@@ -70,6 +70,23 @@ fn from_series(tx: &mut dyn Tx, series: u8, n: i64) -> Result<i64, StoreError> {
     Ok(first)
 }
 
+/// Records the numbers `range` (seven digits) of `series` as voided unused (job 0: no card
+/// carries them, so they are not revoked); a number already recorded keeps its record.
+pub(super) fn record_voided(
+    tx: &mut dyn Tx,
+    series: i64,
+    range: std::ops::RangeInclusive<i64>,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    for n in range {
+        tx.exec(
+            "INSERT INTO numbers (document_number, job_id, status, at_ms) VALUES (?1, 0, 'voided', ?2) ON CONFLICT (document_number) DO NOTHING",
+            &[format!("{series:02}{n:07}").into(), now_ms.into()],
+        )?;
+    }
+    Ok(())
+}
+
 /// Records the numbers left in `station`'s blocks (every station's, for `None`) as voided and
 /// closes the blocks. Returns the ranges voided, as nine-digit numbers (first, last).
 pub(super) fn void(
@@ -104,12 +121,7 @@ pub(super) fn void(
                 what: format!("number_blocks row {row:?} has the wrong types"),
             });
         };
-        for n in next..=last {
-            tx.exec(
-                "INSERT INTO numbers (document_number, job_id, status, at_ms) VALUES (?1, 0, 'voided', ?2) ON CONFLICT (document_number) DO NOTHING",
-                &[format!("{series:02}{n:07}").into(), now_ms.into()],
-            )?;
-        }
+        record_voided(tx, series, next..=last, now_ms)?;
         tx.exec(
             "UPDATE number_blocks SET next = last + 1 WHERE station = ?1 AND series = ?2",
             &[owner.as_str().into(), series.into()],

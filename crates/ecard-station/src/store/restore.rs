@@ -93,12 +93,7 @@ impl Store {
                 if new_next > 10_000_000 {
                     return Err(StoreError::SeriesExhausted { series });
                 }
-                for n in from..new_next {
-                    tx.exec(
-                        "INSERT INTO numbers (document_number, job_id, status, at_ms) VALUES (?1, 0, 'voided', ?2) ON CONFLICT (document_number) DO NOTHING",
-                        &[format!("{series:02}{n:07}").into(), now_ms.into()],
-                    )?;
-                }
+                super::blocks::record_voided(tx, i64::from(series), from..=new_next - 1, now_ms)?;
                 tx.exec(
                     "UPDATE series SET next = ?2 WHERE series = ?1",
                     &[i64::from(series).into(), new_next.into()],
